@@ -1,0 +1,1 @@
+"""The ``lrkit`` command line."""

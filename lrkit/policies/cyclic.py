@@ -1,0 +1,212 @@
+"""Cyclic learning rates (004 Table 2): η(t) = |k0 − k1|·g(t) + min(k0, k1).
+
+``l`` is the half-cycle length in iterations (one cycle is 2l iterations) and ``t`` the iteration
+index. The waves g(t) ∈ [0, 1]:
+
+* TRI: (2/π)|arcsin(sin(πt/(2l)))| — 0 at t = 0, 1 at t = l. We evaluate the identical
+  triangle wave 1 − |(t/l mod 2) − 1|, which is exact in floating point (the arcsin form loses
+  up to ~1e-13 near the peaks); ``tests/policies/test_cyclic.py`` checks the two agree.
+* SIN: |sin(πt/(2l))| — 0 at t = 0, 1 at t = l.
+* COS: ½(1 + cos(πt/l)) — 1 at t = 0 (starts at the top, as in Table 2), 0 at t = l.
+
+Variants multiply g(t) by a decay:
+
+* "2" (TRI2, SIN2, COS2): the amplitude halves once per cycle, at the troughs, so the curve stays
+  continuous: 2^−⌊t/(2l)⌋ for TRI2/SIN2 (troughs at 0, 2l, 4l, …) and 2^−⌊(t+l)/(2l)⌋ for COS2
+  (troughs at l, 3l, …). The paper prints 1/2^⌊log(t/(2l))⌋ for TRI2, which would halve at
+  t = 2l, 20l, 200l, …; its text ("reduces the LR boundary every 2l iterations") and Smith's
+  triangular2, which LRBench wraps, halve every cycle — we follow the text.
+* "EXP" (TRIEXP, SINEXP, COSEXP): γ^t with the global t. The paper's Table 2 prints γ^l, but
+  its γ = 0.99994 over 64,000 iterations only makes sense per iteration, as in Smith's
+  exp_range: TRIEXP equals ``torch.optim.lr_scheduler.CyclicLR(mode="exp_range")``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, ClassVar
+
+from .base import Policy, lr_param, param
+from .registry import register
+
+
+# ---- pure wave functions ---------------------------------------------------------------------
+
+
+def tri_wave(t, l, xp):
+    """Triangle wave in [0, 1]: 0 at t = 0, 2l, …; 1 at t = l, 3l, …"""
+    return 1.0 - xp.abs(xp.mod(t / l, 2.0) - 1.0)
+
+
+def sin_wave(t, l, xp):
+    """|sin(πt/(2l))|: 0 at t = 0, 2l, …; 1 at t = l, 3l, …"""
+    return xp.abs(xp.sin(math.pi * t / (2.0 * l)))
+
+
+def cos_wave(t, l, xp):
+    """½(1 + cos(πt/l)): 1 at t = 0, 2l, …; 0 at t = l, 3l, …"""
+    return 0.5 * (1.0 + xp.cos(math.pi * t / l))
+
+
+def halvings(t, l, shift, xp):
+    """Number of completed halvings ⌊(t + shift·l)/(2l)⌋ (shift 0: TRI/SIN troughs, 1: COS)."""
+    return xp.floor((t + shift * l) / (2.0 * l))
+
+
+# ---- classes -----------------------------------------------------------------------------------
+
+
+class _Cyclic(Policy):
+    family = "cyclic"
+    wave: ClassVar[Callable] = staticmethod(tri_wave)
+    variant: ClassVar[str] = ""  # "", "2" or "EXP"
+    halving_shift: ClassVar[float] = 0.0
+
+    def _decay(self, t, xp):
+        if self.variant == "2":
+            return 0.5 ** halvings(t, self.l, self.halving_shift, xp)
+        if self.variant == "EXP":
+            return self.gamma**t
+        return 1.0
+
+    def _lr(self, t, xp):
+        lo = min(self.k0, self.k1)
+        return abs(self.k0 - self.k1) * (self.wave(t, self.l, xp) * self._decay(t, xp)) + lo
+
+
+def _k0():
+    return lr_param("first LR bound (the LR at t = 0 for TRI/SIN is min(k0, k1))")
+
+
+def _k1():
+    return lr_param("second LR bound")
+
+
+def _l():
+    return param("time", "half-cycle length (iterations)", time="time")
+
+
+def _gamma():
+    return param("gamma", "per-iteration amplitude decay γ in γ^t", time="exp_rate")
+
+
+@register
+@dataclass(frozen=True, repr=False)
+class TRI(_Cyclic):
+    """Triangular CLR: η(t) = |k0 − k1|·TRI(t) + min(k0, k1); equals CyclicLR(mode="triangular")."""
+
+    name = "TRI"
+    k0: float = _k0()
+    k1: float = _k1()
+    l: float = _l()
+
+
+@register
+@dataclass(frozen=True, repr=False)
+class TRI2(_Cyclic):
+    """TRI with the amplitude halved every cycle: |k0 − k1|·2^−⌊t/(2l)⌋·TRI(t) + min(k0, k1).
+
+    Equals ``CyclicLR(mode="triangular2", step_size_up=l, step_size_down=l)``.
+    """
+
+    name = "TRI2"
+    variant = "2"
+    k0: float = _k0()
+    k1: float = _k1()
+    l: float = _l()
+
+
+@register
+@dataclass(frozen=True, repr=False)
+class TRIEXP(_Cyclic):
+    """TRI with exponentially decaying amplitude: |k0 − k1|·γ^t·TRI(t) + min(k0, k1).
+
+    Equals ``CyclicLR(mode="exp_range", gamma=γ, step_size_up=l, step_size_down=l)``.
+    """
+
+    name = "TRIEXP"
+    variant = "EXP"
+    k0: float = _k0()
+    k1: float = _k1()
+    gamma: float = _gamma()
+    l: float = _l()
+
+
+@register
+@dataclass(frozen=True, repr=False)
+class SIN(_Cyclic):
+    """Sine CLR: η(t) = |k0 − k1|·|sin(πt/(2l))| + min(k0, k1)."""
+
+    name = "SIN"
+    wave = staticmethod(sin_wave)
+    k0: float = _k0()
+    k1: float = _k1()
+    l: float = _l()
+
+
+@register
+@dataclass(frozen=True, repr=False)
+class SIN2(_Cyclic):
+    """SIN with the amplitude halved every cycle (at the troughs t = 2l, 4l, …)."""
+
+    name = "SIN2"
+    wave = staticmethod(sin_wave)
+    variant = "2"
+    k0: float = _k0()
+    k1: float = _k1()
+    l: float = _l()
+
+
+@register
+@dataclass(frozen=True, repr=False)
+class SINEXP(_Cyclic):
+    """SIN with amplitude γ^t: |k0 − k1|·γ^t·|sin(πt/(2l))| + min(k0, k1)."""
+
+    name = "SINEXP"
+    wave = staticmethod(sin_wave)
+    variant = "EXP"
+    k0: float = _k0()
+    k1: float = _k1()
+    gamma: float = _gamma()
+    l: float = _l()
+
+
+@register
+@dataclass(frozen=True, repr=False)
+class COS(_Cyclic):
+    """Cosine CLR (SGDR-like warm restarts, continuous): |k0 − k1|·½(1 + cos(πt/l)) + min(k0, k1)."""
+
+    name = "COS"
+    wave = staticmethod(cos_wave)
+    k0: float = _k0()
+    k1: float = _k1()
+    l: float = _l()
+
+
+@register
+@dataclass(frozen=True, repr=False)
+class COS2(_Cyclic):
+    """COS with the amplitude halved at each trough (t = l, 3l, …): factor 2^−⌊(t+l)/(2l)⌋."""
+
+    name = "COS2"
+    wave = staticmethod(cos_wave)
+    variant = "2"
+    halving_shift = 1.0
+    k0: float = _k0()
+    k1: float = _k1()
+    l: float = _l()
+
+
+@register
+@dataclass(frozen=True, repr=False)
+class COSEXP(_Cyclic):
+    """COS with amplitude γ^t: |k0 − k1|·γ^t·½(1 + cos(πt/l)) + min(k0, k1)."""
+
+    name = "COSEXP"
+    wave = staticmethod(cos_wave)
+    variant = "EXP"
+    k0: float = _k0()
+    k1: float = _k1()
+    gamma: float = _gamma()
+    l: float = _l()
