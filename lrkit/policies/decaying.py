@@ -23,8 +23,8 @@ class STEP(_Decaying):
 
     Equals ``torch.optim.lr_scheduler.StepLR(step_size=l, gamma=γ)``.
 
-    >>> STEP(k=0.1, gamma=0.1, l=100)([0, 99, 100, 250]).tolist()
-    [0.1, 0.1, 0.010000000000000002, 0.0010000000000000002]
+    >>> STEP(k=0.1, gamma=0.1, l=100)([0, 99, 100, 250]).round(12).tolist()
+    [0.1, 0.1, 0.01, 0.001]
     """
 
     name = "STEP"
@@ -44,8 +44,8 @@ class NSTEP(_Decaying):
     004 Table 1: g(t) = 1 for t < l_0 and γ^i for l_{i-1} <= t < l_i. Equals
     ``torch.optim.lr_scheduler.MultiStepLR(milestones=l, gamma=γ)``.
 
-    >>> NSTEP(k=0.1, gamma=0.1, l=[32000, 48000])([0, 31999, 32000, 48000]).tolist()
-    [0.1, 0.1, 0.010000000000000002, 0.0010000000000000002]
+    >>> NSTEP(k=0.1, gamma=0.1, l=[32000, 48000])([0, 31999, 32000, 48000]).round(12).tolist()
+    [0.1, 0.1, 0.01, 0.001]
     """
 
     name = "NSTEP"
