@@ -1,7 +1,7 @@
 """LR policies as pure functions of the iteration t (t = 0 is the first iteration).
 
 Families (one file each): fixed (FIX), decaying (STEP, NSTEP, EXP, INV, POLY), cyclic (TRI, TRI2,
-TRIEXP, SIN, SIN2, SINEXP, COS, COS2, COSEXP), composite (MULTI, SCALE = the λ coefficient), LLM
+TRIEXP, SIN, SIN2, SINEXP, COS, COS2, COSEXP), composite (MULTI, SCALE = the λ coefficient, SHIFT), LLM
 fine-tuning (CONSTANT, LINEAR, COSINE, WSD, INVSQRT, and DeepSpeed's WarmupLR, WarmupDecayLR,
 WarmupCosineLR).
 
@@ -14,7 +14,7 @@ WarmupCosineLR).
 # Import order is registration order (the order of `lrkit policy list`): the paper's families first.
 from . import fixed, decaying, cyclic, compose, llm, deepspeed  # noqa: F401,I001
 from .base import MetricPolicy, Policy, PolicyError
-from .compose import MULTI, SCALE
+from .compose import MULTI, SCALE, SHIFT
 from .cyclic import COS, COS2, COSEXP, SIN, SIN2, SINEXP, TRI, TRI2, TRIEXP
 from .decaying import EXP, INV, NSTEP, POLY, STEP
 from .deepspeed import WarmupCosineLR, WarmupDecayLR, WarmupLR
@@ -30,6 +30,6 @@ __all__ = [
     "REGISTRY", "from_epochs", "epochs_to_iterations", "iterations_per_epoch",
     "FIX", "STEP", "NSTEP", "EXP", "INV", "POLY",
     "TRI", "TRI2", "TRIEXP", "SIN", "SIN2", "SINEXP", "COS", "COS2", "COSEXP",
-    "MULTI", "SCALE", "CONSTANT", "LINEAR", "COSINE", "WSD", "INVSQRT",
+    "MULTI", "SCALE", "SHIFT", "CONSTANT", "LINEAR", "COSINE", "WSD", "INVSQRT",
     "WarmupLR", "WarmupDecayLR", "WarmupCosineLR",
 ]

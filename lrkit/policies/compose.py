@@ -1,4 +1,5 @@
-"""Composite policies: MULTI (stages, 004 §3.2 and 000 Table I) and the λ coefficient (SCALE).
+"""Composite policies: MULTI (stages, 004 §3.2 and 000 Table I), the λ coefficient (SCALE) and
+a time offset (SHIFT).
 
 MULTI joins policies in time, as optax's ``join_schedules`` does: stage i starts at iteration
 ``start_i`` and sees its own local time ``t − start_i``, so a stage written for a fresh run behaves
@@ -111,8 +112,8 @@ class SCALE(Policy):
 
             object.__setattr__(self, "policy", parse(pol))
         elif not isinstance(pol, Policy):
-            raise PolicyError(f"SCALE: parameter 'policy' must be a policy or a spec, got {pol!r}")
-        super().__post_init__()
+            raise PolicyError(f"{self.name}: parameter 'policy' must be a policy or a spec, got {pol!r}")
+        Policy.__post_init__(self)
 
     def _lr(self, t, xp):
         return self.lam * self.policy._lr(t, xp)
@@ -129,3 +130,30 @@ class SCALE(Policy):
     def rescale_time(self, factor):
         super().rescale_time(factor)
         return SCALE(lam=self.lam, policy=self.policy.rescale_time(factor))
+
+
+@register
+@dataclass(frozen=True, repr=False)
+class SHIFT(Policy):
+    """Time offset: η'(t) = η(t + offset).
+
+    Inside a MULTI stage starting at s, ``SHIFT(offset=s, policy=P)`` follows P at the global
+    iteration — how a run whose policy was edited live is replayed as one policy.
+    """
+
+    name = "SHIFT"
+    family = "composite"
+    offset: float = param("steps", "iterations added to t", time="time")
+    policy: Policy = param("policy", "the shifted policy")
+
+    __post_init__ = SCALE.__post_init__
+
+    def _lr(self, t, xp):
+        return self.policy._lr(t + self.offset, xp)
+
+    def to_dict(self):
+        return {"name": self.name, "offset": self.offset, "policy": self.policy.to_dict()}
+
+    def rescale_time(self, factor):
+        shifted = super().rescale_time(factor)
+        return SHIFT(offset=shifted.offset, policy=self.policy.rescale_time(factor))

@@ -5,8 +5,8 @@ Parameter names and defaults are DeepSpeed's (``deepspeed.runtime.lr_schedules``
 ``last_batch_iteration`` (t = 0 after the scheduler's first step), and, as in DeepSpeed, the
 warm-up length is max(2, warmup_num_steps). Warm-up is 'log' — log(t + 1)/log(W) — or 'linear' — t/W.
 WarmupCosineLR is written with an explicit ``lr`` (DeepSpeed reads it from the optimizer).
-Difference, on purpose: after ``total_num_steps`` WarmupCosineLR holds its floor instead of
-following the cosine back up.
+Difference, on purpose: WarmupCosineLR reaches its floor at t = total_num_steps − 1 (as DeepSpeed's
+does) and holds it from there on, where DeepSpeed's cosine would rise again (t >= total_num_steps).
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ class WarmupDecayLR(_MinMaxWarmup):
 @dataclass(frozen=True, repr=False)
 class WarmupCosineLR(_DeepSpeed):
     """lr·r(t): r = wmin + γ(t)·(1 − wmin) in warm-up, then
-    max(0, cmin + (1 − cmin)·½(1 + cos(π·(t − W + 1)/(T − W)))), held at its floor after T.
+    max(0, cmin + (1 − cmin)·½(1 + cos(π·min(1, (t − W + 1)/(T − W))))): the floor from t = T − 1 on.
     """
 
     name = "WarmupCosineLR"

@@ -23,6 +23,7 @@ EXAMPLES = [
     "MULTI({0: FIX(k=0.1), 500: SINEXP(k0=0.01, k1=0.1, gamma=0.999, l=100), 2000: MULTI({0: FIX(k=0.001), 10: FIX(k=0.0001)})})",
     "0.1*TRIEXP(k0=0.0001, k1=0.9, gamma=0.99994, l=2000)",
     "0.5*(2*FIX(k=0.01))",
+    "SHIFT(offset=1500, policy=SIN2(k0=0.01, k1=0.06, l=2000))",
     "CONSTANT(lr=2e-05, warmup=50)",
     "LINEAR(lr=2e-05, total=1218, warmup_ratio=0.03)",
     "COSINE(lr=2e-05, total=1218, warmup=2, min_lr=1e-06)",

@@ -36,14 +36,16 @@ def close(a, b):
 
 
 def assert_matches(p, ref, ts):
-    """p(t) == ref(t) (rel 1e-12) for every t in ts, as scalars and as one numpy array."""
+    """p(t) == ref(t) (rel 1e-12) for every t in ts as one numpy array, and as Python-int scalars
+    (for long ranges: the first and last 60 and every 5th t in between, to keep the file fast)."""
     ts = list(ts)
     want = [ref(t) for t in ts]
-    got = [p(t) for t in ts]
-    bad = [(t, g, w) for t, g, w in zip(ts, got, want) if not close(g, w)]
-    assert not bad, f"{p}: first mismatches (t, lrkit, reference): {bad[:5]}"
     arr = p(np.array(ts))
-    np.testing.assert_allclose(arr, want, rtol=REL, atol=ABS)
+    bad = [(t, g, w) for t, g, w in zip(ts, arr.tolist(), want) if not close(g, w)]
+    assert not bad, f"{p}: first mismatches (t, lrkit, reference): {bad[:5]}"
+    idx = range(len(ts)) if len(ts) <= 200 else sorted({*range(60), *range(60, len(ts) - 60, 5), *range(len(ts) - 60, len(ts))})
+    bad = [(ts[i], p(ts[i]), want[i]) for i in idx if not close(p(ts[i]), want[i])]
+    assert not bad, f"{p}: scalar mismatches (t, lrkit, reference): {bad[:5]}"
 
 
 # ---- Hugging Face transformers reference lambdas (transcribed) ----------------------------------
@@ -131,21 +133,20 @@ def ds_warmup_cosine_lr(t, lr, T, wmin, wsteps, cmin, wtype):
 
 # ---- 1. transformers equivalence ----------------------------------------------------------------
 
-# (total, warmup kwargs, HF warm-up steps)
+# (peak lr, total, warmup kwargs, HF warm-up steps)
 WARMUPS = [
-    (100, {}, 0),
-    (100, {"warmup": 1}, 1),
-    (100, {"warmup": 10}, 10),
-    (1218, {"warmup_ratio": 0.03}, 37),  # ⌈0.03·1218⌉ = ⌈36.54⌉
-    (100, {"warmup_ratio": 0.07}, 8),  # ⌈0.07·100⌉ in floats (7.000000000000001), as TrainingArguments
-    (50, {"warmup": 50}, 50),  # warm-up over the whole run
-    (7, {"warmup": 3}, 3),
+    (1.0, 100, {}, 0),
+    (2e-5, 100, {"warmup": 1}, 1),
+    (1.0, 100, {"warmup": 10}, 10),
+    (2e-5, 1218, {"warmup_ratio": 0.03}, 37),  # ⌈0.03·1218⌉ = ⌈36.54⌉
+    (1.0, 1218, {"warmup_ratio": 0.03}, 37),
+    (1.0, 100, {"warmup_ratio": 0.07}, 8),  # ⌈0.07·100⌉ in floats (7.000000000000001), as TrainingArguments
+    (3e-4, 50, {"warmup": 50}, 50),  # warm-up over the whole run
+    (1.0, 7, {"warmup": 3}, 3),
 ]
-LRS = [1.0, 2e-5]
 
 
-@pytest.mark.parametrize("lr", LRS)
-@pytest.mark.parametrize("total,wkw,W", WARMUPS)
+@pytest.mark.parametrize("lr,total,wkw,W", WARMUPS)
 def test_warmup_length_is_resolved_like_training_arguments(lr, total, wkw, W):
     assert W == hf_warmup_steps(total, wkw.get("warmup", 0), wkw.get("warmup_ratio", 0.0))
     assert LINEAR(lr=lr, total=total, **wkw).warmup_steps == W
@@ -153,15 +154,14 @@ def test_warmup_length_is_resolved_like_training_arguments(lr, total, wkw, W):
     assert CONSTANT(lr=lr, total=total, **wkw).warmup_steps == W
 
 
-@pytest.mark.parametrize("lr", LRS)
-@pytest.mark.parametrize("total,wkw,W", WARMUPS)
+@pytest.mark.parametrize("lr,total,wkw,W", WARMUPS)
 def test_constant_matches_transformers(lr, total, wkw, W):
     p = CONSTANT(lr=lr, total=total, **wkw)
     assert_matches(p, lambda s: lr * hf_constant(s, W), range(total + 51))
 
 
-@pytest.mark.parametrize("lr", LRS)
-@pytest.mark.parametrize("W", [0, 1, 5, 37])
+@pytest.mark.parametrize("lr", [1.0, 2e-5])
+@pytest.mark.parametrize("W", [0, 1, 37])
 def test_constant_without_total_matches_transformers(lr, W):
     p = CONSTANT(lr=lr, warmup=W)
     assert_matches(p, lambda s: lr * hf_constant(s, W), range(200))
@@ -169,45 +169,45 @@ def test_constant_without_total_matches_transformers(lr, W):
     assert p(10**7) == lr
 
 
-@pytest.mark.parametrize("lr", LRS)
-@pytest.mark.parametrize("total,wkw,W", WARMUPS)
+@pytest.mark.parametrize("lr,total,wkw,W", WARMUPS)
 def test_linear_matches_transformers(lr, total, wkw, W):
     p = LINEAR(lr=lr, total=total, **wkw)
     assert_matches(p, lambda s: lr * hf_linear(s, W, total), range(total + 51))
     assert p(total) == 0.0 and p(total + 1000) == 0.0
 
 
-@pytest.mark.parametrize("lr", LRS)
-@pytest.mark.parametrize("total,wkw,W", WARMUPS)
+@pytest.mark.parametrize("lr,total,wkw,W", WARMUPS)
 def test_cosine_matches_transformers(lr, total, wkw, W):
     p = COSINE(lr=lr, total=total, **wkw)
     assert_matches(p, lambda s: lr * hf_cosine(s, W, total), range(total + 1))
 
 
-@pytest.mark.parametrize("total,wkw,W", WARMUPS)
-@pytest.mark.parametrize("lr,min_lr", [(1.0, 0.1), (2e-5, 2e-6), (3e-4, 0.0), (1e-3, 1e-3)])
-def test_cosine_with_min_lr_matches_transformers(lr, min_lr, total, wkw, W):
+@pytest.mark.parametrize("lr,total,wkw,W", WARMUPS)
+@pytest.mark.parametrize("min_ratio", [0.1, 1.0])
+def test_cosine_with_min_lr_matches_transformers(lr, total, wkw, W, min_ratio):
+    min_lr = min_ratio * lr
     p = COSINE(lr=lr, total=total, min_lr=min_lr, **wkw)
     assert_matches(p, lambda s: lr * hf_cosine_min_lr(s, W, total, min_lr / lr), range(total + 1))
 
 
-@pytest.mark.parametrize("min_lr", [0.0, 0.05])
-@pytest.mark.parametrize("total,wkw,W", WARMUPS)
-def test_cosine_holds_its_floor_after_total(total, wkw, W, min_lr):
+@pytest.mark.parametrize("lr,total,wkw,W", WARMUPS)
+def test_cosine_holds_its_floor_after_total(lr, total, wkw, W):
     """transformers' cosine would rise again after T; lrkit stays at min_lr."""
-    p = COSINE(lr=1.0, total=total, min_lr=min_lr, **wkw)
-    after = list(range(total, total + 51)) + [2 * total, 10 * total + 3]
-    assert [p(t) for t in after] == pytest.approx([min_lr] * len(after), rel=REL, abs=ABS)
-    assert np.all(p(np.array(after)) == pytest.approx(min_lr, rel=REL, abs=ABS))
+    after = list(range(total + 1, total + 51)) + [2 * total, 10 * total + 3]
+    if W < total:  # with W = T, t = T is the first post-warm-up step: lr, as in transformers
+        after.insert(0, total)
+    for min_lr in (0.0, 0.05 * lr):
+        p = COSINE(lr=lr, total=total, min_lr=min_lr, **wkw)
+        assert [p(t) for t in after] == pytest.approx([min_lr] * len(after), rel=REL, abs=ABS)
+        assert p(np.array(after)).tolist() == pytest.approx([min_lr] * len(after), rel=REL, abs=ABS)
     if total - W >= 2:  # the transformers curve really does rise again here
         assert hf_cosine(total + 1, W, total) > 0.0
 
 
-@pytest.mark.parametrize("min_lr", [0.0, 1e-5])
-@pytest.mark.parametrize("total,wkw,W", WARMUPS)
-def test_linear_with_min_lr(total, wkw, W, min_lr):
+@pytest.mark.parametrize("lr,total,wkw,W", WARMUPS)
+def test_linear_with_min_lr(lr, total, wkw, W):
     """min_lr + (lr − min_lr)·(transformers' linear factor) after warm-up; the warm-up still starts at 0."""
-    lr = 2e-4
+    min_lr = 0.15 * lr
     p = LINEAR(lr=lr, total=total, min_lr=min_lr, **wkw)
 
     def ref(s):
@@ -219,11 +219,13 @@ def test_linear_with_min_lr(total, wkw, W, min_lr):
     assert p(total + 5) == pytest.approx(min_lr, rel=REL, abs=ABS)
 
 
-@pytest.mark.parametrize("lr", LRS)
-@pytest.mark.parametrize("W,timescale", [(0, None), (1, None), (10, None), (37, None), (400, None), (10, 100), (100, 10), (0, 50)])
+@pytest.mark.parametrize(
+    "lr,W,timescale",
+    [(1.0, 0, None), (2e-5, 1, None), (1.0, 10, None), (2e-5, 37, None), (1.0, 400, None), (1.0, 10, 100), (1.0, 100, 10), (1.0, 0, 50)],
+)
 def test_invsqrt_matches_transformers(lr, W, timescale):
     p = INVSQRT(lr=lr, warmup=W, timescale=timescale)
-    ts = list(range(0, 1500)) + [10_000, 123_456, 10**7]
+    ts = list(range(0, 700)) + [1000, 10_000, 123_456, 10**7]
     assert_matches(p, lambda s: lr * hf_inverse_sqrt(s, W, timescale), ts)
 
 
@@ -244,12 +246,12 @@ DS_WARM = [(1, "log"), (1, "linear"), (0, "linear"), (2, "log"), (10, "log"), (1
 
 
 @pytest.mark.parametrize("wsteps,wtype", DS_WARM)
-@pytest.mark.parametrize("lo,hi", [(0.0, 1.0), (1e-6, 2e-5), (0.5, 0.25)])
-def test_warmup_lr_matches_deepspeed(wsteps, wtype, lo, hi):
-    p = WarmupLR(warmup_max_lr=hi, warmup_min_lr=lo, warmup_num_steps=wsteps, warmup_type=wtype)
-    assert p.W == max(2, wsteps)
-    assert_matches(p, lambda t: ds_warmup_lr(t, lo, hi, wsteps, wtype), range(200))
-    assert p(10**6) == hi
+def test_warmup_lr_matches_deepspeed(wsteps, wtype):
+    for lo, hi in [(0.0, 1.0), (1e-6, 2e-5)]:
+        p = WarmupLR(warmup_max_lr=hi, warmup_min_lr=lo, warmup_num_steps=wsteps, warmup_type=wtype)
+        assert p.W == max(2, wsteps)
+        assert_matches(p, lambda t: ds_warmup_lr(t, lo, hi, wsteps, wtype), range(100))
+        assert p(10**6) == hi
 
 
 def test_warmup_lr_default_is_log_over_1000_steps():
@@ -261,7 +263,7 @@ def test_warmup_lr_default_is_log_over_1000_steps():
     assert p(999) == pytest.approx(1.0, rel=REL) and p(1000) == 1.0
 
 
-@pytest.mark.parametrize("total", [100, 1218, 5])
+@pytest.mark.parametrize("total", [1218, 5])
 @pytest.mark.parametrize("wsteps,wtype", DS_WARM)
 def test_warmup_decay_lr_matches_deepspeed(total, wsteps, wtype):
     lo, hi = 1e-6, 2e-5
@@ -271,28 +273,32 @@ def test_warmup_decay_lr_matches_deepspeed(total, wsteps, wtype):
         assert p(total) == pytest.approx(lo, rel=REL) and p(total + 30) == pytest.approx(lo, rel=REL)
 
 
-@pytest.mark.parametrize("total", [100, 1218, 3, 40])
-@pytest.mark.parametrize("wsteps,wtype", DS_WARM)
-@pytest.mark.parametrize("wmin,cmin", [(0.0, 0.0001), (0.1, 0.0), (0.5, 0.2)])
-def test_warmup_cosine_lr_matches_deepspeed(total, wsteps, wtype, wmin, cmin):
+@pytest.mark.parametrize(
+    "total,wsteps,wtype",
+    [(tot, w, wt) for tot in (1218, 40, 3) for w, wt in DS_WARM if tot > max(2, w)],
+)
+def test_warmup_cosine_lr_matches_deepspeed(total, wsteps, wtype):
     # t = T itself is left out: see test_warmup_cosine_lr_holds_its_floor.
-    if total <= max(2, wsteps):
-        pytest.skip("total_num_steps must exceed the warm-up length")
     lr = 3e-4
-    p = WarmupCosineLR(lr=lr, total_num_steps=total, warmup_min_ratio=wmin, warmup_num_steps=wsteps, cos_min_ratio=cmin, warmup_type=wtype)
-    assert_matches(p, lambda t: ds_warmup_cosine_lr(t, lr, total, wmin, wsteps, cmin, wtype), range(total))
+    for wmin, cmin in [(0.0, 0.0001), (0.5, 0.2)]:
+        p = WarmupCosineLR(
+            lr=lr, total_num_steps=total, warmup_min_ratio=wmin, warmup_num_steps=wsteps, cos_min_ratio=cmin, warmup_type=wtype
+        )
+        assert_matches(p, lambda t: ds_warmup_cosine_lr(t, lr, total, wmin, wsteps, cmin, wtype), range(total))
 
 
 @pytest.mark.parametrize("total,wsteps", [(100, 10), (1218, 37), (3, 1), (40, 1)])
-@pytest.mark.parametrize("cmin", [0.0001, 0.0, 0.3])
-def test_warmup_cosine_lr_holds_its_floor(total, wsteps, cmin):
+def test_warmup_cosine_lr_holds_its_floor(total, wsteps):
     """DeepSpeed's cosine reaches lr·cos_min_ratio at t = T − 1 and then rises again; lrkit stays there."""
     lr = 2e-5
-    p = WarmupCosineLR(lr=lr, total_num_steps=total, warmup_num_steps=wsteps, cos_min_ratio=cmin)
-    floor = lr * cmin
-    assert ds_warmup_cosine_lr(total - 1, lr, total, 0.0, wsteps, cmin, "log") == pytest.approx(floor, rel=REL, abs=ABS)
     after = [total - 1] + list(range(total + 1, total + 51)) + [3 * total]
-    assert [p(t) for t in after] == pytest.approx([floor] * len(after), rel=REL, abs=ABS)
+    for cmin in (0.0001, 0.0, 0.3):
+        p = WarmupCosineLR(lr=lr, total_num_steps=total, warmup_num_steps=wsteps, cos_min_ratio=cmin)
+        floor = lr * cmin
+        assert ds_warmup_cosine_lr(total - 1, lr, total, 0.0, wsteps, cmin, "log") == pytest.approx(floor, rel=REL, abs=ABS)
+        if total - max(2, wsteps) >= 2:  # DeepSpeed is already rising again at t = T
+            assert ds_warmup_cosine_lr(total, lr, total, 0.0, wsteps, cmin, "log") > floor
+        assert [p(t) for t in after] == pytest.approx([floor] * len(after), rel=REL, abs=ABS)
 
 
 def test_warmup_cosine_lr_defaults_and_exact_values():
@@ -421,7 +427,7 @@ def test_wsd_decay_ratio_is_rounded_up():
         (lambda: WarmupCosineLR(lr=1e-3, total_num_steps=5, warmup_num_steps=10), r"'total_num_steps'.*= 10"),
         (lambda: WarmupCosineLR(lr=1e-3, total_num_steps=2, warmup_num_steps=1), r"'total_num_steps'.*max\(2, warmup_num_steps\) = 2"),
         (lambda: WarmupCosineLR(lr=1e-3, total_num_steps=500), r"'total_num_steps'.*= 1000"),  # default warm-up
-        (lambda: LINEAR(lr=1e-3, total=100, warmup_ratio=1.5), r"'warmup_ratio' must be null or a number in \[0, 1\]"),
+        (lambda: LINEAR(lr=1e-3, total=100, warmup_ratio=1.5), r"'warmup_ratio' must be .*a number in \[0, 1\], got 1.5"),
         (lambda: WarmupCosineLR(lr=1e-3, total_num_steps=100, warmup_num_steps=10, cos_min_ratio=2.0), r"'cos_min_ratio'"),
     ],
 )
