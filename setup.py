@@ -21,7 +21,7 @@ setup(
     description="Jupyter-first kit for benchmarking, selecting, composing and tuning learning-rate policies",
     long_description=(ROOT / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
-    python_requires=">=3.10",
+    python_requires=">=3.11",
     packages=find_packages(include=["lrkit", "lrkit.*"]),
     install_requires=[
         "torch>=2.4",

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from . import policy as policy_cmd
+from . import train as train_cmd
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -13,6 +14,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     policy_cmd.add_parser(sub)
+    train_cmd.add_parsers(sub)
     return parser
 
 

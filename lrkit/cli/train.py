@@ -1,0 +1,87 @@
+"""``lrkit train`` and ``lrkit reproduce``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def add_parsers(sub) -> None:
+    t = sub.add_parser("train", help="train one model under one LR policy and write the run record (JSON)")
+    t.add_argument("--dataset", default="mnist", help="mnist | cifar10 | npz:PATH | svhn | imagenet")
+    t.add_argument("--model", default="lenet", help="lenet | cnn3 | resnet32 | resnet18")
+    t.add_argument("--optimizer", default="momentum", help="sgd | momentum | adam")
+    t.add_argument("--policy", required=True, help="policy spec, e.g. 'SIN2(k0=0.01,k1=0.06,l=2000)'")
+    t.add_argument("--iters", type=int, default=10000)
+    t.add_argument("--batch-size", type=int, default=100)
+    t.add_argument("--eval-every", type=int, default=500)
+    t.add_argument("--weight-decay", type=float, default=0.0005)
+    t.add_argument("--target-acc", type=float, default=None, help="target top-1 as a fraction, e.g. 0.991")
+    t.add_argument("--stop-at-target", action="store_true", help="cost-effective mode: stop once the target is reached")
+    t.add_argument("--augment", default=None, choices=["crop_flip"])
+    t.add_argument("--normalize", default="scale", choices=["scale", "standardize"])
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--device", default="cpu")
+    t.add_argument("--threads", type=int, default=None)
+    t.add_argument("--out", default=None, help="write the run record here (JSON)")
+    t.add_argument("--no-progress", action="store_true")
+    t.set_defaults(func=run_train)
+
+    r = sub.add_parser("reproduce", help="reproduce a paper table (see --list)")
+    r.add_argument("table", nargs="?", help="table id, e.g. table4")
+    r.add_argument("--list", action="store_true", help="list the reproducible tables")
+    r.add_argument("--profile", default="quick", choices=["quick", "full"])
+    r.add_argument("--repeats", type=int, default=1)
+    r.add_argument("--device", default="cpu")
+    r.add_argument("--threads", type=int, default=None)
+    r.add_argument("--out", default=None, help="output folder (default out/TABLE-PROFILE)")
+    r.add_argument("--no-progress", action="store_true")
+    r.set_defaults(func=run_reproduce)
+
+
+def run_train(args) -> int:
+    from lrkit.policies import PolicyError
+    from lrkit.train import TrainConfig, train
+
+    try:
+        cfg = TrainConfig(dataset=args.dataset, model=args.model, optimizer=args.optimizer, policy=args.policy,
+                          iters=args.iters, batch_size=args.batch_size, eval_every=args.eval_every,
+                          weight_decay=args.weight_decay, target_acc=args.target_acc, stop_at_target=args.stop_at_target,
+                          augment=args.augment, normalize=args.normalize, seed=args.seed, device=args.device,
+                          threads=args.threads)
+    except (ValueError, PolicyError) as e:
+        print(f"lrkit train: {e}", file=sys.stderr)
+        return 2
+    rec = train(cfg, progress=not args.no_progress)
+    s = rec.summary
+    print(f"status: {rec.status}{' (' + rec.message + ')' if rec.message else ''}")
+    if s.get("highest_top1") is not None:
+        print(f"highest top-1: {100 * s['highest_top1']:.2f}% at iteration {s['highest_top1_iteration']}; "
+              f"final top-1: {100 * s['final_top1']:.2f}%; top-5: {100 * (s['highest_top5'] or 0):.2f}%")
+    if cfg.target_acc is not None:
+        print(f"iterations to {100 * cfg.target_acc:.2f}%: {s['iterations_to_target'] or 'not reached'}")
+    print(f"iterations: {s['iterations']}, wall time: {s['wall_time_s']:.1f} s")
+    if args.out:
+        rec.save(args.out)
+        print(f"run record written to {args.out}")
+    return 0 if rec.status in ("complete", "diverged") else 1
+
+
+def run_reproduce(args) -> int:
+    from lrkit.reproduce import get_recipe, list_recipes, reproduce
+
+    if args.list or not args.table:
+        for rid, r in list_recipes().items():
+            print(f"{rid:<12} {r.title}  [profiles: {', '.join(r.profiles)}; {len(r.rows)} rows]")
+        return 0
+    try:
+        get_recipe(args.table)
+    except ValueError as e:
+        print(f"lrkit reproduce: {e}", file=sys.stderr)
+        return 2
+    out = args.out or f"out/{args.table}-{args.profile}"
+    doc = reproduce(args.table, profile=args.profile, repeats=args.repeats, device=args.device, out=out,
+                    progress=not args.no_progress, threads=args.threads)
+    print(Path(out, "table.md").read_text())
+    print(f"results: {out}/results.json, {out}/table.md, plots: {', '.join(doc.get('plots', []))}")
+    return 0

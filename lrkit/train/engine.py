@@ -1,0 +1,282 @@
+"""The training engine: iteration-based training of a model under an LR policy, with the monitor.
+
+One loop, read top to bottom (as nanoGPT's): config → data → model → optimizer → for each
+iteration t: LR from the monitor, a batch, forward/backward/step, loss to the monitor; every
+``eval_every`` iterations the test top-1/top-5 go to the monitor, which may stop the run
+(target reached in cost-effective mode, divergence, or a stop request from another thread).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .monitor import LRMonitor, RunRecord
+
+OPTIMIZERS = ("sgd", "momentum", "adam")
+NORMALIZE = ("scale", "standardize")
+AUGMENT = (None, "crop_flip")
+
+
+@dataclass
+class TrainConfig:
+    """One training run. Iterations are optimizer steps; accuracies are fractions in [0, 1]."""
+
+    dataset: str = "mnist"
+    model: str = "lenet"
+    optimizer: str = "momentum"  # sgd | momentum (0.9) | adam
+    policy: str = "FIX(k=0.01)"
+    iters: int = 10000
+    batch_size: int = 100
+    eval_every: int = 500
+    eval_batch_size: int = 1000
+    target_acc: float | None = None
+    stop_at_target: bool = False
+    momentum: float = 0.9
+    weight_decay: float = 0.0005
+    betas: tuple = (0.9, 0.999)
+    eps: float = 1e-8
+    normalize: str = "scale"  # scale: ×1/256 (Caffe LeNet); standardize: (x/255 − mean)/std
+    augment: str | None = None  # None | crop_flip (pad-4 random crop + horizontal flip)
+    seed: int = 0
+    device: str = "cpu"
+    threads: int | None = None
+    data_root: str | None = None
+    divergence_factor: float = 10.0
+    channels_last: bool = False
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self) -> None:
+        def bad(name, rule):
+            raise ValueError(f"TrainConfig: field '{name}' must be {rule}, got {getattr(self, name)!r}")
+
+        if self.optimizer not in OPTIMIZERS:
+            bad("optimizer", "one of " + ", ".join(OPTIMIZERS))
+        if self.normalize not in NORMALIZE:
+            bad("normalize", "one of " + ", ".join(NORMALIZE))
+        if self.augment not in AUGMENT:
+            bad("augment", "None or 'crop_flip'")
+        for name in ("iters", "batch_size", "eval_every", "eval_batch_size"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+                bad(name, "an int > 0")
+        if self.target_acc is not None and not 0 < self.target_acc <= 1:
+            bad("target_acc", "a fraction in (0, 1] (e.g. 0.991 for 99.1%)")
+        if self.stop_at_target and self.target_acc is None:
+            bad("stop_at_target", "False unless target_acc is set")
+        if not 0 <= self.momentum < 1:
+            bad("momentum", "in [0, 1)")
+        if self.weight_decay < 0:
+            bad("weight_decay", ">= 0")
+        self.betas = tuple(self.betas)
+        from lrkit.policies import parse
+
+        parse(self.policy)  # raises PolicyError naming the policy and parameter
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"TrainConfig: unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(names))}")
+        return cls(**d)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["betas"] = list(self.betas)
+        return d
+
+
+def environment(device: str) -> dict:
+    """Where a run ran: versions and the device, for the result record."""
+    import lrkit
+
+    env = {
+        "lrkit": lrkit.__version__,
+        "torch": torch.__version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "device": device,
+        "torch_threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    if device.startswith("cuda") and torch.cuda.is_available():
+        env["device_name"] = torch.cuda.get_device_name(torch.device(device))
+        env["cuda"] = torch.version.cuda
+    else:
+        env["device_name"] = _cpu_name()
+    return env
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "cpu"
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def make_optimizer(cfg: TrainConfig, params, lr: float):
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=0.0, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "momentum":
+        return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    return torch.optim.Adam(params, lr=lr, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay)
+
+
+@torch.no_grad()
+def evaluate(model, batches, batch_size: int) -> tuple[float, float, float]:
+    """Top-1, top-5 accuracy and mean loss of ``model`` on every sample of ``batches`` (in order)."""
+    was_training = model.training
+    model.eval()
+    n = c1 = c5 = 0
+    loss_sum = 0.0
+    for x, y in batches.iter_eval(batch_size):
+        out = model(x)
+        loss_sum += F.cross_entropy(out, y, reduction="sum").item()
+        k = min(5, out.shape[1])
+        top = out.topk(k, dim=1).indices
+        hit = top == y[:, None]
+        c1 += hit[:, 0].sum().item()
+        c5 += hit.any(dim=1).sum().item()
+        n += y.numel()
+    model.train(was_training)
+    return c1 / n, c5 / n, loss_sum / n
+
+
+class Run:
+    """A training run that can be driven step by step, from a thread, and stopped or paused.
+
+    ``Run(cfg).run()`` trains to the end and returns the :class:`RunRecord`. ``run.monitor`` is
+    the live :class:`LRMonitor` (policy edits from other threads go there); ``stop()``,
+    ``pause()`` and ``resume()`` are thread-safe.
+    """
+
+    def __init__(self, cfg: TrainConfig, data=None, progress: bool = True):
+        from .data import load_dataset
+        from .models import build_model
+
+        self.cfg = cfg
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        seed_everything(cfg.seed)
+        self.device = torch.device(cfg.device)
+        self.data = data if data is not None else load_dataset(cfg.dataset, root=cfg.data_root)
+        ds = self.data
+        if ds.in_memory:  # the fast path: the split as a tensor on the device, no DataLoader
+            norm = dict(scale=1 / 256) if cfg.normalize == "scale" else dict(scale="standardize")
+            self.train_batches = ds.batches("train", cfg.batch_size, self.device, shuffle=True, seed=cfg.seed,
+                                            augment=cfg.augment, **norm)
+            self.test_batches = ds.batches("test", cfg.eval_batch_size, self.device, shuffle=False, **norm)
+        else:  # DataLoader path (ImageNet-sized data); the dataset's transforms normalise
+            self.train_batches = ds.batches("train", cfg.batch_size, self.device, shuffle=True, seed=cfg.seed)
+            self.test_batches = ds.batches("test", cfg.eval_batch_size, self.device, shuffle=False)
+        self.model = build_model(cfg.model, num_classes=ds.num_classes, in_channels=ds.input_shape[0]).to(self.device)
+        if cfg.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        from lrkit.policies import parse
+
+        policy = parse(cfg.policy)
+        self.optimizer = make_optimizer(cfg, self.model.parameters(), lr=policy(0))
+        record = RunRecord(config=cfg.to_dict(), environment=environment(str(self.device)))
+        self.monitor = LRMonitor(policy, self.optimizer, target_acc=cfg.target_acc, stop_at_target=cfg.stop_at_target,
+                                 divergence_factor=cfg.divergence_factor, record=record)
+        self.progress = progress
+        self._stop = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+        self.t = 0
+
+    # thread-safe controls
+    def stop(self) -> None:
+        self._stop.set()
+        self._running.set()
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def run(self) -> RunRecord:
+        cfg, mon, model, opt = self.cfg, self.monitor, self.model, self.optimizer
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=cfg.iters, disable=not self.progress, desc=f"{cfg.model}/{cfg.dataset} {mon.record.policy}"[:60],
+                   leave=False, mininterval=0.5)
+        pending_losses: list[torch.Tensor] = []
+        flush_every = 1 if self.device.type == "cpu" else 50  # avoid a host sync every step on GPUs
+        status, message = "complete", ""
+        model.train()
+        try:
+            for t in range(cfg.iters):
+                if not self._running.is_set():
+                    self._running.wait()
+                if self._stop.is_set():
+                    status, message = "stopped", f"stopped by request at iteration {t}"
+                    break
+                first_t = t - len(pending_losses)
+                lr = mon.lr_for(t)
+                x, y = self.train_batches.next()
+                if cfg.channels_last:
+                    x = x.contiguous(memory_format=torch.channels_last)
+                loss = F.cross_entropy(model(x), y)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                self.t = t + 1
+                pending_losses.append(loss.detach())
+                end_of_eval = (t + 1) % cfg.eval_every == 0 or t + 1 == cfg.iters
+                if len(pending_losses) >= flush_every or end_of_eval:
+                    values = torch.stack(pending_losses).tolist()
+                    pending_losses.clear()
+                    if any(mon.log_loss(first_t + i, v) for i, v in enumerate(values)):
+                        status = "diverged"
+                        break
+                    bar.set_postfix(lr=f"{lr:.3g}", loss=f"{values[-1]:.3f}", refresh=False)
+                bar.update(1)
+                if end_of_eval:
+                    top1, top5, tl = evaluate(model, self.test_batches, cfg.eval_batch_size)
+                    stop = mon.log_eval(t + 1, top1, top5, tl)
+                    bar.set_postfix(lr=f"{lr:.3g}", top1=f"{top1:.4f}", refresh=False)
+                    if stop:
+                        status, message = "complete", f"target accuracy {cfg.target_acc} reached at iteration {t + 1}"
+                        break
+        except Exception as e:  # record what was computed, then re-raise
+            mon.finish("failed", f"{type(e).__name__}: {e}")
+            bar.close()
+            raise
+        bar.close()
+        return mon.finish(status, message)
+
+
+def train(cfg: TrainConfig | dict, data=None, progress: bool = True) -> RunRecord:
+    """Train one run to the end (or target/divergence) and return its :class:`RunRecord`."""
+    if isinstance(cfg, dict):
+        cfg = TrainConfig.from_dict(cfg)
+    return Run(cfg, data=data, progress=progress).run()

@@ -1,0 +1,94 @@
+"""The training engine on real MNIST (small budgets): records, repeatability, divergence, targets,
+live edits and stop requests from other threads."""
+
+import dataclasses
+import os
+import threading
+
+import numpy as np
+import pytest
+
+from lrkit.policies import parse
+from lrkit.train import Run, TrainConfig, train
+
+@pytest.fixture(scope="module")
+def mnist():
+    from lrkit.train.data import load_dataset
+
+    if not os.environ.get("LRKIT_DATA_DIR"):
+        pytest.skip("LRKIT_DATA_DIR is not set: these tests train on the real MNIST (CI sets it)")
+    ds = load_dataset("mnist")
+    return dataclasses.replace(ds, x_test=ds.x_test[:1000], y_test=ds.y_test[:1000])  # faster evals
+
+
+def cfg(**kw):
+    base = dict(policy="SIN2(k0=0.01, k1=0.06, l=20)", iters=60, eval_every=30, threads=2)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_run_record(mnist):
+    rec = train(cfg(), data=mnist, progress=False)
+    assert rec.status == "complete"
+    p = parse("SIN2(k0=0.01, k1=0.06, l=20)")
+    np.testing.assert_array_equal(rec.curves["lr"], p(np.arange(60)))
+    assert len(rec.curves["loss"]) == 60 and rec.curves["loss"][-1] < rec.curves["loss"][0]
+    assert rec.evals["iteration"] == [30, 60]
+    s = rec.summary
+    assert s["iterations"] == 60 and s["highest_top1"] > 0.6 and s["highest_top5"] >= s["highest_top1"]
+    assert rec.config["model"] == "lenet" and rec.environment["torch"] and rec.policy == str(p)
+
+
+def test_seeded_runs_repeat(mnist):
+    a = train(cfg(iters=20, eval_every=20), data=mnist, progress=False)
+    b = train(cfg(iters=20, eval_every=20), data=mnist, progress=False)
+    c = train(cfg(iters=20, eval_every=20, seed=1), data=mnist, progress=False)
+    assert a.curves["loss"] == b.curves["loss"] and a.evals["top1"] == b.evals["top1"]
+    assert a.curves["loss"] != c.curves["loss"]
+
+
+def test_divergence_stops_the_run(mnist):
+    rec = train(cfg(policy="FIX(k=50)", iters=200, eval_every=100), data=mnist, progress=False)
+    assert rec.status == "diverged" and rec.summary["iterations"] < 200 and rec.message
+
+
+def test_cost_effective_mode_stops_at_target(mnist):
+    rec = train(cfg(policy="FIX(k=0.02)", iters=300, eval_every=20, target_acc=0.8, stop_at_target=True),
+                data=mnist, progress=False)
+    assert rec.status == "complete" and "target" in rec.message
+    it = rec.summary["iterations_to_target"]
+    assert it is not None and it < 300 and rec.summary["iterations"] == it and rec.evals["top1"][-1] >= 0.8
+
+
+def test_live_edit_and_stop_from_another_thread(mnist):
+    run = Run(cfg(policy="FIX(k=0.01)", iters=100000, eval_every=50), data=mnist, progress=False)
+    done = {}
+    th = threading.Thread(target=lambda: done.setdefault("rec", run.run()))
+    th.start()
+    while run.t < 10:
+        pass
+    run.monitor.set_policy("FIX(k=0.03)")
+    while run.t < 40:
+        pass
+    run.stop()
+    th.join(timeout=60)
+    rec = done["rec"]
+    assert rec.status == "stopped"
+    lrs = np.array(rec.curves["lr"])
+    edit_at = rec.history[1]["iteration"]
+    assert 10 <= edit_at <= 40 and np.all(lrs[:edit_at] == 0.01) and np.all(lrs[edit_at:] == 0.03)
+    np.testing.assert_array_equal(parse(str(run.monitor.replay_policy()))(np.arange(len(lrs))), lrs)
+
+
+@pytest.mark.parametrize("kw,match", [
+    (dict(optimizer="rmsprop"), "field 'optimizer' must be one of sgd, momentum, adam"),
+    (dict(iters=0), "field 'iters' must be an int > 0"),
+    (dict(target_acc=99.1), "field 'target_acc' must be a fraction"),
+    (dict(policy="SIN2(k0=0.01)"), "SIN2: missing parameter 'k1'"),
+    (dict(augment="mixup"), "field 'augment'"),
+])
+def test_bad_config(kw, match):
+    with pytest.raises(ValueError, match=match):
+        cfg(**kw)
+    with pytest.raises(ValueError, match="unknown field"):
+        TrainConfig.from_dict({"datset": "mnist"})
