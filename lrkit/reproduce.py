@@ -207,8 +207,11 @@ def plot(results: list[dict], out_dir: Path) -> list[str]:
 
 
 def reproduce(name: str, profile: str = "quick", repeats: int = 1, device: str = "cpu", out: str | Path = "out",
-              progress: bool = True, threads: int | None = None, data=None) -> dict:
-    """Run every row of a table's profile ``repeats`` times; write results.json, table.md and curves.png."""
+              progress: bool = True, threads: int | None = None, data=None, only: list[str] | None = None) -> dict:
+    """Run every row of a table's profile ``repeats`` times; write results.json, table.md and curves.png.
+
+    ``only``: run just the rows whose policy is one of these specs (as written in the table).
+    """
     from tqdm.auto import tqdm
 
     from lrkit.train import TrainConfig, train
@@ -219,6 +222,11 @@ def reproduce(name: str, profile: str = "quick", repeats: int = 1, device: str =
         raise ValueError(f"repeats must be an int >= 1, got {repeats!r}")
     recipe = get_recipe(name)
     runs = recipe.runs(profile)
+    if only:
+        wanted = {str(parse(s)) for s in only}
+        runs = [r for r in runs if str(parse(r["row"]["policy"])) in wanted]
+        if len(runs) != len(wanted):
+            raise ValueError(f"recipe {recipe.id}: --only names policies not in profile {profile!r}: {sorted(wanted)}")
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     results = []

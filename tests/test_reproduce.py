@@ -88,3 +88,7 @@ def test_reproduce_writes_results_table_and_plots_and_survives_a_failed_row(tmp_
     md = (out / "table.md").read_text()
     assert "| `FIX(k=0.01)` | momentum |" in md and "(ran as SIN2(k0=0.01, k1=0.06, l=2))" in md
     assert (out / "curves.png").stat().st_size > 10_000
+    only = reproduce("tiny", profile="quick", out=tmp_path / "only", progress=False, data=ds, only=["SIN2(k0=0.01, k1=0.06, l=4)"])
+    assert [r["policy"] for r in only["table"]] == ["SIN2(k0=0.01, k1=0.06, l=4)"]
+    with pytest.raises(ValueError, match="--only names policies not in profile"):
+        reproduce("tiny", profile="quick", out=tmp_path / "x", progress=False, data=ds, only=["FIX(k=0.5)"])

@@ -35,6 +35,7 @@ def add_parsers(sub) -> None:
     r.add_argument("--device", default="cpu")
     r.add_argument("--threads", type=int, default=None)
     r.add_argument("--out", default=None, help="output folder (default out/TABLE-PROFILE)")
+    r.add_argument("--only", nargs="+", default=None, metavar="SPEC", help="run only the rows with these policies")
     r.add_argument("--no-progress", action="store_true")
     r.set_defaults(func=run_reproduce)
 
@@ -81,7 +82,7 @@ def run_reproduce(args) -> int:
         return 2
     out = args.out or f"out/{args.table}-{args.profile}"
     doc = reproduce(args.table, profile=args.profile, repeats=args.repeats, device=args.device, out=out,
-                    progress=not args.no_progress, threads=args.threads)
+                    progress=not args.no_progress, threads=args.threads, only=args.only)
     print(Path(out, "table.md").read_text())
     print(f"results: {out}/results.json, {out}/table.md, plots: {', '.join(doc.get('plots', []))}")
     return 0
