@@ -3,7 +3,7 @@
 Families (one file each): fixed (FIX), decaying (STEP, NSTEP, EXP, INV, POLY), cyclic (TRI, TRI2,
 TRIEXP, SIN, SIN2, SINEXP, COS, COS2, COSEXP), composite (MULTI, SCALE = the λ coefficient, SHIFT), LLM
 fine-tuning (CONSTANT, LINEAR, COSINE, WSD, INVSQRT, and DeepSpeed's WarmupLR, WarmupDecayLR,
-WarmupCosineLR).
+WarmupCosineLR), and the state-based ReduceLROnPlateau and ChangeLROnPlateau (004 Algorithm 1).
 
 >>> from lrkit.policies import parse
 >>> p = parse("TRI2(k0=0.01, k1=0.06, l=2000)")
@@ -12,7 +12,7 @@ WarmupCosineLR).
 """
 
 # Import order is registration order (the order of `lrkit policy list`): the paper's families first.
-from . import fixed, decaying, cyclic, compose, llm, deepspeed  # noqa: F401,I001
+from . import fixed, decaying, cyclic, compose, llm, deepspeed, plateau  # noqa: F401,I001
 from .base import MetricPolicy, Policy, PolicyError
 from .compose import MULTI, SCALE, SHIFT
 from .cyclic import COS, COS2, COSEXP, SIN, SIN2, SINEXP, TRI, TRI2, TRIEXP
@@ -20,6 +20,7 @@ from .decaying import EXP, INV, NSTEP, POLY, STEP
 from .deepspeed import WarmupCosineLR, WarmupDecayLR, WarmupLR
 from .fixed import FIX
 from .llm import CONSTANT, COSINE, INVSQRT, LINEAR, WSD
+from .plateau import ChangeLROnPlateau, ReduceLROnPlateau
 from .registry import REGISTRY, lookup, names
 from .scheduler import PolicyLR
 from .spec import build, from_dict, parse
@@ -31,5 +32,5 @@ __all__ = [
     "FIX", "STEP", "NSTEP", "EXP", "INV", "POLY",
     "TRI", "TRI2", "TRIEXP", "SIN", "SIN2", "SINEXP", "COS", "COS2", "COSEXP",
     "MULTI", "SCALE", "SHIFT", "CONSTANT", "LINEAR", "COSINE", "WSD", "INVSQRT",
-    "WarmupLR", "WarmupDecayLR", "WarmupCosineLR",
+    "WarmupLR", "WarmupDecayLR", "WarmupCosineLR", "ReduceLROnPlateau", "ChangeLROnPlateau",
 ]

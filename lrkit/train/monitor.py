@@ -152,6 +152,7 @@ class LRMonitor:
         ref = self._loss_ref if self._loss_ref is not None else losses[0]
         if ref > 0 and loss > self.divergence_factor * ref:
             return self._diverge(t, f"loss {loss:.4g} at iteration {t} exceeds {self.divergence_factor:g}x its start ({ref:.4g})")
+        self.observe(t, {"loss": loss})
         return False
 
     def observe(self, t: int, metrics: Mapping[str, float]) -> None:

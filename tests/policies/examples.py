@@ -32,4 +32,6 @@ EXAMPLES = [
     "WarmupLR(warmup_max_lr=2e-05, warmup_num_steps=500)",
     "WarmupDecayLR(total_num_steps=1218, warmup_max_lr=2e-05, warmup_num_steps=37, warmup_type='linear')",
     "WarmupCosineLR(lr=2e-05, total_num_steps=1218, warmup_num_steps=37)",
+    "ReduceLROnPlateau(k=0.01, factor=0.5, patience=3)",
+    "ChangeLROnPlateau(policies=[FIX(k=0.05), SIN2(k0=0.01, k1=0.06, l=200), FIX(k=0.001)], start=1, switch_at=5000)",
 ]

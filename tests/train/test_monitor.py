@@ -113,3 +113,15 @@ def test_bad_arguments():
         LRMonitor("FIX(k=0.1)", target_acc=99.1)
     with pytest.raises(ValueError, match="status must be one of"):
         LRMonitor("FIX(k=0.1)").finish("done")
+
+
+def test_state_based_policy_reads_the_training_loss_through_the_monitor():
+    opt = sgd()
+    m = LRMonitor("ReduceLROnPlateau(k=0.1, factor=0.5, patience=3, min_delta=0.0)", opt)
+    for t in range(12):
+        m.lr_for(t)
+        m.log_loss(t, 1.0)  # flat from the start: the first sets the best, every 3 after reduce
+    lrs = m.record.curves["lr"]
+    assert lrs[:4] == [0.1] * 4 and lrs[4] == 0.05 and lrs[7] == 0.025 and lrs[10] == 0.0125
+    assert opt.param_groups[0]["lr"] == 0.0125
+    assert m.record.policy.startswith("ReduceLROnPlateau(")
