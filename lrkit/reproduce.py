@@ -10,11 +10,10 @@ profiles: ``full`` is the paper's set-up; ``quick`` may run a subset of rows and
 from __future__ import annotations
 
 import json
-import math
 import os
 import statistics
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from lrkit.policies import parse

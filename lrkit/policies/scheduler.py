@@ -12,7 +12,7 @@ from typing import Any, Mapping, Sequence
 
 from torch.optim.lr_scheduler import LRScheduler
 
-from .base import MetricPolicy, Policy, PolicyError
+from .base import MetricPolicy, PolicyError
 from .spec import parse
 
 

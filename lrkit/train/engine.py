@@ -271,6 +271,10 @@ class Run:
             mon.finish("failed", f"{type(e).__name__}: {e}")
             bar.close()
             raise
+        if pending_losses and status != "diverged":  # a stop request can leave losses not yet fetched
+            first_t = self.t - len(pending_losses)
+            for i, v in enumerate(torch.stack(pending_losses).tolist()):
+                mon.log_loss(first_t + i, v)
         bar.close()
         return mon.finish(status, message)
 

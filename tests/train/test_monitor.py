@@ -1,7 +1,6 @@
 """The LR schedule monitor: LR application, records, divergence, targets, live edits and replay."""
 
 import json
-import math
 import threading
 
 import numpy as np
