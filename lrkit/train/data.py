@@ -718,7 +718,56 @@ def _derived_seed(seed: int, purpose: str) -> int:
 # In-memory batch stream
 
 
-class TensorBatches:
+class _EpochStream:
+    """What both endless streams share: a seeded sample order per epoch, and a resumable position.
+
+    Subclasses set ``seed``, ``shuffle`` and ``num_samples`` and implement ``_start_epoch`` (which
+    calls :meth:`_epoch_order`); ``state_dict``/``load_state_dict`` build on the helpers here.
+    """
+
+    def _init_stream(self) -> None:
+        self._order_gen = torch.Generator().manual_seed(self.seed)
+        self.epoch = 0
+        self.position = 0
+        self._start_epoch()
+
+    def _epoch_order(self) -> torch.Tensor:
+        """This epoch's order (a permutation, or 0…N−1 without shuffling); remembers the
+        generator state it was drawn from so a resumed stream can redraw it."""
+        self._epoch_gen_state = self._order_gen.get_state()
+        n = self.num_samples
+        return torch.randperm(n, generator=self._order_gen) if self.shuffle else torch.arange(n)
+
+    def _stream_state(self) -> dict[str, Any]:
+        return {
+            "epoch": self.epoch,
+            "position": self.position,
+            "num_samples": self.num_samples,
+            "shuffle": self.shuffle,
+            "seed": self.seed,
+            "order_generator": self._epoch_gen_state.clone(),
+        }
+
+    def _load_stream_state(self, state: Mapping[str, Any], extra: tuple[str, ...] = ()) -> None:
+        need = ("epoch", "position", "num_samples", "shuffle", "order_generator") + extra
+        missing = [k for k in need if k not in state]
+        if missing:
+            raise ValueError(f"{type(self).__name__} state is missing {missing}")
+        if state["num_samples"] != self.num_samples:
+            raise ValueError(
+                f"state num_samples={state['num_samples']} but this split has {self.num_samples}"
+            )
+        if bool(state["shuffle"]) != self.shuffle:
+            raise ValueError(f"state shuffle={state['shuffle']} but this stream has shuffle={self.shuffle}")
+        if not 0 <= int(state["position"]) <= self.num_samples:
+            raise ValueError(f"state position={state['position']} is outside [0, {self.num_samples}]")
+        self._order_gen.set_state(state["order_generator"].clone())
+        self._start_epoch()
+        self.epoch = int(state["epoch"])
+        self.position = int(state["position"])
+
+
+class TensorBatches(_EpochStream):
     """Endless mini-batches of an in-memory split held as tensors on ``device``.
 
     Args:
@@ -810,11 +859,8 @@ class TensorBatches:
         self.scale = scale
         self.padding = padding
         self.dtype = dtype
-        self._order_gen = torch.Generator().manual_seed(self.seed)
         self._aug_gen = torch.Generator().manual_seed(_derived_seed(self.seed, "augment"))
-        self.epoch = 0
-        self.position = 0
-        self._start_epoch()
+        self._init_stream()
 
     @property
     def num_samples(self) -> int:
@@ -826,12 +872,7 @@ class TensorBatches:
         return self.num_samples / self.batch_size
 
     def _start_epoch(self) -> None:
-        self._epoch_gen_state = self._order_gen.get_state()
-        if self.shuffle:
-            order = torch.randperm(self.num_samples, generator=self._order_gen)
-        else:
-            order = torch.arange(self.num_samples)
-        self._order = order.to(self.device)
+        self._order = self._epoch_order().to(self.device)
 
     def _normalize(self, xb: torch.Tensor) -> torch.Tensor:
         was_uint8 = xb.dtype == torch.uint8
@@ -879,36 +920,13 @@ class TensorBatches:
         already drawn), "num_samples": int, "shuffle": bool, "seed": int, "order_generator":
         uint8 tensor (order generator state at the start of this epoch), "augment_generator":
         uint8 tensor (current augmentation generator state)}``."""
-        return {
-            "epoch": self.epoch,
-            "position": self.position,
-            "num_samples": self.num_samples,
-            "shuffle": self.shuffle,
-            "seed": self.seed,
-            "order_generator": self._epoch_gen_state.clone(),
-            "augment_generator": self._aug_gen.get_state(),
-        }
+        return dict(self._stream_state(), augment_generator=self._aug_gen.get_state())
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Resume from :meth:`state_dict`: the following batches equal those the saved stream
         would have drawn (for the same data, batch size and options)."""
-        need = ("epoch", "position", "num_samples", "shuffle", "order_generator", "augment_generator")
-        missing = [k for k in need if k not in state]
-        if missing:
-            raise ValueError(f"TensorBatches state is missing {missing}")
-        if state["num_samples"] != self.num_samples:
-            raise ValueError(
-                f"state num_samples={state['num_samples']} but this split has {self.num_samples}"
-            )
-        if bool(state["shuffle"]) != self.shuffle:
-            raise ValueError(f"state shuffle={state['shuffle']} but this stream has shuffle={self.shuffle}")
-        if not 0 <= int(state["position"]) <= self.num_samples:
-            raise ValueError(f"state position={state['position']} is outside [0, {self.num_samples}]")
-        self._order_gen.set_state(state["order_generator"].clone())
-        self._start_epoch()
+        self._load_stream_state(state, extra=("augment_generator",))
         self._aug_gen.set_state(state["augment_generator"].clone())
-        self.epoch = int(state["epoch"])
-        self.position = int(state["position"])
         if "seed" in state:
             self.seed = int(state["seed"])
 
@@ -941,7 +959,7 @@ def _to_device(batch, device, non_blocking: bool):
     return batch
 
 
-class LoaderBatches:
+class LoaderBatches(_EpochStream):
     """Endless batches from a ``torch.utils.data.Dataset`` through a ``DataLoader``; built by
     :func:`loader_batches`. Same interface as :class:`TensorBatches`: ``next()``,
     ``iter_eval()``, ``state_dict()``/``load_state_dict()``, ``epoch``, ``position``.
@@ -1000,21 +1018,15 @@ class LoaderBatches:
             generator=torch.Generator().manual_seed(_derived_seed(self.seed, "workers")),
             **self._loader_kw,
         )
-        self._order_gen = torch.Generator().manual_seed(self.seed)
         self._it = None
-        self.epoch = 0
-        self.position = 0
-        self._start_epoch()
+        self._init_stream()
 
     @property
     def num_samples(self) -> int:
         return len(self.dataset)
 
     def _start_epoch(self) -> None:
-        self._epoch_gen_state = self._order_gen.get_state()
-        n = self.num_samples
-        order = torch.randperm(n, generator=self._order_gen) if self.shuffle else torch.arange(n)
-        self._sampler.order = order.tolist()
+        self._sampler.order = self._epoch_order().tolist()
         self._it = None
 
     def _batch_len(self, batch) -> int:
@@ -1058,30 +1070,11 @@ class LoaderBatches:
     def state_dict(self) -> dict[str, Any]:
         """``{"epoch", "position" (samples of this epoch drawn), "num_samples", "shuffle",
         "seed", "order_generator" (state at the start of this epoch)}``."""
-        return {
-            "epoch": self.epoch,
-            "position": self.position,
-            "num_samples": self.num_samples,
-            "shuffle": self.shuffle,
-            "seed": self.seed,
-            "order_generator": self._epoch_gen_state.clone(),
-        }
+        return self._stream_state()
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Resume from :meth:`state_dict`: the same samples in the same order follow."""
-        need = ("epoch", "position", "num_samples", "shuffle", "order_generator")
-        missing = [k for k in need if k not in state]
-        if missing:
-            raise ValueError(f"LoaderBatches state is missing {missing}")
-        if state["num_samples"] != self.num_samples or bool(state["shuffle"]) != self.shuffle:
-            raise ValueError(
-                f"state (num_samples={state['num_samples']}, shuffle={state['shuffle']}) does not "
-                f"match this stream (num_samples={self.num_samples}, shuffle={self.shuffle})"
-            )
-        self._order_gen.set_state(state["order_generator"].clone())
-        self._start_epoch()
-        self.epoch = int(state["epoch"])
-        self.position = int(state["position"])
+        self._load_stream_state(state)
 
 
 def loader_batches(
