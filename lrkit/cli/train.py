@@ -36,6 +36,11 @@ def add_parsers(sub) -> None:
     r.add_argument("--threads", type=int, default=None)
     r.add_argument("--out", default=None, help="output folder (default out/TABLE-PROFILE)")
     r.add_argument("--only", nargs="+", default=None, metavar="SPEC", help="run only the rows with these policies")
+    r.add_argument("--resume", action="store_true", help="reuse the finished runs already in OUT/results.json")
+    r.add_argument("--reuse", nargs="+", default=[], metavar="PATH",
+                   help="also reuse finished runs from these results.json / run-record files or folders")
+    r.add_argument("--cache", default=None, metavar="DIR",
+                   help="run store folder, read and written (default $LRKIT_RUN_CACHE)")
     r.add_argument("--no-progress", action="store_true")
     r.set_defaults(func=run_reproduce)
 
@@ -76,13 +81,14 @@ def run_reproduce(args) -> int:
             print(f"{rid:<12} {r.title}  [profiles: {', '.join(r.profiles)}; {len(r.rows)} rows]")
         return 0
     try:
-        get_recipe(args.table)
+        get_recipe(args.table).runs(args.profile, args.only)
     except ValueError as e:
         print(f"lrkit reproduce: {e}", file=sys.stderr)
         return 2
     out = args.out or f"out/{args.table}-{args.profile}"
     doc = reproduce(args.table, profile=args.profile, repeats=args.repeats, device=args.device, out=out,
-                    progress=not args.no_progress, threads=args.threads, only=args.only)
+                    progress=not args.no_progress, threads=args.threads, only=args.only, resume=args.resume,
+                    reuse=args.reuse, cache=args.cache)
     print(Path(out, "table.md").read_text())
     print(f"results: {out}/results.json, {out}/table.md, plots: {', '.join(doc.get('plots', []))}")
     return 0

@@ -1,0 +1,202 @@
+"""What a reproduced table shows: ours beside the paper (Markdown), and the curves (seaborn)."""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+from lrkit.reproduce.recipe import Recipe, row_key
+
+
+def iterations_to_target(record: dict, target: float) -> int | None:
+    """The first evaluated iteration whose test top-1 is >= ``target`` (a fraction); None if never."""
+    for it, acc in zip(record["evals"]["iteration"], record["evals"]["top1"]):
+        if isinstance(acc, (int, float)) and acc >= target:
+            return int(it)
+    return None
+
+
+def summarise(recipe: Recipe, results: list[dict], profile: str = "full") -> list[dict]:
+    """One entry per table row: our numbers over the repeats beside the paper's.
+
+    Accuracies are in percent. ``ours_iters_to_target`` is the median over the repeats that reached
+    the target (``reached`` says how many did); speed-ups are the baseline row's iterations over the
+    row's, as in the paper's Table 10 (1.00× for the baseline itself).
+    """
+    target = recipe.target_for(profile)
+    table = []
+    for res in results:
+        recs = res["records"]
+        highs = [r["summary"]["highest_top1"] for r in recs if r["summary"].get("highest_top1") is not None]
+        iters = [r["summary"]["highest_top1_iteration"] for r in recs if r["summary"].get("highest_top1") is not None]
+        hits = [iterations_to_target(r, target) for r in recs if r.get("evals")] if target is not None else []
+        reached = [h for h in hits if h is not None]
+        paper = res["row"].get("paper", {})
+        mean = statistics.fmean(highs) * 100 if highs else None
+        ptop = paper.get("highest_top1")
+        table.append({
+            "policy": res["row"]["policy"],
+            "row": row_key(res["row"]),
+            "run_policy": res["config"]["policy"],
+            "optimizer": res["config"]["optimizer"],
+            "category": res["row"].get("category", ""),
+            "baseline": bool(res["row"].get("baseline")),
+            "ours_highest_top1": mean,
+            "ours_std": statistics.stdev(highs) * 100 if len(highs) > 1 else None,
+            "ours_iter_at_highest": statistics.median(iters) if iters else None,
+            "paper_highest_top1": ptop,
+            "paper_std": paper.get("std"),
+            "paper_iter_at_highest": paper.get("iter_at_highest"),
+            "diff": None if (mean is None or ptop is None) else mean - ptop,
+            "target": target,
+            "ours_iters_to_target": statistics.median(reached) if reached else None,
+            "reached": f"{len(reached)}/{len(hits)}" if target is not None else None,
+            "paper_iters_to_target": paper.get("iters_to_target"),
+            "status": ",".join(sorted({r["status"] for r in recs})),
+            "reused": sum(bool(r.get("reused_from")) for r in recs),
+            "wall_time_s": sum(r["summary"]["wall_time_s"] for r in recs),
+        })
+    base = next((r for r in table if r["baseline"]), None)
+    for r in table:
+        r["ours_speedup"] = _ratio(base and base["ours_iters_to_target"], r["ours_iters_to_target"])
+        r["paper_speedup"] = _ratio(base and base["paper_iters_to_target"], r["paper_iters_to_target"])
+    return table
+
+
+def _ratio(a, b):
+    return a / b if a and b else None
+
+
+def _num(x, fmt="{:.2f}", std=None):
+    if x is None:
+        return "—"
+    s = fmt.format(x)
+    return s + (f" ± {std:.2f}" if std is not None else "")
+
+
+def environment_line(results: list[dict]) -> str:
+    """Where the runs ran, from the run records themselves (a table may mix reused runs)."""
+    envs = [r.get("environment", {}) for res in results for r in res["records"] if r.get("environment")]
+    if not envs:
+        return "no runs"
+    where = sorted({f"{e.get('device_name', '?')} ({e.get('device', '?')}), torch {e.get('torch', '?')}" for e in envs})
+    dates = sorted(e.get("date", "")[:10] for e in envs if e.get("date"))
+    when = dates[0] if dates and dates[0] == dates[-1] else (f"{dates[0]} – {dates[-1]}" if dates else "")
+    return f"{len(envs)} runs on {'; '.join(where)}, {when}"
+
+
+def markdown(recipe: Recipe, table: list[dict], profile: str, results: list[dict]) -> str:
+    lines = [f"# {recipe.title}", "", f"Profile `{profile}`: {environment_line(results)}. Paper: {recipe.source}.", ""]
+    if profile != "full":
+        lines += ["Quick profile: shorter budget and fewer rows than the paper — compare trends, not digits.", ""]
+    reused = sum(r["reused"] for r in table)
+    if reused:
+        lines += [f"{reused} of the runs were reused from the run store (same config, seed and device).", ""]
+    if recipe.metric == "iterations_to_target":
+        target = table[0]["target"] if table else recipe.target_for(profile)
+        lines += [f"Target: test top-1 ≥ {100 * target:.2f}% (first eval that reaches it).", "",
+                  "| policy | optimizer | ours #iter @ target | paper #iter @ target | ours speed-up | paper speed-up "
+                  "| ours highest top-1 (%) | reached | status |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for r in table:
+            ours_it = _num(r["ours_iters_to_target"], "{:.0f}") if r["ours_iters_to_target"] else "not reached"
+            lines.append(f"| `{_label(r)}` | {r['optimizer']} | {ours_it} | {_num(r['paper_iters_to_target'], '{:.0f}')} "
+                         f"| {_num(r['ours_speedup'], '{:.2f}×')} | {_num(r['paper_speedup'], '{:.2f}×')} "
+                         f"| {_num(r['ours_highest_top1'], std=r['ours_std'])} | {r['reached']} | {r['status']} |")
+    else:
+        lines += ["| policy | optimizer | ours highest top-1 (%) | paper (%) | ours − paper | ours iter @ highest "
+                  "| paper iter @ highest | status |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for r in table:
+            lines.append(f"| `{_label(r)}` | {r['optimizer']} | {_num(r['ours_highest_top1'], std=r['ours_std'])} "
+                         f"| {_num(r['paper_highest_top1'], std=r['paper_std'])} | {_num(r['diff'], '{:+.2f}')} "
+                         f"| {_num(r['ours_iter_at_highest'], '{:.0f}')} | {_num(r['paper_iter_at_highest'], '{:.0f}')} "
+                         f"| {r['status']} |")
+    if len({r["optimizer"] for r in table}) > 1:
+        lines += ["", *side_by_side(table)]
+    lines += ["", group_means(table)]
+    return "\n".join(lines) + "\n"
+
+
+def _label(r: dict) -> str:
+    return r["policy"] if r["policy"] == r["run_policy"] else f"{r['policy']} (ran as {r['run_policy']})"
+
+
+def side_by_side(table: list[dict]) -> list[str]:
+    """One line per policy, one column pair per optimizer (the layout of the paper's Tables 11 and 12)."""
+    opts = list(dict.fromkeys(r["optimizer"] for r in table))
+    by = {(r["policy"], r["optimizer"]): r for r in table}
+    head = ["policy"] + [f"{o} ours (iter)" for o in opts] + [f"{o} paper (iter)" for o in opts]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for pol in dict.fromkeys(r["policy"] for r in table):
+        cells = [f"`{pol}`"]
+        for key_acc, key_it in (("ours_highest_top1", "ours_iter_at_highest"), ("paper_highest_top1", "paper_iter_at_highest")):
+            for o in opts:
+                r = by.get((pol, o))
+                cells.append("—" if r is None or r[key_acc] is None
+                             else f"{r[key_acc]:.2f} ({_num(r[key_it], '{:.0f}')})")
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def group_means(table: list[dict]) -> str:
+    """Best and mean of our highest top-1 per category (and per optimizer when rows differ in it)."""
+    many_opts = len({r["optimizer"] for r in table}) > 1
+    groups: dict[str, list[float]] = {}
+    for r in table:
+        if r["ours_highest_top1"] is not None and r["category"]:
+            name = f"{r['category']}/{r['optimizer']}" if many_opts else r["category"]
+            groups.setdefault(name, []).append(r["ours_highest_top1"])
+    parts = [f"{c}: best {max(v):.2f}%, mean {statistics.fmean(v):.2f}%" for c, v in groups.items()]
+    return "By category (ours) — " + "; ".join(parts) if parts else ""
+
+
+def plot(results: list[dict], out_dir: Path, target: float | None = None) -> list[str]:
+    """``curves.png``: LR per iteration (log scale) and test top-1 per eval, one line per row."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+    import seaborn as sns
+
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
+    lr_rows, acc_rows = [], []
+    many_opts = len({res["config"]["optimizer"] for res in results}) > 1
+    seen_lr = set()
+    for res in results:
+        if not res["records"]:
+            continue
+        rec = res["records"][0]
+        name = res["config"]["policy"]
+        label = f"{name} [{res['config']['optimizer']}]" if many_opts else name
+        lrs = rec["curves"]["lr"]
+        step = max(1, len(lrs) // 1000)
+        if name not in seen_lr:  # the LR curve does not depend on the optimizer
+            seen_lr.add(name)
+            lr_rows += [{"iteration": i, "lr": v, "policy": name} for i, v in enumerate(lrs) if i % step == 0]
+        for it, a in zip(rec["evals"]["iteration"], rec["evals"]["top1"]):
+            if isinstance(a, (int, float)):
+                acc_rows.append({"iteration": it, "top-1 accuracy (%)": 100 * a, "run": label,
+                                 "optimizer": res["config"]["optimizer"]})
+    if lr_rows:
+        sns.lineplot(pd.DataFrame(lr_rows), x="iteration", y="lr", hue="policy", ax=axes[0], linewidth=1)
+        axes[0].set_yscale("log")
+        axes[0].set_title("LR per iteration")
+        axes[0].legend(fontsize=6)
+    if acc_rows:
+        df = pd.DataFrame(acc_rows)
+        sns.lineplot(df, x="iteration", y="top-1 accuracy (%)", hue="run", style="optimizer" if many_opts else None,
+                     ax=axes[1], linewidth=1, legend=False)
+        hi = df["top-1 accuracy (%)"].max()
+        axes[1].set_ylim(max(0, hi - 3), hi + 0.3)
+        if target is not None:
+            axes[1].axhline(100 * target, color="k", linestyle=":", linewidth=1)
+            axes[1].set_title(f"test top-1 accuracy (dotted: target {100 * target:.2f}%)")
+        else:
+            axes[1].set_title("test top-1 accuracy")
+    fig.tight_layout()
+    p = out_dir / "curves.png"
+    fig.savefig(p, dpi=110)
+    plt.close(fig)
+    return [str(p)]

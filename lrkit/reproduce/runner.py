@@ -1,0 +1,90 @@
+"""Run a table: every row of a profile, ``repeats`` seeds each, through the run store."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from lrkit.reproduce.recipe import PROFILES, Recipe, get_recipe
+from lrkit.reproduce.report import markdown, plot, summarise
+from lrkit.reproduce.store import RunStore
+
+
+def reproduce(name: str, profile: str = "quick", repeats: int = 1, device: str = "cpu", out: str | Path = "out",
+              progress: bool = True, threads: int | None = None, data=None, only: list[str] | None = None,
+              resume: bool = False, reuse=(), cache: str | Path | None = None) -> dict:
+    """Run every row of a table's profile ``repeats`` times; write results.json, table.md and curves.png.
+
+    only: run just the rows whose policy is one of these specs (as written in the table).
+    resume: reuse the finished runs already in ``out/results.json`` (an interrupted table goes on
+    where it stopped). reuse: more run records to take finished runs from (files or folders, e.g.
+    ``reproductions/results``). cache: a folder of run records read and written, shared between
+    tables and sessions (default: ``$LRKIT_RUN_CACHE`` if set). A run is reused only when its whole
+    config matches (policy, optimizer, budget, seed, device…); see :mod:`lrkit.reproduce.store`.
+    Every result records where it came from (``reused_from``).
+    """
+    from tqdm.auto import tqdm
+
+    from lrkit.train import TrainConfig, train
+
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {', '.join(PROFILES)}, got {profile!r}")
+    if not isinstance(repeats, int) or isinstance(repeats, bool) or repeats < 1:
+        raise ValueError(f"repeats must be an int >= 1, got {repeats!r}")
+    recipe = get_recipe(name)
+    runs = recipe.runs(profile, only)
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sources = list(reuse) + ([out_dir / "results.json"] if resume else [])
+    store = RunStore(sources, cache=cache if cache is not None else os.environ.get("LRKIT_RUN_CACHE") or None)
+    results = []
+    shared_data = data
+    bar = tqdm(total=len(runs) * repeats, desc=f"{recipe.id} ({profile})", disable=not progress)
+    for spec in runs:
+        records = []
+        for rep in range(repeats):
+            cfg = dict(spec["config"], device=device, seed=rep, threads=threads)
+            try:
+                tc = TrainConfig.from_dict(cfg)
+                done = store.get(cfg)
+                if done is not None:
+                    rec = dict(done, reused_from=store.where(cfg) or "run store")
+                else:
+                    if shared_data is None:
+                        from lrkit.train.data import load_dataset
+
+                        shared_data = load_dataset(tc.dataset, root=tc.data_root)
+                    rec = json.loads(train(tc, data=shared_data, progress=progress).to_json())
+                    store.add(rec)
+                records.append(rec)
+            except Exception as e:  # a failed run is recorded; the table goes on
+                records.append({"status": "failed", "message": f"{type(e).__name__}: {e}", "config": cfg,
+                                "summary": {"wall_time_s": 0.0}, "curves": {"lr": [], "loss": []},
+                                "evals": {"iteration": [], "top1": []}})
+            bar.update(1)
+        results.append({"config": spec["config"], "row": spec["row"], "records": records})
+        _write(out_dir, recipe, profile, results)  # nothing computed is lost if a later row fails
+    bar.close()
+    return _write(out_dir, recipe, profile, results, plots=True)
+
+
+def _write(out_dir: Path, recipe: Recipe, profile: str, results: list, plots: bool = False) -> dict:
+    table = summarise(recipe, results, profile)
+    doc = {"recipe": recipe.id, "title": recipe.title, "source": recipe.source, "profile": profile,
+           "metric": recipe.metric, "target": recipe.target_for(profile), "table": table, "results": results}
+    tmp = out_dir / "results.json.tmp"
+    tmp.write_text(json.dumps(doc))
+    tmp.replace(out_dir / "results.json")
+    (out_dir / "table.md").write_text(markdown(recipe, table, profile, results))
+    if plots:
+        doc["plots"] = plot(results, out_dir, target=recipe.target_for(profile))
+    return doc
+
+
+def load_results(path: str | Path) -> dict:
+    """A ``results.json`` written by :func:`reproduce` (the file or its folder)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "results.json"
+    return json.loads(path.read_text())

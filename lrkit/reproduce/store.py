@@ -1,0 +1,97 @@
+"""The run store: finished runs looked up by what was run, so no run is computed twice.
+
+A run is identified by its :class:`~lrkit.train.TrainConfig` (policy in canonical form; ``threads``
+and ``data_root`` left out — they say where, not what). Two tables that share a run (Table 10 reads
+its MNIST rows off Table 4's runs, Table 11's Momentum column is Table 4) share the record, and a
+table interrupted half-way resumes from the rows already in its ``results.json``.
+
+Sources are read-only: run-record JSON files (``lrkit train --out``), ``results.json`` files
+written by :func:`lrkit.reproduce.reproduce`, or folders searched for both. A ``cache`` folder is
+read and written (one ``<key>.json`` per run). Only complete and diverged runs are reused; failed or
+stopped runs are run again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+REUSABLE = ("complete", "diverged")
+_WHERE_NOT_WHAT = ("threads", "data_root")
+
+
+def run_key(config: dict) -> str:
+    """A stable hash of what a run is (device and seed included: they change the numbers)."""
+    from lrkit.policies import parse
+    from lrkit.train import TrainConfig
+
+    d = TrainConfig.from_dict(config).to_dict()
+    d["policy"] = str(parse(d["policy"]))
+    for k in _WHERE_NOT_WHAT:
+        d.pop(k, None)
+    blob = json.dumps(d, sort_keys=True, default=list)
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+class RunStore:
+    """Finished run records by :func:`run_key` of their config."""
+
+    def __init__(self, sources=(), cache: str | Path | None = None):
+        self.records: dict[str, dict] = {}
+        self.origin: dict[str, str] = {}
+        self.cache = Path(cache) if cache else None
+        for s in list(sources) + ([self.cache] if self.cache else []):
+            self.read(s)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def read(self, source: str | Path) -> int:
+        """Add the reusable records of a file or folder (searched recursively); returns how many."""
+        source = Path(source)
+        if not source.exists():
+            return 0
+        files = sorted(source.rglob("*.json")) if source.is_dir() else [source]
+        n = 0
+        for f in files:
+            try:
+                doc = json.loads(f.read_text())
+            except (OSError, ValueError):
+                continue
+            if isinstance(doc, dict) and "results" in doc and "recipe" in doc:  # a results.json
+                recs = [r for res in doc["results"] for r in res.get("records", [])]
+            elif isinstance(doc, dict) and "config" in doc and "summary" in doc:  # one run record
+                recs = [doc]
+            else:
+                continue
+            for r in recs:
+                n += self.add(r, origin=str(f), write=False)
+        return n
+
+    def add(self, record: dict, origin: str = "", write: bool = True) -> bool:
+        """Keep a finished record (and write it to the cache folder); False if it is not reusable."""
+        if record.get("status") not in REUSABLE or not record.get("config"):
+            return False
+        try:
+            key = run_key(record["config"])
+        except (ValueError, TypeError):
+            return False
+        self.records.setdefault(key, record)
+        self.origin.setdefault(key, origin)
+        if write and self.cache is not None:
+            self.cache.mkdir(parents=True, exist_ok=True)
+            path = self.cache / f"{key}.json"
+            if not path.exists():
+                tmp = path.with_suffix(".tmp")
+                tmp.write_text(json.dumps(record))
+                tmp.replace(path)
+        return True
+
+    def get(self, config: dict) -> dict | None:
+        """The finished record of this run, or None."""
+        return self.records.get(run_key(config))
+
+    def where(self, config: dict) -> str:
+        """The file a stored run was read from ("" for runs added in this session)."""
+        return self.origin.get(run_key(config), "")

@@ -1,0 +1,101 @@
+"""Recipes: the paper's numbers, profiles, row selection and validation."""
+
+import pytest
+
+from lrkit.policies import parse
+from lrkit.reproduce import get_recipe, list_recipes, load_recipe, row_key
+from tests.reproduce.helpers import write_recipe
+
+
+def test_table4_recipe_matches_the_paper():
+    r = get_recipe("table4")
+    assert r.task["model"] == "lenet" and r.task["iters"] == 10000 and r.task["batch_size"] == 100
+    assert len(r.rows) == 16
+    paper = {str(parse(row["policy"])): row["paper"]["highest_top1"] for row in r.rows}
+    assert paper["SIN2(k0=0.01, k1=0.06, l=2000)"] == 99.33 and paper["FIX(k=0.1)"] == 11.35
+    full = r.runs("full")
+    assert [x["config"]["policy"] for x in full] == [str(parse(row["policy"])) for row in r.rows]
+
+
+def test_table10_recipe_matches_the_paper():
+    r = get_recipe("table10")
+    assert r.metric == "iterations_to_target" and r.target == 0.991 and r.target_for("full") == 0.991
+    assert r.target_for("quick") < 0.991
+    paper = {str(parse(row["policy"])): row["paper"]["iters_to_target"] for row in r.rows}
+    assert paper == {"FIX(k=0.01)": 10000, "NSTEP(k=0.01, gamma=0.9, l=[5000, 7000, 8000, 9000])": 10000,
+                     "POLY(k=0.01, p=1.2, max_iter=10000)": 7000, "SIN2(k0=0.01, k1=0.06, l=2000)": 3500,
+                     "COS(k0=0.01, k1=0.06, l=2000)": 1500}
+    assert [row["policy"] for row in r.rows if row.get("baseline")] == ["FIX(k=0.01)"]
+    # the same runs as Table 4's rows (only the reading differs), so the run store can share them
+    t4 = {x["config"]["policy"]: x["config"] for x in get_recipe("table4").runs("full")}
+    for x in r.runs("full"):
+        if x["config"]["policy"] in t4:
+            assert x["config"] == t4[x["config"]["policy"]]
+
+
+def test_table11_recipe_has_both_optimizers_for_the_13_policies():
+    r = get_recipe("table11")
+    assert len(r.rows) == 26
+    keys = [row_key(row) for row in r.rows]
+    assert len(set(keys)) == 26
+    assert {row["optimizer"] for row in r.rows} == {"momentum", "sgd"}
+    sin2 = {row["optimizer"]: row["paper"] for row in r.rows if row["policy"].startswith("SIN2")}
+    assert sin2["momentum"] == {"highest_top1": 99.33, "std": 0.02, "iter_at_highest": 4000}
+    assert sin2["sgd"] == {"highest_top1": 98.92, "iter_at_highest": 7500}
+    quick = r.runs("quick")
+    assert [(x["config"]["policy"], x["config"]["optimizer"]) for x in quick] == [
+        ("FIX(k=0.01)", "momentum"), ("FIX(k=0.01)", "sgd"),
+        ("SIN2(k0=0.01, k1=0.06, l=200)", "momentum"), ("SIN2(k0=0.01, k1=0.06, l=200)", "sgd")]
+    t4 = {x["config"]["policy"]: x["config"] for x in get_recipe("table4").runs("quick")}
+    assert quick[0]["config"] == t4["FIX(k=0.01)"]
+
+
+def test_quick_profile_compresses_time():
+    quick = {str(parse(x["row"]["policy"])): x["config"] for x in get_recipe("table4").runs("quick")}
+    sin2 = quick["SIN2(k0=0.01, k1=0.06, l=2000)"]
+    assert sin2["iters"] == 1000 and sin2["eval_every"] == 500 and parse(sin2["policy"]) == parse("SIN2(k0=0.01, k1=0.06, l=200)")
+    nstep = parse(quick["NSTEP(k=0.01, gamma=0.9, l=[5000, 7000, 8000, 9000, 9500])"]["policy"])
+    assert nstep.l == (500, 700, 800, 900, 950)
+    with pytest.raises(ValueError, match="profile must be one of"):
+        get_recipe("table4").runs("medium")
+    assert "target" not in get_recipe("table10").runs("quick")[0]["config"]  # a reading, not a TrainConfig field
+
+
+def test_only_selects_every_row_of_a_policy():
+    r = get_recipe("table11")
+    runs = r.runs("full", only=["COS(k0=0.01, k1=0.06, l=2000)", "FIX(k=0.01)"])
+    assert [(x["config"]["policy"][:3], x["config"]["optimizer"]) for x in runs] == [
+        ("COS", "momentum"), ("COS", "sgd"), ("FIX", "momentum"), ("FIX", "sgd")]
+    with pytest.raises(ValueError, match=r"--only names policies not in profile 'quick': \['TRI"):
+        r.runs("quick", only=["TRI(k0=0.01, k1=0.06, l=2000)"])
+
+
+def test_unknown_table():
+    with pytest.raises(ValueError, match="unknown table 'table99'; available: .*table4"):
+        get_recipe("table99")
+    assert {"table4", "table10", "table11"} <= set(list_recipes())
+
+
+def test_bad_recipe(tmp_path):
+    write_recipe(tmp_path, '[[rows]]\npolicy = "SIN2(k0=0.1)"')
+    with pytest.raises(ValueError, match="SIN2: missing parameter"):
+        load_recipe(tmp_path / "t.toml")
+
+
+@pytest.mark.parametrize("head, rows, message", [
+    ('metric = "accuracy"', '[[rows]]\npolicy = "FIX(k=0.1)"', "field 'metric' must be one of highest_top1, iterations_to_target"),
+    ('metric = "iterations_to_target"', '[[rows]]\npolicy = "FIX(k=0.1)"', "needs field 'target'"),
+    ('metric = "iterations_to_target"\ntarget = 99.1', '[[rows]]\npolicy = "FIX(k=0.1)"', r"field 'target' must be a fraction in \(0, 1\]"),
+    ('', '[[rows]]\npolicy = "FIX(k=0.1)"\n[[rows]]\npolicy = "FIX(k = 0.1)"', r"rows repeat \(policy, optimizer\)"),
+    ('', '[[rows]]\npolicy = "FIX(k=0.1)"\nbaseline = true\n[[rows]]\npolicy = "FIX(k=0.2)"\nbaseline = true',
+     "at most one row may have 'baseline = true'"),
+])
+def test_recipe_validation_names_the_field(tmp_path, head, rows, message):
+    with pytest.raises(ValueError, match=message):
+        load_recipe(write_recipe(tmp_path, rows, head=head))
+
+
+def test_same_policy_with_two_optimizers_is_two_rows(tmp_path):
+    r = load_recipe(write_recipe(tmp_path, '[[rows]]\npolicy = "FIX(k=0.1)"\n[[rows]]\npolicy = "FIX(k=0.1)"\noptimizer = "sgd"'))
+    assert [row_key(x) for x in r.rows] == ["FIX(k=0.1)", "FIX(k=0.1) [sgd]"]
+    assert [x["config"]["optimizer"] for x in r.runs("full")] == ["momentum", "sgd"]

@@ -1,0 +1,57 @@
+"""The table report: iterations to a target, speed-ups, the per-optimizer layout, the plot."""
+
+import pytest
+
+from lrkit.reproduce import iterations_to_target, load_recipe, markdown, summarise
+from tests.reproduce.helpers import record, write_recipe
+
+
+def result(rec, row):
+    return {"config": {"policy": rec["policy"], "optimizer": rec["config"]["optimizer"]}, "row": row, "records": [rec]}
+
+
+def test_iterations_to_target_is_the_first_eval_at_or_above_it():
+    rec = record(top1=(0.97, 0.991, 0.989, 0.995))
+    assert iterations_to_target(rec, 0.991) == 1000
+    assert iterations_to_target(rec, 0.99) == 1000
+    assert iterations_to_target(rec, 0.996) is None
+    assert iterations_to_target(record(top1=("nan", 0.99)), 0.98) == 1000  # a NaN eval (stored as text) never counts
+
+
+def test_speedups_against_the_baseline_row_as_in_table10(tmp_path):
+    head = 'metric = "iterations_to_target"\ntarget = 0.99'
+    rows = ('[[rows]]\npolicy = "FIX(k=0.01)"\nbaseline = true\npaper = { iters_to_target = 10000 }\n'
+            '[[rows]]\npolicy = "COS(k0=0.01, k1=0.06, l=2000)"\npaper = { iters_to_target = 1500 }\n'
+            '[[rows]]\npolicy = "FIX(k=0.1)"\n')
+    r = load_recipe(write_recipe(tmp_path, rows, head=head))
+    fix = record("FIX(k=0.01)", top1=(0.9, 0.95, 0.985, 0.991))
+    cos = record("COS(k0=0.01, k1=0.06, l=2000)", top1=(0.95, 0.992, 0.99, 0.993))
+    dead = record("FIX(k=0.1)", top1=(0.1135, 0.1135, 0.1135, 0.1135))
+    results = [result(fix, r.rows[0]), result(cos, r.rows[1]), result(dead, r.rows[2])]
+    table = summarise(r, results, "full")
+    assert [t["ours_iters_to_target"] for t in table] == [2000, 1000, None]
+    assert [t["ours_speedup"] for t in table] == [1.0, 2.0, None]
+    assert table[1]["paper_speedup"] == pytest.approx(10000 / 1500)
+    assert [t["reached"] for t in table] == ["1/1", "1/1", "0/1"]
+    md = markdown(r, table, "full", results)
+    assert "Target: test top-1 ≥ 99.00%" in md
+    assert "| `COS(k0=0.01, k1=0.06, l=2000)` | momentum | 1000 | 1500 | 2.00× | 6.67× | 99.30 | 1/1 | complete |" in md
+    assert "| `FIX(k=0.1)` | momentum | not reached | — | — | — | 11.35 | 0/1 | complete |" in md
+    assert "3 runs on test cpu (cpu), torch x, 2026-11-23" in md
+
+
+def test_two_optimizers_get_the_side_by_side_layout_of_table11(tmp_path):
+    rows = ('[[rows]]\npolicy = "SIN2(k0=0.01, k1=0.06, l=2000)"\noptimizer = "momentum"\ncategory = "cyclic"\n'
+            'paper = { highest_top1 = 99.33, iter_at_highest = 4000 }\n'
+            '[[rows]]\npolicy = "SIN2(k0=0.01, k1=0.06, l=2000)"\noptimizer = "sgd"\ncategory = "cyclic"\n'
+            'paper = { highest_top1 = 98.92, iter_at_highest = 7500 }\n')
+    r = load_recipe(write_recipe(tmp_path, rows))
+    mom = record("SIN2(k0=0.01, k1=0.06, l=2000)", top1=(0.99, 0.9932, 0.993))
+    sgd = record("SIN2(k0=0.01, k1=0.06, l=2000)", optimizer="sgd", top1=(0.98, 0.985, 0.989))
+    results = [result(mom, r.rows[0]), result(sgd, r.rows[1])]
+    table = summarise(r, results, "full")
+    assert [t["ours_iter_at_highest"] for t in table] == [1000, 1500]
+    md = markdown(r, table, "full", results)
+    assert "| policy | momentum ours (iter) | sgd ours (iter) | momentum paper (iter) | sgd paper (iter) |" in md
+    assert "| `SIN2(k0=0.01, k1=0.06, l=2000)` | 99.32 (1000) | 98.90 (1500) | 99.33 (4000) | 98.92 (7500) |" in md
+    assert "cyclic/momentum: best 99.32%" in md and "cyclic/sgd: best 98.90%" in md

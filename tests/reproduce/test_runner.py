@@ -1,0 +1,74 @@
+"""The table runner: results, failures, --only, resume and the shared run store."""
+
+import dataclasses
+import json
+import os
+
+import pytest
+
+from lrkit.reproduce import reproduce
+from tests.reproduce.helpers import write_recipe
+
+
+def test_reproduce_writes_results_table_and_plots_and_survives_a_failed_row(tmp_path, monkeypatch):
+    if not os.environ.get("LRKIT_DATA_DIR"):
+        pytest.skip("LRKIT_DATA_DIR is not set: this test trains on the real MNIST (CI sets it)")
+    from lrkit.train.data import load_dataset
+
+    ds = load_dataset("mnist")
+    ds = dataclasses.replace(ds, x_test=ds.x_test[:500], y_test=ds.y_test[:500])
+    rows = ('[[rows]]\npolicy = "FIX(k=0.01)"\ncategory = "fixed"\npaper = { highest_top1 = 99.11 }\n'
+            '[[rows]]\npolicy = "SIN2(k0=0.01, k1=0.06, l=4)"\ncategory = "cyclic"\npaper = { highest_top1 = 99.33 }\n'
+            '[[rows]]\npolicy = "FIX(k=0.01)"\noptimizer = "adam"\nbatch_size = 0\n')
+    write_recipe(tmp_path, rows)
+    monkeypatch.setenv("LRKIT_REPRODUCTIONS_DIR", str(tmp_path))
+    out = tmp_path / "out"
+    doc = reproduce("tiny", profile="quick", repeats=2, out=out, progress=False, data=ds, threads=2)
+    table = doc["table"]
+    assert [r["status"] for r in table] == ["complete", "complete", "failed"]
+    assert table[0]["ours_std"] is not None and table[0]["paper_highest_top1"] == 99.11
+    assert table[1]["run_policy"] == "SIN2(k0=0.01, k1=0.06, l=2)"
+    assert table[0]["diff"] == pytest.approx(table[0]["ours_highest_top1"] - 99.11)
+    saved = json.loads((out / "results.json").read_text())
+    assert len(saved["results"]) == 3 and len(saved["results"][0]["records"]) == 2
+    assert saved["results"][0]["records"][0]["summary"]["iterations"] == 10
+    md = (out / "table.md").read_text()
+    assert "| `FIX(k=0.01)` | momentum |" in md and "(ran as SIN2(k0=0.01, k1=0.06, l=2))" in md
+    assert (out / "curves.png").stat().st_size > 10_000
+    only = reproduce("tiny", profile="quick", out=tmp_path / "only", progress=False, data=ds, only=["SIN2(k0=0.01, k1=0.06, l=4)"])
+    assert [r["policy"] for r in only["table"]] == ["SIN2(k0=0.01, k1=0.06, l=4)"]
+    with pytest.raises(ValueError, match="--only names policies not in profile"):
+        reproduce("tiny", profile="quick", out=tmp_path / "x", progress=False, data=ds, only=["FIX(k=0.5)"])
+
+
+def test_resume_and_the_run_store_train_nothing_twice(tmp_path, monkeypatch):
+    if not os.environ.get("LRKIT_DATA_DIR"):
+        pytest.skip("LRKIT_DATA_DIR is not set: this test trains on the real MNIST (CI sets it)")
+    import lrkit.train
+    from lrkit.train.data import load_dataset
+
+    ds = load_dataset("mnist")
+    ds = dataclasses.replace(ds, x_test=ds.x_test[:200], y_test=ds.y_test[:200])
+    write_recipe(tmp_path, '[[rows]]\npolicy = "FIX(k=0.01)"\n[[rows]]\npolicy = "SIN2(k0=0.01, k1=0.06, l=4)"\n')
+    monkeypatch.setenv("LRKIT_REPRODUCTIONS_DIR", str(tmp_path))
+    monkeypatch.delenv("LRKIT_RUN_CACHE", raising=False)
+    first = reproduce("tiny", profile="quick", out=tmp_path / "a", progress=False, data=ds, cache=tmp_path / "cache")
+    assert len(list((tmp_path / "cache").glob("*.json"))) == 2
+
+    def no_training(*a, **k):
+        raise AssertionError("trained a run that was already done")
+
+    monkeypatch.setattr(lrkit.train, "train", no_training)
+    again = reproduce("tiny", profile="quick", out=tmp_path / "a", progress=False, data=ds, resume=True)
+    assert [r["status"] for r in again["table"]] == ["complete", "complete"]
+    assert [r["reused"] for r in again["table"]] == [1, 1]
+    assert again["results"][0]["records"][0]["reused_from"].endswith("results.json")
+    assert again["results"][1]["records"][0]["evals"] == first["results"][1]["records"][0]["evals"]
+    assert "2 of the runs were reused from the run store" in (tmp_path / "a" / "table.md").read_text()
+    monkeypatch.setenv("LRKIT_RUN_CACHE", str(tmp_path / "cache"))  # another table, same runs: from the cache
+    other = reproduce("tiny", profile="quick", out=tmp_path / "b", progress=False, data=ds)
+    assert other["results"][0]["records"][0]["reused_from"].startswith(str(tmp_path / "cache"))
+    # a run that is not in the store is trained (and here fails loudly, recorded as failed)
+    more = reproduce("tiny", profile="quick", repeats=2, out=tmp_path / "c", progress=False, data=ds)
+    assert [[r["status"] for r in res["records"]] for res in more["results"]] == [["complete", "failed"]] * 2
+    assert "already done" in more["results"][0]["records"][1]["message"]
