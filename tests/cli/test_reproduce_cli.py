@@ -1,0 +1,45 @@
+"""`lrkit reproduce`: listing, bad input, and a table assembled from stored runs without training."""
+
+import json
+
+from lrkit.cli.main import main
+from lrkit.reproduce import get_recipe
+from tests.reproduce.helpers import record
+
+
+def test_list_shows_the_tables(capsys):
+    assert main(["reproduce", "--list"]) == 0
+    out = capsys.readouterr().out
+    for table in ("table4", "table10", "table11"):
+        assert table in out
+    assert "26 rows" in out  # Table 11: 13 policies x {momentum, sgd}
+
+
+def test_bad_input_names_the_problem(capsys):
+    assert main(["reproduce", "table99"]) == 2
+    assert "unknown table 'table99'" in capsys.readouterr().err
+    assert main(["reproduce", "table11", "--profile", "quick", "--only", "TRI(k0=0.01, k1=0.06, l=2000)"]) == 2
+    assert "--only names policies not in profile 'quick'" in capsys.readouterr().err
+
+
+def test_a_table_from_reused_runs_trains_nothing(tmp_path, capsys, monkeypatch):
+    """Table 10's full rows read off stored records (what --reuse does with Table 4's results)."""
+    import lrkit.train
+
+    monkeypatch.setattr(lrkit.train, "train", lambda *a, **k: (_ for _ in ()).throw(AssertionError("trained")))
+    monkeypatch.delenv("LRKIT_RUN_CACHE", raising=False)
+    curves = {"FIX": (0.98, 0.99, 0.991), "NSTEP": (0.98, 0.99, 0.992), "POLY": (0.985, 0.991, 0.991),
+              "SIN2": (0.99, 0.992, 0.993), "COS": (0.991, 0.992, 0.993)}
+    store = tmp_path / "runs"
+    store.mkdir()
+    for run in get_recipe("table10").runs("full"):
+        cfg = run["config"]
+        rec = record(cfg["policy"], top1=curves[cfg["policy"].split("(")[0]])
+        rec["config"] = dict(rec["config"], **{k: v for k, v in cfg.items()}, device="cpu", seed=0)
+        (store / f"{cfg['policy'][:4]}.json").write_text(json.dumps(rec))
+    out = tmp_path / "t10"
+    assert main(["reproduce", "table10", "--profile", "full", "--reuse", str(store), "--out", str(out), "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "5 of the runs were reused from the run store" in text
+    assert "| `COS(k0=0.01, k1=0.06, l=2000)` | momentum | 500 | 1500 | 3.00× | 6.67× |" in text
+    assert json.loads((out / "results.json").read_text())["target"] == 0.991
