@@ -57,6 +57,20 @@ class Program:
         code = np.asarray(self.code, dtype=np.int32).reshape(-1, 4)
         return code, np.asarray(self.consts, dtype=np.float64)
 
+    def pack(self, capacity: int = MAX_REGISTERS):
+        """The fixed-size descriptor the kernels read: ``(meta int32[4], code int32[capacity, 4],
+        consts float64[capacity])`` with ``meta = (n_code, n_consts, out, 0)``. Fixed sizes let a live
+        edit overwrite the buffers in place (no re-allocation, a captured CUDA graph stays valid)."""
+        if len(self.code) > capacity or len(self.consts) > capacity:
+            raise ProgramError(f"policy {self.source} needs {len(self.code)} instructions and {len(self.consts)} "
+                               f"constants; the descriptor holds {capacity} of each")
+        meta = np.array([len(self.code), len(self.consts), self.out, 0], dtype=np.int32)
+        code = np.zeros((capacity, 4), dtype=np.int32)
+        code[: len(self.code)] = np.asarray(self.code, dtype=np.int32).reshape(-1, 4)
+        consts = np.zeros(capacity, dtype=np.float64)
+        consts[: len(self.consts)] = self.consts
+        return meta, code, consts
+
     def __call__(self, t):
         return run_program(self, t)
 

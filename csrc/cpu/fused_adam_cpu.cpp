@@ -1,0 +1,126 @@
+// CPU kernels of the lrkit ops and the op schemas (TORCH_LIBRARY lrkit).
+//
+//   lrkit::eval_program(meta, code, consts, t) -> Tensor      eta(t) for every t (float64), to test the interpreter
+//   lrkit::fused_adam_(params, grads, exp_avgs, exp_avg_sqs, step, meta, code, consts, ...) -> ()
+//       one Adam/AdamW step of a parameter group whose LR is eta(step) of the compiled policy; `step`
+//       (a 1-element tensor on the params' device) counts the steps already taken and is not changed
+//       here (the Python optimizer adds 1, minus found_inf, with a device op). lr_out receives eta.
+#include <ATen/Dispatch.h>
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+#include <torch/types.h>
+
+#include "lrkit/adam.h"
+#include "lrkit/program.h"
+
+namespace lrkit {
+namespace {
+
+// The descriptor lrkit.optim.Program.pack() writes: meta = (n_code, n_consts, out, 0), code [cap, 4], consts [cap].
+Program program_from(const at::Tensor& meta, const at::Tensor& code, const at::Tensor& consts) {
+  TORCH_CHECK(meta.scalar_type() == at::kInt && meta.numel() == 4 && meta.is_contiguous(),
+              "lrkit: 'meta' must be a contiguous int32 tensor of 4 numbers (n_code, n_consts, out, 0)");
+  TORCH_CHECK(code.scalar_type() == at::kInt && code.dim() == 2 && code.size(1) == 4 && code.is_contiguous(),
+              "lrkit: 'code' must be a contiguous int32 tensor of shape [capacity, 4], got ", code.scalar_type(), " ",
+              code.sizes());
+  TORCH_CHECK(consts.scalar_type() == at::kDouble && consts.dim() == 1 && consts.is_contiguous(),
+              "lrkit: 'consts' must be a contiguous 1-D float64 tensor, got ", consts.scalar_type(), " ", consts.sizes());
+  const int32_t* mp = meta.data_ptr<int32_t>();
+  Program p;
+  p.code = code.data_ptr<int32_t>();
+  p.n_code = mp[0];
+  p.consts = consts.data_ptr<double>();
+  p.n_consts = mp[1];
+  p.out = mp[2];
+  TORCH_CHECK(p.n_code >= 0 && p.n_code <= code.size(0) && p.n_consts >= 0 && p.n_consts <= consts.numel(),
+              "lrkit: meta says ", p.n_code, " instructions and ", p.n_consts, " constants; the buffers hold ",
+              code.size(0), " and ", consts.numel());
+  const int64_t n_regs = 1 + static_cast<int64_t>(p.n_consts) + p.n_code;
+  TORCH_CHECK(n_regs <= kMaxRegisters, "lrkit: the program needs ", n_regs, " registers; the kernels hold ", kMaxRegisters);
+  TORCH_CHECK(p.out >= 0 && p.out < n_regs, "lrkit: 'out' must be a register index in [0, ", n_regs, "), got ", p.out);
+  const int32_t base = 1 + p.n_consts;
+  for (int32_t i = 0; i < p.n_code; ++i) {
+    const int32_t* c = p.code + 4 * i;
+    TORCH_CHECK(c[0] >= 0 && c[0] < kNumOps, "lrkit: instruction ", i, " has unknown opcode ", c[0]);
+    for (int k = 1; k < 4; ++k) {
+      TORCH_CHECK(c[k] >= 0 && c[k] < base + i, "lrkit: instruction ", i, " reads register ", c[k],
+                  ", which is not defined before it");
+    }
+  }
+  return p;
+}
+
+at::Tensor eval_program_cpu(const at::Tensor& meta, const at::Tensor& code, const at::Tensor& consts, const at::Tensor& t) {
+  const Program p = program_from(meta, code, consts);
+  at::Tensor tt = t.to(at::kDouble).contiguous();
+  at::Tensor result = at::empty_like(tt);
+  const double* src = tt.data_ptr<double>();
+  double* dst = result.data_ptr<double>();
+  for (int64_t i = 0; i < tt.numel(); ++i) dst[i] = eval_program(p, src[i]);
+  return result;
+}
+
+template <typename scalar_t>
+void adam_tensor(at::Tensor& param, const at::Tensor& grad, at::Tensor& m, at::Tensor& v, const AdamStep& s) {
+  scalar_t* pp = param.data_ptr<scalar_t>();
+  const scalar_t* gp = grad.data_ptr<scalar_t>();
+  float* mp = m.data_ptr<float>();
+  float* vp = v.data_ptr<float>();
+  at::parallel_for(0, param.numel(), 1 << 15, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      pp[i] = static_cast<scalar_t>(adam_element(static_cast<float>(pp[i]), static_cast<float>(gp[i]), mp[i], vp[i], s));
+    }
+  });
+}
+
+void fused_adam_cpu(at::TensorList params, at::TensorList grads, at::TensorList exp_avgs, at::TensorList exp_avg_sqs,
+                    const at::Tensor& step, const at::Tensor& meta, const at::Tensor& code, const at::Tensor& consts,
+                    double beta1, double beta2, double eps, double weight_decay, bool decoupled, bool maximize,
+                    const std::optional<at::Tensor>& grad_scale, const std::optional<at::Tensor>& found_inf,
+                    const at::Tensor& lr_out) {
+  const size_t n = params.size();
+  TORCH_CHECK(grads.size() == n && exp_avgs.size() == n && exp_avg_sqs.size() == n,
+              "lrkit.fused_adam_: params, grads, exp_avgs and exp_avg_sqs must have the same length, got ", n, ", ",
+              grads.size(), ", ", exp_avgs.size(), ", ", exp_avg_sqs.size());
+  TORCH_CHECK(step.numel() == 1, "lrkit.fused_adam_: 'step' must hold one number, got ", step.numel());
+  const Program p = program_from(meta, code, consts);
+  const double t = step.item<double>();
+  const double lr = eval_program(p, t);
+  lr_out.fill_(lr);
+  if (found_inf.has_value() && found_inf->item<double>() != 0.0) return;  // AMP: skip the step
+  const double scale = grad_scale.has_value() ? grad_scale->item<double>() : 1.0;
+  const AdamStep s = make_adam_step(lr, t + 1.0, beta1, beta2, eps, weight_decay, decoupled, maximize, scale);
+  for (size_t i = 0; i < n; ++i) {
+    at::Tensor param = params[i];
+    const at::Tensor& grad = grads[i];
+    at::Tensor m = exp_avgs[i];
+    at::Tensor v = exp_avg_sqs[i];
+    TORCH_CHECK(param.is_contiguous() && grad.is_contiguous() && m.is_contiguous() && v.is_contiguous(),
+                "lrkit.fused_adam_: tensor ", i, " (param, grad or state) is not contiguous");
+    TORCH_CHECK(grad.scalar_type() == param.scalar_type() && grad.numel() == param.numel(),
+                "lrkit.fused_adam_: grad ", i, " must match its param in dtype and size");
+    TORCH_CHECK(m.scalar_type() == at::kFloat && v.scalar_type() == at::kFloat && m.numel() == param.numel() &&
+                    v.numel() == param.numel(),
+                "lrkit.fused_adam_: exp_avg and exp_avg_sq ", i, " must be float32 and the size of the param");
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, param.scalar_type(), "lrkit_fused_adam_cpu",
+                                    [&] { adam_tensor<scalar_t>(param, grad, m, v, s); });
+  }
+}
+
+}  // namespace
+
+TORCH_LIBRARY(lrkit, m) {
+  m.def("eval_program(Tensor meta, Tensor code, Tensor consts, Tensor t) -> Tensor");
+  m.def(
+      "fused_adam_(Tensor(a!)[] params, Tensor[] grads, Tensor(b!)[] exp_avgs, Tensor(c!)[] exp_avg_sqs, "
+      "Tensor step, Tensor meta, Tensor code, Tensor consts, float beta1, float beta2, float eps, "
+      "float weight_decay, bool decoupled, bool maximize, Tensor? grad_scale, Tensor? found_inf, "
+      "Tensor(d!) lr_out) -> ()");
+}
+
+TORCH_LIBRARY_IMPL(lrkit, CPU, m) {
+  m.impl("eval_program", &eval_program_cpu);
+  m.impl("fused_adam_", &fused_adam_cpu);
+}
+
+}  // namespace lrkit

@@ -1,0 +1,68 @@
+// One Adam / AdamW element update, shared by the CPU and CUDA kernels (no ATen, no CUDA headers).
+//
+// The math and its order follow torch's fused Adam (aten/src/ATen/native/cpu/FusedAdamKernel.cpp),
+// so results match torch.optim.Adam(fused=True) to rounding:
+//   g  <- -g if maximize;  g <- g / grad_scale if AMP
+//   AdamW: p <- p*(1 - lr*wd)        Adam (L2): g <- g + wd*p
+//   m  <- lerp(m, g, 1 - b1)         v <- b2 v + (1 - b2) g^2
+//   p  <- p - (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps),   bc_i = 1 - b_i^step, step = t + 1
+// Element math is in float (the "opmath" type of float, bf16 and fp16 params); m and v are float.
+#pragma once
+
+#include <cmath>
+
+#include "lrkit/program.h"
+
+namespace lrkit {
+
+struct AdamStep {  // per-step scalars, computed once from eta(t) and the step count
+  float lr;
+  float step_size;  // lr / bc1
+  float bc2_sqrt;   // sqrt(bc2)
+  float beta1, beta2, eps, weight_decay;
+  float one_minus_beta1, one_minus_beta2;  // computed in double, then rounded once
+  float decay_factor;                      // AdamW: 1 - lr*wd (double, rounded once)
+  float grad_scale;  // AMP loss scale the grads carry, or 1
+  bool decoupled, maximize;
+};
+
+LRKIT_HD AdamStep make_adam_step(double lr, double step, double beta1, double beta2, double eps, double weight_decay,
+                                 bool decoupled, bool maximize, double grad_scale) {
+  AdamStep s;
+  const double bc1 = 1.0 - pow(beta1, step);
+  const double bc2 = 1.0 - pow(beta2, step);
+  s.lr = static_cast<float>(lr);
+  s.step_size = static_cast<float>(lr / bc1);
+  s.bc2_sqrt = static_cast<float>(sqrt(bc2));
+  s.beta1 = static_cast<float>(beta1);
+  s.beta2 = static_cast<float>(beta2);
+  s.one_minus_beta1 = static_cast<float>(1.0 - beta1);
+  s.one_minus_beta2 = static_cast<float>(1.0 - beta2);
+  s.decay_factor = static_cast<float>(1.0 - lr * weight_decay);
+  s.eps = static_cast<float>(eps);
+  s.weight_decay = static_cast<float>(weight_decay);
+  s.grad_scale = static_cast<float>(grad_scale);
+  s.decoupled = decoupled;
+  s.maximize = maximize;
+  return s;
+}
+
+// p and g in their storage type converted to float by the caller; m, v updated in place.
+LRKIT_HD float adam_element(float p, float g, float& m, float& v, const AdamStep& s) {
+  if (s.grad_scale != 1.0f) g = g / s.grad_scale;
+  if (s.maximize) g = -g;
+  if (s.weight_decay != 0.0f) {
+    if (s.decoupled) {
+      p = p * s.decay_factor;
+    } else {
+      g = g + p * s.weight_decay;
+    }
+  }
+  const float w = s.one_minus_beta1;  // m.lerp_(g, w), as at::lerp computes it
+  m = fabsf(w) < 0.5f ? m + w * (g - m) : g - (g - m) * (1.0f - w);
+  v = s.beta2 * v + s.one_minus_beta2 * g * g;
+  const float denom = sqrtf(v) / s.bc2_sqrt + s.eps;
+  return p - s.step_size * m / denom;
+}
+
+}  // namespace lrkit

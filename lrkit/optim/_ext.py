@@ -1,0 +1,85 @@
+"""Loading the compiled ops (``torch.ops.lrkit``): the built extension, or a JIT build of ``csrc/``.
+
+``setup.py`` builds ``lrkit._C`` when torch is importable at build time; otherwise (and in an editable
+checkout) :func:`load` compiles ``csrc/`` once with ``torch.utils.cpp_extension.load`` (ninja) into
+torch's extension cache. Callers fall back to the pure-torch path when neither works and say so once.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from pathlib import Path
+
+import torch
+
+CSRC = Path(__file__).resolve().parents[2] / "csrc"
+_lock = threading.Lock()
+_state: dict = {"loaded": None, "error": None, "warned": False}
+
+
+def _have_ops() -> bool:
+    try:
+        return hasattr(torch.ops.lrkit, "fused_adam_") and torch.ops.lrkit.fused_adam_ is not None
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def load(verbose: bool = False) -> bool:
+    """True once ``torch.ops.lrkit`` is usable. ``LRKIT_NO_EXT=1`` disables the extension (tests use it)."""
+    with _lock:
+        if _state["loaded"] is not None:
+            return _state["loaded"]
+        if os.environ.get("LRKIT_NO_EXT") == "1":
+            _state.update(loaded=False, error="disabled by LRKIT_NO_EXT=1")
+            return False
+        try:
+            try:
+                import lrkit._C  # noqa: F401  (built by setup.py; registers the ops on import)
+            except ImportError:
+                _jit_build(verbose)
+            _state["loaded"] = _have_ops()
+            if _state["loaded"]:
+                _register_fakes()
+            else:
+                _state["error"] = "the extension loaded but registered no lrkit ops"
+        except Exception as e:  # a missing compiler or headers: the pure-torch path is used
+            _state.update(loaded=False, error=f"{type(e).__name__}: {e}")
+        return _state["loaded"]
+
+
+def _jit_build(verbose: bool) -> None:
+    from torch.utils.cpp_extension import load as cpp_load
+
+    if not (CSRC / "cpu").is_dir():
+        raise FileNotFoundError(f"no csrc/ next to the lrkit package ({CSRC}); install lrkit with its extension")
+    sources = sorted(str(p) for p in (CSRC / "cpu").glob("*.cpp"))
+    cpp_load(name="lrkit_ops_cpu", sources=sources, extra_include_paths=[str(CSRC / "include")],
+             extra_cflags=["-O3"], is_python_module=False, verbose=verbose)
+
+
+def _register_fakes() -> None:
+    """Shape-only kernels so torch.compile / FakeTensor can trace the ops."""
+
+    @torch.library.register_fake("lrkit::eval_program")
+    def _eval_program_fake(meta, code, consts, t):
+        return torch.empty_like(t, dtype=torch.float64)
+
+    @torch.library.register_fake("lrkit::fused_adam_")
+    def _fused_adam_fake(params, grads, exp_avgs, exp_avg_sqs, step, meta, code, consts, beta1, beta2, eps,
+                         weight_decay, decoupled, maximize, grad_scale, found_inf, lr_out):
+        return None
+
+
+def error() -> str | None:
+    """Why the extension is not in use (None when it is, or before :func:`load`)."""
+    return _state["error"]
+
+
+def warn_fallback(what: str) -> None:
+    """One warning per process that ``what`` runs on the pure-torch path, and why."""
+    if not _state["warned"]:
+        _state["warned"] = True
+        warnings.warn(f"{what}: the lrkit extension is not available ({_state['error']}); using the pure-torch "
+                      "implementation of the same math (slower)", RuntimeWarning, stacklevel=3)

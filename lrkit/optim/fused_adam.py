@@ -1,0 +1,211 @@
+"""FusedAdam: Adam / AdamW whose LR is η(t) of an lrkit policy, computed inside the optimizer step.
+
+Each parameter group carries a policy. It is compiled once (:func:`lrkit.optim.compile_policy`) into a
+fixed-size descriptor on the group's device, and the group's step counter ``t`` (steps already taken,
+t = 0 for the first step) is a float64 tensor on that device too. One ``step()`` then evaluates η(t),
+the bias corrections 1 − β^(t+1) and the Adam/AdamW update without an LR scheduler, without
+host-device synchronisation and without ``.item()`` on the accelerator path.
+
+Back ends: the compiled ``torch.ops.lrkit.fused_adam_`` (CPU kernel in ``csrc/cpu``) when it loads,
+otherwise the pure-torch implementation below — the same math, op for op, and the readable reference
+— with one warning saying why. ``backend="torch"`` asks for the reference explicitly.
+
+The update, per element (torch.optim.Adam's, in float32 for fp32/bf16/fp16 params, m and v float32)::
+
+    g ← g / grad_scale (AMP);  g ← −g if maximize
+    AdamW: p ← p·(1 − η·wd)      Adam: g ← g + wd·p
+    m ← lerp(m, g, 1 − β1);  v ← β2·v + (1 − β2)·g²
+    p ← p − η/(1 − β1^(t+1)) · m / (√v / √(1 − β2^(t+1)) + ε)
+"""
+
+from __future__ import annotations
+
+import torch
+
+from lrkit.optim import _ext
+from lrkit.optim.program import MAX_REGISTERS, compile_policy
+
+BACKENDS = ("auto", "ext", "torch")
+_PARAM_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
+
+
+def _spec(policy) -> str:
+    from lrkit.policies import Policy, from_dict, parse
+
+    if isinstance(policy, str):
+        policy = parse(policy)
+    elif isinstance(policy, dict):
+        policy = from_dict(policy)
+    if not isinstance(policy, Policy):
+        raise TypeError(f"FusedAdam: field 'policy' must be a policy, a spec string or a dict, got {type(policy).__name__}")
+    compile_policy(policy)  # raises ProgramError naming why it cannot run on the device
+    return str(policy)
+
+
+class FusedAdam(torch.optim.Optimizer):
+    """Adam (``adamw=False``, L2 weight decay) or AdamW (decoupled) with the LR policy inside the step.
+
+    >>> import torch
+    >>> w = torch.nn.Parameter(torch.ones(3))
+    >>> opt = FusedAdam([w], policy="STEP(k=0.1, gamma=0.5, l=2)", backend="torch")
+    >>> for _ in range(3):
+    ...     w.grad = torch.ones(3)
+    ...     opt.step()
+    >>> [round(x, 6) for x in opt.last_lr()]   # η(2) = 0.1 · 0.5^⌊2/2⌋
+    [0.05]
+    """
+
+    def __init__(self, params, policy, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0,
+                 adamw: bool = False, maximize: bool = False, backend: str = "auto"):
+        if backend not in BACKENDS:
+            raise ValueError(f"FusedAdam: field 'backend' must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        if not (len(betas) == 2 and all(0.0 <= b < 1.0 for b in betas)):
+            raise ValueError(f"FusedAdam: field 'betas' must be two numbers in [0, 1), got {betas!r}")
+        if not eps >= 0.0:
+            raise ValueError(f"FusedAdam: field 'eps' must be >= 0, got {eps!r}")
+        if not weight_decay >= 0.0:
+            raise ValueError(f"FusedAdam: field 'weight_decay' must be >= 0, got {weight_decay!r}")
+        self.backend = backend
+        self._buffers: dict[int, dict] = {}  # group index -> descriptor and LR tensors on the group's device
+        defaults = dict(policy=_spec(policy), betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                        adamw=adamw, maximize=maximize)
+        super().__init__(params, defaults)
+        if backend == "ext" and not _ext.load():
+            raise RuntimeError(f"FusedAdam(backend='ext'): the lrkit extension is not available: {_ext.error()}")
+
+    def add_param_group(self, param_group: dict) -> None:
+        if "policy" in param_group:
+            param_group["policy"] = _spec(param_group["policy"])
+        super().add_param_group(param_group)
+        for p in self.param_groups[-1]["params"]:
+            if p.dtype not in _PARAM_DTYPES:
+                raise TypeError(f"FusedAdam: params must be float32, bfloat16 or float16, got {p.dtype}")
+
+    # ---- the schedule on the device ------------------------------------------------------------
+    def _group_buffers(self, index: int, group: dict, device: torch.device) -> dict:
+        buf = self._buffers.get(index)
+        if buf is None or buf["device"] != device or buf["policy"] != group["policy"]:
+            meta, code, consts = compile_policy(group["policy"]).pack(MAX_REGISTERS)
+            if buf is not None and buf["device"] == device:  # a new policy: overwrite in place
+                buf["meta"].copy_(torch.from_numpy(meta), non_blocking=True)
+                buf["code"].copy_(torch.from_numpy(code), non_blocking=True)
+                buf["consts"].copy_(torch.from_numpy(consts), non_blocking=True)
+                buf["policy"] = group["policy"]
+            else:
+                buf = {"device": device, "policy": group["policy"], "meta": torch.from_numpy(meta).to(device),
+                       "code": torch.from_numpy(code).to(device), "consts": torch.from_numpy(consts).to(device),
+                       "lr": torch.full((1,), float("nan"), dtype=torch.float64, device=device)}
+                self._buffers[index] = buf
+        step = group.get("step")
+        if not isinstance(step, torch.Tensor):
+            group["step"] = torch.zeros(1, dtype=torch.float64, device=device)
+        elif step.device != device or step.dtype != torch.float64:
+            group["step"] = step.to(device=device, dtype=torch.float64).reshape(1)
+        return buf
+
+    def set_policy(self, policy, group: int | None = None) -> None:
+        """Replace the policy of one group (or all) between steps; it applies at the group's current t.
+
+        The descriptor is overwritten in place (a few KB copied), so tensors captured in a CUDA graph
+        stay valid."""
+        spec = _spec(policy)
+        for i, g in enumerate(self.param_groups):
+            if group is None or i == group:
+                g["policy"] = spec
+                if i in self._buffers:
+                    self._group_buffers(i, g, self._buffers[i]["device"])
+
+    def last_lr(self) -> list[float]:
+        """η used by the last step of each group (NaN before the first step). Reads the device."""
+        return [float(self._buffers[i]["lr"]) if i in self._buffers else float("nan") for i in range(len(self.param_groups))]
+
+    def steps(self) -> list[int]:
+        """Steps taken per group (reads the device)."""
+        return [int(g["step"]) if isinstance(g.get("step"), torch.Tensor) else 0 for g in self.param_groups]
+
+    def uses_extension(self, device: torch.device | str = "cpu") -> bool:
+        """Whether steps on ``device`` run the compiled kernel."""
+        device = torch.device(device)
+        return self.backend != "torch" and device.type == "cpu" and _ext.load()
+
+    # ---- the step ------------------------------------------------------------------------------
+    @torch.no_grad()
+    def step(self, closure=None, grad_scale: torch.Tensor | None = None, found_inf: torch.Tensor | None = None):
+        """One step for every group with gradients. ``grad_scale``/``found_inf`` (AMP): the grads are
+        divided by ``grad_scale``; where ``found_inf`` is non-zero the step is skipped and not counted."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for index, group in enumerate(self.param_groups):
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            device = params[0].device
+            buf = self._group_buffers(index, group, device)
+            grads, ms, vs = [], [], []
+            for p in params:
+                if p.grad.is_sparse:
+                    raise RuntimeError("FusedAdam does not support sparse gradients")
+                st = self.state[p]
+                if not st:
+                    st["exp_avg"] = torch.zeros_like(p, dtype=torch.float32, memory_format=torch.contiguous_format)
+                    st["exp_avg_sq"] = torch.zeros_like(p, dtype=torch.float32, memory_format=torch.contiguous_format)
+                grads.append(p.grad)
+                ms.append(st["exp_avg"])
+                vs.append(st["exp_avg_sq"])
+            beta1, beta2 = group["betas"]
+            args = (group["step"], buf, beta1, beta2, group["eps"], group["weight_decay"], group["adamw"],
+                    group["maximize"], grad_scale, found_inf)
+            if self.backend == "ext" and device.type != "cpu":
+                raise RuntimeError(f"FusedAdam(backend='ext'): no compiled kernel for {device.type} tensors yet "
+                                   "(the CUDA kernel is in progress); use backend='auto' or 'torch'")
+            if self.uses_extension(device) and all(p.is_contiguous() and g.is_contiguous() for p, g in zip(params, grads)):
+                torch.ops.lrkit.fused_adam_(params, grads, ms, vs, group["step"], buf["meta"], buf["code"], buf["consts"],
+                                            beta1, beta2, group["eps"], group["weight_decay"], group["adamw"],
+                                            group["maximize"], grad_scale, found_inf, buf["lr"])
+            else:
+                if self.backend != "torch" and device.type == "cpu":
+                    _ext.warn_fallback("FusedAdam")
+                adam_reference(params, grads, ms, vs, group["policy"], *args)
+            if found_inf is None:
+                group["step"].add_(1.0)
+            else:
+                group["step"].add_(1.0 - (found_inf != 0).to(torch.float64).reshape(1))
+        return loss
+
+
+def adam_reference(params, grads, exp_avgs, exp_avg_sqs, policy: str, step, buf, beta1, beta2, eps, weight_decay,
+                   decoupled, maximize, grad_scale=None, found_inf=None) -> None:
+    """The pure-torch step (the fallback and the readable reference): η(t) from the policy formula on
+    the device (float64), then the element update in float32. Skipped elements stay as they were
+    where ``found_inf`` is set (``torch.where``, no host sync)."""
+    from lrkit.policies import parse
+
+    t = step.reshape(1)
+    lr = parse(policy)(t)  # float64 on the device, the same formula the kernel's program was traced from
+    buf["lr"].copy_(lr)
+    t1 = t + 1.0
+    step_size = (lr / (1.0 - beta1 ** t1)).to(torch.float32)
+    bc2_sqrt = torch.sqrt(1.0 - beta2 ** t1).to(torch.float32)
+    skip = None if found_inf is None else (found_inf.reshape(1) != 0)
+    for p, g, m, v in zip(params, grads, exp_avgs, exp_avg_sqs):
+        g32 = g.to(torch.float32)
+        if grad_scale is not None:
+            g32 = g32 / grad_scale.to(torch.float32)
+        if maximize:
+            g32 = -g32
+        p32 = p.to(torch.float32)
+        if weight_decay != 0.0:
+            if decoupled:
+                p32 = p32 * (1.0 - lr * weight_decay).to(torch.float32)
+            else:
+                g32 = g32 + p32 * weight_decay
+        m_new = torch.lerp(m, g32, 1.0 - beta1)
+        v_new = beta2 * v + (1.0 - beta2) * g32 * g32
+        p_new = p32 - step_size * m_new / (torch.sqrt(v_new) / bc2_sqrt + eps)
+        if skip is not None:
+            m_new, v_new, p_new = torch.where(skip, m, m_new), torch.where(skip, v, v_new), torch.where(skip, p32, p_new)
+        m.copy_(m_new)
+        v.copy_(v_new)
+        p.copy_(p_new.to(p.dtype))

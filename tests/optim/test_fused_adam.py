@@ -1,0 +1,196 @@
+"""FusedAdam: the compiled CPU kernel and the pure-torch reference against torch.optim.Adam/AdamW
+driven by the policy's LRScheduler, against float64 math, and through state_dict, live edits and AMP."""
+
+import numpy as np
+import pytest
+import torch
+
+from lrkit.optim import FusedAdam, ProgramError, _ext, compile_policy
+from lrkit.policies import MetricPolicy, parse
+from tests.policies.examples import EXAMPLES
+
+SHAPES = [(1,), (7,), (0,), (3, 5), (1000,), (33, 17, 3), (40001,)]  # odd sizes and an empty tensor
+
+
+@pytest.fixture(scope="module")
+def ext():
+    """The compiled ops must build on this machine (g++, ninja, torch headers); a failure is a failure."""
+    assert _ext.load(), f"the lrkit CPU extension did not build: {_ext.error()}"
+    return torch.ops.lrkit
+
+
+def problem(seed, dtype=torch.float32):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.nn.Parameter(torch.randn(s, generator=g).to(dtype)) for s in SHAPES]
+
+
+def clone(ps):
+    return [torch.nn.Parameter(p.detach().clone()) for p in ps]
+
+
+def rel(a, b):
+    return max(((x.double() - y.double()).norm() / max(y.double().norm(), 1e-30)).item() for x, y in zip(a, b) if y.numel())
+
+
+@pytest.mark.parametrize("spec", [s for s in EXAMPLES if not isinstance(parse(s), MetricPolicy)])
+def test_kernel_interpreter_equals_the_policy(ext, spec):
+    pol = parse(spec)
+    meta, code, consts = (torch.from_numpy(a) for a in compile_policy(pol).pack())
+    t = torch.cat([torch.arange(0, 3000.0), torch.arange(3000.0, 300000.0, 97.0)]).double()
+    got = ext.eval_program(meta, code, consts, t).numpy()
+    np.testing.assert_allclose(got, pol(t.numpy()), rtol=1e-14, atol=0)
+
+
+@pytest.mark.parametrize("adamw", [False, True])
+@pytest.mark.parametrize("backend", ["ext", "torch"])
+def test_matches_torch_adam_with_the_policy_scheduler(ext, adamw, backend):
+    spec = "MULTI({0: LINEAR(lr=0.01, total=400, warmup=50), 400: 0.5*SIN2(k0=0.001, k1=0.01, l=100)})"
+    ours, theirs = problem(0), None
+    theirs = clone(ours)
+    opt = FusedAdam(ours, policy=spec, betas=(0.9, 0.99), weight_decay=0.01, adamw=adamw, backend=backend)
+    ref = (torch.optim.AdamW if adamw else torch.optim.Adam)(theirs, lr=1.0, betas=(0.9, 0.99), weight_decay=0.01, fused=True)
+    sched = parse(spec).scheduler(ref)
+    g = torch.Generator().manual_seed(1)
+    for _ in range(1000):
+        for a, b in zip(ours, theirs):
+            a.grad = torch.randn(a.shape, generator=g)
+            b.grad = a.grad.clone()
+        opt.step()
+        ref.step()
+        sched.step()
+    assert opt.uses_extension() == (backend == "ext")
+    assert opt.steps() == [1000] and opt.last_lr()[0] == pytest.approx(parse(spec)(999), rel=1e-12)
+    assert rel(ours, theirs) < 1e-6
+
+
+def adam_float64(p, grads, lrs, b1=0.9, b2=0.999, eps=1e-8, store=torch.float64):
+    """Adam in float64; the params are rounded to their storage dtype after every step, as a real run does."""
+    p = p.double().clone()
+    m, v = torch.zeros_like(p), torch.zeros_like(p)
+    for t, (g, lr) in enumerate(zip(grads, lrs)):
+        g = g.double()
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        p = p - lr / (1 - b1 ** (t + 1)) * m / (torch.sqrt(v) / (1 - b2 ** (t + 1)) ** 0.5 + eps)
+        p = p.to(store).double()
+    return p
+
+
+@pytest.mark.parametrize("dtype, tol", [(torch.float32, 1e-6), (torch.bfloat16, 4e-3), (torch.float16, 5e-4)])
+def test_low_precision_params_against_float64_math(ext, dtype, tol):
+    spec = "COS(k0=0.0001, k1=0.003, l=40)"
+    p0 = torch.randn(5000, generator=torch.Generator().manual_seed(2))
+    w = torch.nn.Parameter(p0.to(dtype).clone())  # .to() of the same dtype would share p0
+    opt = FusedAdam([w], policy=spec)
+    g = torch.Generator().manual_seed(3)
+    grads = [torch.randn(5000, generator=g).to(dtype) for _ in range(200)]
+    for gr in grads:
+        w.grad = gr
+        opt.step()
+    exact = adam_float64(p0.to(dtype), grads, [parse(spec)(t) for t in range(200)], store=dtype)
+    assert w.dtype == dtype and opt.state[w]["exp_avg"].dtype == torch.float32
+    assert ((w.double() - exact).norm() / exact.norm()).item() < tol
+
+
+def test_state_dict_round_trip_continues_exactly(ext, tmp_path):
+    spec = "TRI2(k0=0.001, k1=0.01, l=7)"
+    a = problem(4)
+    b = clone(a)
+    opt_a = FusedAdam(a, policy=spec)
+    opt_b = FusedAdam(b, policy=spec)
+    g = torch.Generator().manual_seed(5)
+    grads = [[torch.randn(p.shape, generator=g) for p in a] for _ in range(30)]
+    for step in grads[:15]:
+        for p, q, gr in zip(a, b, step):
+            p.grad, q.grad = gr.clone(), gr.clone()
+        opt_a.step()
+        opt_b.step()
+    torch.save(opt_b.state_dict(), tmp_path / "opt.pt")
+    opt_c = FusedAdam(b, policy="FIX(k=0.5)")  # the saved policy and step counter win
+    opt_c.load_state_dict(torch.load(tmp_path / "opt.pt", weights_only=True))
+    assert opt_c.param_groups[0]["policy"] == spec and opt_c.steps() == [15]
+    for step in grads[15:]:
+        for p, q, gr in zip(a, b, step):
+            p.grad, q.grad = gr.clone(), gr.clone()
+        opt_a.step()
+        opt_c.step()
+    for p, q in zip(a, b):
+        assert torch.equal(p, q)
+
+
+def test_live_policy_edit_overwrites_the_descriptor_in_place(ext):
+    w = torch.nn.Parameter(torch.zeros(10))
+    opt = FusedAdam([w], policy="FIX(k=0.1)")
+    for _ in range(3):
+        w.grad = torch.ones(10)
+        opt.step()
+    buf = opt._buffers[0]
+    ptrs = (buf["meta"].data_ptr(), buf["code"].data_ptr(), buf["consts"].data_ptr())
+    opt.set_policy("STEP(k=1.0, gamma=0.5, l=2)")
+    w.grad = torch.ones(10)
+    opt.step()
+    assert opt.last_lr() == [0.5]  # η(3) of the new policy: it applies at the group's t
+    assert (buf["meta"].data_ptr(), buf["code"].data_ptr(), buf["consts"].data_ptr()) == ptrs
+    with pytest.raises(ProgramError, match="state-based"):
+        opt.set_policy("ReduceLROnPlateau(k=0.01, factor=0.5, patience=3)")
+
+
+def test_param_groups_have_their_own_policies(ext):
+    a, b = torch.nn.Parameter(torch.zeros(4)), torch.nn.Parameter(torch.zeros(4))
+    opt = FusedAdam([{"params": [a]}, {"params": [b], "policy": "FIX(k=0.5)"}], policy="FIX(k=0.1)")
+    a.grad, b.grad = torch.ones(4), torch.ones(4)
+    opt.step()
+    assert opt.last_lr() == [0.1, 0.5]
+    # Adam's first step moves each coordinate by lr·g/|g| (eps aside)
+    assert torch.allclose(a, torch.full((4,), -0.1)) and torch.allclose(b, torch.full((4,), -0.5))
+
+
+@pytest.mark.parametrize("backend", ["ext", "torch"])
+def test_amp_found_inf_skips_the_step_without_counting_it(ext, backend):
+    w = torch.nn.Parameter(torch.ones(6))
+    opt = FusedAdam([w], policy="FIX(k=0.1)", backend=backend)
+    w.grad = torch.full((6,), 1024.0)
+    opt.step(grad_scale=torch.tensor(1024.0), found_inf=torch.tensor(1.0))
+    assert torch.equal(w, torch.ones(6)) and opt.steps() == [0]
+    opt.step(grad_scale=torch.tensor(1024.0), found_inf=torch.tensor(0.0))
+    assert torch.allclose(w, torch.full((6,), 0.9)) and opt.steps() == [1]  # unscaled grad 1: a full lr step
+
+
+def test_bad_input_names_the_field():
+    w = [torch.nn.Parameter(torch.zeros(2))]
+    with pytest.raises(ValueError, match="field 'backend' must be one of auto, ext, torch"):
+        FusedAdam(w, policy="FIX(k=0.1)", backend="gpu")
+    with pytest.raises(ValueError, match="field 'betas'"):
+        FusedAdam(w, policy="FIX(k=0.1)", betas=(0.9, 1.0))
+    with pytest.raises(TypeError, match="field 'policy'"):
+        FusedAdam(w, policy=0.1)
+    with pytest.raises(TypeError, match="float32, bfloat16 or float16"):
+        FusedAdam([torch.nn.Parameter(torch.zeros(2, dtype=torch.float64))], policy="FIX(k=0.1)")
+
+
+def test_the_ops_pass_opcheck(ext):
+    meta, code, consts = (torch.from_numpy(a) for a in compile_policy("SIN(k0=0.01, k1=0.1, l=5)").pack())
+    torch.library.opcheck(ext.eval_program.default, (meta, code, consts, torch.arange(10.0, dtype=torch.float64)))
+    ps = [torch.randn(5), torch.randn(3, 2)]
+    args = (ps, [torch.randn_like(p) for p in ps], [torch.zeros_like(p) for p in ps], [torch.zeros_like(p) for p in ps],
+            torch.zeros(1, dtype=torch.float64), meta, code, consts, 0.9, 0.999, 1e-8, 0.0, False, False, None, None,
+            torch.zeros(1, dtype=torch.float64))
+    torch.library.opcheck(ext.fused_adam_.default, args)
+
+
+def test_without_the_extension_the_reference_runs_and_says_so_once(monkeypatch):
+    monkeypatch.setitem(_ext._state, "loaded", False)
+    monkeypatch.setitem(_ext._state, "error", "disabled for this test")
+    monkeypatch.setitem(_ext._state, "warned", False)
+    w = torch.nn.Parameter(torch.zeros(3))
+    opt = FusedAdam([w], policy="FIX(k=0.1)")
+    with pytest.warns(RuntimeWarning, match="not available \\(disabled for this test\\); using the pure-torch"):
+        w.grad = torch.ones(3)
+        opt.step()
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        w.grad = torch.ones(3)
+        opt.step()  # no second warning
+    assert not opt.uses_extension() and opt.steps() == [2]
