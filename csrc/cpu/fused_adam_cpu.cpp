@@ -60,6 +60,16 @@ at::Tensor eval_program_cpu(const at::Tensor& meta, const at::Tensor& code, cons
   return result;
 }
 
+template <typename scalar_t, bool kScale, bool kMaximize, int kDecay>
+void adam_range(scalar_t* __restrict pp, const scalar_t* __restrict gp, float* __restrict mp, float* __restrict vp,
+                int64_t begin, int64_t end, const AdamStep s) {
+#pragma GCC ivdep
+  for (int64_t i = begin; i < end; ++i) {
+    pp[i] = static_cast<scalar_t>(
+        adam_element_t<kScale, kMaximize, kDecay>(static_cast<float>(pp[i]), static_cast<float>(gp[i]), mp[i], vp[i], s));
+  }
+}
+
 template <typename scalar_t>
 void adam_tensor(at::Tensor& param, const at::Tensor& grad, at::Tensor& m, at::Tensor& v, const AdamStep& s) {
   scalar_t* pp = param.data_ptr<scalar_t>();
@@ -67,9 +77,7 @@ void adam_tensor(at::Tensor& param, const at::Tensor& grad, at::Tensor& m, at::T
   float* mp = m.data_ptr<float>();
   float* vp = v.data_ptr<float>();
   at::parallel_for(0, param.numel(), 1 << 15, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      pp[i] = static_cast<scalar_t>(adam_element(static_cast<float>(pp[i]), static_cast<float>(gp[i]), mp[i], vp[i], s));
-    }
+    dispatch_adam_flags(s, [&]<bool S, bool M, int D>() { adam_range<scalar_t, S, M, D>(pp, gp, mp, vp, begin, end, s); });
   });
 }
 

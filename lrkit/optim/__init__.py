@@ -4,9 +4,12 @@
   a reference interpreter; the compiled kernels in ``csrc/`` run the same programs.
 - :mod:`~lrkit.optim.fused_adam` — :class:`FusedAdam`, Adam/AdamW with η(t) computed in the step
   (compiled CPU kernel, pure-torch reference/fallback; the CUDA kernel is in progress).
+- :mod:`~lrkit.optim.mopt` — the M-opt LR of 004 Formula 7 from three snapshots, fused L1 sums.
 """
 
 from lrkit.optim.program import OPCODES, Program, ProgramError, compile_policy, run_program
 from lrkit.optim.fused_adam import FusedAdam, adam_reference  # noqa: I001  (after program: it imports it)
+from lrkit.optim.mopt import mopt_l1, mopt_l1_reference, mopt_lr
 
-__all__ = ["OPCODES", "FusedAdam", "Program", "ProgramError", "adam_reference", "compile_policy", "run_program"]
+__all__ = ["OPCODES", "FusedAdam", "Program", "ProgramError", "adam_reference", "compile_policy", "mopt_l1",
+           "mopt_l1_reference", "mopt_lr", "run_program"]

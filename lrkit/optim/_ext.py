@@ -55,8 +55,13 @@ def _jit_build(verbose: bool) -> None:
     if not (CSRC / "cpu").is_dir():
         raise FileNotFoundError(f"no csrc/ next to the lrkit package ({CSRC}); install lrkit with its extension")
     sources = sorted(str(p) for p in (CSRC / "cpu").glob("*.cpp"))
+    # Built on the machine that runs it, so it may use that CPU's vector units (-march=native); no FMA
+    # contraction, so results round like the reference and torch's kernels; no errno, so sqrt vectorises.
+    flags = ["-O3", "-std=c++20", "-fno-math-errno", "-ffp-contract=off"]
+    if os.environ.get("LRKIT_PORTABLE_BUILD") != "1":
+        flags.append("-march=native")
     cpp_load(name="lrkit_ops_cpu", sources=sources, extra_include_paths=[str(CSRC / "include")],
-             extra_cflags=["-O3"], is_python_module=False, verbose=verbose)
+             extra_cflags=flags, is_python_module=False, verbose=verbose)
 
 
 def _register_fakes() -> None:
@@ -65,6 +70,10 @@ def _register_fakes() -> None:
     @torch.library.register_fake("lrkit::eval_program")
     def _eval_program_fake(meta, code, consts, t):
         return torch.empty_like(t, dtype=torch.float64)
+
+    @torch.library.register_fake("lrkit::mopt_l1")
+    def _mopt_l1_fake(theta0, theta1, theta2):
+        return torch.empty(2, dtype=torch.float64)
 
     @torch.library.register_fake("lrkit::fused_adam_")
     def _fused_adam_fake(params, grads, exp_avgs, exp_avg_sqs, step, meta, code, consts, beta1, beta2, eps,

@@ -47,22 +47,39 @@ LRKIT_HD AdamStep make_adam_step(double lr, double step, double beta1, double be
   return s;
 }
 
-// p and g in their storage type converted to float by the caller; m, v updated in place.
-LRKIT_HD float adam_element(float p, float g, float& m, float& v, const AdamStep& s) {
-  if (s.grad_scale != 1.0f) g = g / s.grad_scale;
-  if (s.maximize) g = -g;
-  if (s.weight_decay != 0.0f) {
-    if (s.decoupled) {
-      p = p * s.decay_factor;
-    } else {
-      g = g + p * s.weight_decay;
-    }
-  }
+enum Decay : int { kNoDecay = 0, kL2 = 1, kDecoupled = 2 };
+
+// The element update with the per-step branches resolved at compile time, so the CPU loop has none
+// and vectorises (the GPU kernel instantiates it the same way).
+template <bool kScale, bool kMaximize, int kDecay>
+LRKIT_HD float adam_element_t(float p, float g, float& m, float& v, const AdamStep& s) {
+  if (kScale) g = g / s.grad_scale;
+  if (kMaximize) g = -g;
+  if (kDecay == kDecoupled) p = p * s.decay_factor;
+  if (kDecay == kL2) g = g + p * s.weight_decay;
   const float w = s.one_minus_beta1;  // m.lerp_(g, w), as at::lerp computes it
   m = fabsf(w) < 0.5f ? m + w * (g - m) : g - (g - m) * (1.0f - w);
   v = s.beta2 * v + s.one_minus_beta2 * g * g;
   const float denom = sqrtf(v) / s.bc2_sqrt + s.eps;
   return p - s.step_size * m / denom;
+}
+
+LRKIT_HD int decay_mode(const AdamStep& s) {
+  return s.weight_decay == 0.0f ? kNoDecay : (s.decoupled ? kDecoupled : kL2);
+}
+
+// Calls f.template operator()<kScale, kMaximize, kDecay>() for the step's flags (12 instantiations).
+template <typename F>
+LRKIT_HD void dispatch_adam_flags(const AdamStep& s, F&& f) {
+  const bool scale = s.grad_scale != 1.0f;
+  const int decay = decay_mode(s);
+#define LRKIT_ADAM_CASE(S, M, D) \
+  if (scale == S && s.maximize == M && decay == D) { f.template operator()<S, M, D>(); return; }
+  LRKIT_ADAM_CASE(false, false, kNoDecay) LRKIT_ADAM_CASE(false, false, kL2) LRKIT_ADAM_CASE(false, false, kDecoupled)
+  LRKIT_ADAM_CASE(false, true, kNoDecay) LRKIT_ADAM_CASE(false, true, kL2) LRKIT_ADAM_CASE(false, true, kDecoupled)
+  LRKIT_ADAM_CASE(true, false, kNoDecay) LRKIT_ADAM_CASE(true, false, kL2) LRKIT_ADAM_CASE(true, false, kDecoupled)
+  LRKIT_ADAM_CASE(true, true, kNoDecay) LRKIT_ADAM_CASE(true, true, kL2) LRKIT_ADAM_CASE(true, true, kDecoupled)
+#undef LRKIT_ADAM_CASE
 }
 
 }  // namespace lrkit

@@ -1,0 +1,57 @@
+"""M-opt learning rate (004 §4.2, Formula 7): the LR the last two updates suggest.
+
+    η* = η_{t+1} · ‖Θ_{t+1} − Θ_t‖₁ / ‖2Θ_{t+1} − Θ_t − Θ_{t+2}‖₁
+
+over all parameters, from three consecutive snapshots Θ_t, Θ_{t+1}, Θ_{t+2} (η_{t+1} is the LR that
+was applied to go from Θ_{t+1} to Θ_{t+2}). :func:`mopt_l1` computes both L1 sums in one fused pass
+(``torch.ops.lrkit.mopt_l1`` on CPU, deterministic: fixed chunks summed in float64, in order);
+:func:`mopt_l1_reference` is the same sums with numpy in float64, and the pure-torch fallback.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from lrkit.optim import _ext
+
+
+def _as_list(x) -> list:
+    return [x] if isinstance(x, torch.Tensor) else list(x)
+
+
+def mopt_l1_reference(theta0, theta1, theta2) -> tuple[float, float]:
+    """(‖Θ1 − Θ0‖₁, ‖2Θ1 − Θ0 − Θ2‖₁) with numpy in float64."""
+    a = b = 0.0
+    for x0, x1, x2 in zip(_as_list(theta0), _as_list(theta1), _as_list(theta2)):
+        x0, x1, x2 = (np.asarray(x.detach().double().cpu()) for x in (x0, x1, x2))
+        a += float(np.abs(x1 - x0).sum())
+        b += float(np.abs(2.0 * x1 - x0 - x2).sum())
+    return a, b
+
+
+def mopt_l1(theta0, theta1, theta2) -> torch.Tensor:
+    """float64 tensor ``[‖Θ1 − Θ0‖₁, ‖2Θ1 − Θ0 − Θ2‖₁]`` (one pass; a tensor or lists of tensors)."""
+    t0, t1, t2 = _as_list(theta0), _as_list(theta1), _as_list(theta2)
+    if not (len(t0) == len(t1) == len(t2)):
+        raise ValueError(f"mopt_l1: the snapshots must hold the same number of tensors, got {len(t0)}, {len(t1)}, {len(t2)}")
+    on_cpu = all(x.device.type == "cpu" for x in t0 + t1 + t2)
+    if on_cpu and _ext.load():
+        return torch.ops.lrkit.mopt_l1(t0, t1, t2)
+    if on_cpu:
+        _ext.warn_fallback("mopt_l1")
+    device = t0[0].device if t0 else torch.device("cpu")
+    sums = torch.zeros(2, dtype=torch.float64, device=device)
+    for x0, x1, x2 in zip(t0, t1, t2):
+        x0, x1, x2 = x0.double(), x1.double(), x2.double()
+        sums[0] += (x1 - x0).abs().sum()
+        sums[1] += (2.0 * x1 - x0 - x2).abs().sum()
+    return sums
+
+
+def mopt_lr(eta: float | torch.Tensor, theta0: Sequence, theta1: Sequence, theta2: Sequence) -> torch.Tensor:
+    """η* of Formula 7 (float64 tensor; inf when the two updates are equal, so ‖…‖₁ of their difference is 0)."""
+    s = mopt_l1(theta0, theta1, theta2)
+    return eta * s[0] / s[1]
