@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from . import bench as bench_cmd
 from . import policy as policy_cmd
 from . import train as train_cmd
 
@@ -15,6 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     policy_cmd.add_parser(sub)
     train_cmd.add_parsers(sub)
+    bench_cmd.add_parser(sub)
     return parser
 
 
