@@ -124,6 +124,11 @@ TORCH_LIBRARY(lrkit, m) {
       "Tensor step, Tensor meta, Tensor code, Tensor consts, float beta1, float beta2, float eps, "
       "float weight_decay, bool decoupled, bool maximize, Tensor? grad_scale, Tensor? found_inf, "
       "Tensor(d!) lr_out) -> ()");
+  // The multi-tensor, multi-group CUDA step (csrc/cuda): launch tables packed by lrkit/optim/tables.py.
+  m.def(
+      "fused_adam_multi_(Tensor(a!)[] params, Tensor[] grads, Tensor(b!)[] exp_avgs, Tensor(c!)[] exp_avg_sqs, "
+      "Tensor tables, int n_tensors, int n_chunks, int chunk_size, int n_groups, Tensor(d!) scratch, "
+      "Tensor? grad_scale, Tensor? found_inf) -> ()");
 }
 
 TORCH_LIBRARY_IMPL(lrkit, CPU, m) {

@@ -55,13 +55,29 @@ def _jit_build(verbose: bool) -> None:
     if not (CSRC / "cpu").is_dir():
         raise FileNotFoundError(f"no csrc/ next to the lrkit package ({CSRC}); install lrkit with its extension")
     sources = sorted(str(p) for p in (CSRC / "cpu").glob("*.cpp"))
+    name = "lrkit_ops_cpu"
+    cuda_flags = None
+    if torch.cuda.is_available() and torch.version.cuda and os.environ.get("LRKIT_NO_CUDA_EXT") != "1":
+        sources += sorted(str(p) for p in (CSRC / "cuda").glob("*.cu")) + sorted(str(p) for p in (CSRC / "cuda").glob("*.cpp"))
+        name = "lrkit_ops_cuda"
+        cuda_flags = ["-O3", "-std=c++17", f"-I{CSRC / 'include'}"]
     # Built on the machine that runs it, so it may use that CPU's vector units (-march=native); no FMA
     # contraction, so results round like the reference and torch's kernels; no errno, so sqrt vectorises.
     flags = ["-O3", "-std=c++20", "-fno-math-errno", "-ffp-contract=off"]
     if os.environ.get("LRKIT_PORTABLE_BUILD") != "1":
         flags.append("-march=native")
-    cpp_load(name="lrkit_ops_cpu", sources=sources, extra_include_paths=[str(CSRC / "include")],
-             extra_cflags=flags, is_python_module=False, verbose=verbose)
+    cpp_load(name=name, sources=sources, extra_include_paths=[str(CSRC / "include")], extra_cflags=flags,
+             extra_cuda_cflags=cuda_flags, is_python_module=False, verbose=verbose)
+
+
+def has_cuda_kernel() -> bool:
+    """Whether the multi-tensor CUDA step is built and registered."""
+    if not load():
+        return False
+    try:
+        return torch._C._dispatch_has_kernel_for_dispatch_key("lrkit::fused_adam_multi_", "CUDA")
+    except RuntimeError:
+        return False
 
 
 def _register_fakes() -> None:
@@ -74,6 +90,11 @@ def _register_fakes() -> None:
     @torch.library.register_fake("lrkit::mopt_l1")
     def _mopt_l1_fake(theta0, theta1, theta2):
         return torch.empty(2, dtype=torch.float64)
+
+    @torch.library.register_fake("lrkit::fused_adam_multi_")
+    def _fused_adam_multi_fake(params, grads, exp_avgs, exp_avg_sqs, tables, n_tensors, n_chunks, chunk_size, n_groups,
+                               scratch, grad_scale, found_inf):
+        return None
 
     @torch.library.register_fake("lrkit::fused_adam_")
     def _fused_adam_fake(params, grads, exp_avgs, exp_avg_sqs, step, meta, code, consts, beta1, beta2, eps,

@@ -124,9 +124,47 @@ class FusedAdam(torch.optim.Optimizer):
         return [int(g["step"]) if isinstance(g.get("step"), torch.Tensor) else 0 for g in self.param_groups]
 
     def uses_extension(self, device: torch.device | str = "cpu") -> bool:
-        """Whether steps on ``device`` run the compiled kernel."""
+        """Whether steps on ``device`` run a compiled kernel."""
         device = torch.device(device)
-        return self.backend != "torch" and device.type == "cpu" and _ext.load()
+        if self.backend == "torch":
+            return False
+        return _ext.has_cuda_kernel() if device.type == "cuda" else device.type == "cpu" and _ext.load()
+
+    def _cuda_ready(self, cuda) -> bool:
+        if not _ext.has_cuda_kernel():
+            return False
+        ok = all(p.is_contiguous() and g.is_contiguous() and g.dtype == p.dtype
+                 for _, _, _, params, grads, _, _ in cuda for p, g in zip(params, grads))
+        return ok and len({w[2] for w in cuda}) == 1
+
+    def _cuda_step(self, cuda, grad_scale, found_inf) -> None:
+        """All CUDA groups in one launch pair (schedule kernel, then the multi-tensor Adam kernel)."""
+        from lrkit.optim.tables import pack
+
+        device = cuda[0][2]
+        key = tuple((buf["meta"].data_ptr(), group["step"].data_ptr(), tuple(p.data_ptr() for p in params),
+                     tuple(g.data_ptr() for g in grads), group["betas"], group["eps"], group["weight_decay"],
+                     group["adamw"], group["maximize"]) for group, buf, _, params, grads, _, _ in cuda)
+        cache = getattr(self, "_cuda_tables", None)
+        if cache is None or cache[0] != key:  # pointers or hyper-parameters changed: repack (a small H2D copy)
+            groups = [dict(params=params, grads=grads, exp_avgs=ms, exp_avg_sqs=vs, meta=buf["meta"], code=buf["code"],
+                           consts=buf["consts"], step=group["step"], lr_out=buf["lr"], beta1=group["betas"][0],
+                           beta2=group["betas"][1], eps=group["eps"], weight_decay=group["weight_decay"],
+                           decoupled=group["adamw"], maximize=group["maximize"])
+                      for group, buf, _, params, grads, ms, vs in cuda]
+            t = pack(groups)
+            blob = torch.from_numpy(t.blob).to(device, non_blocking=True)
+            scratch = torch.empty(64 * t.n_groups, dtype=torch.uint8, device=device)
+            cache = self._cuda_tables = (key, t, blob, scratch)
+        _, t, blob, scratch = cache
+        fl = [x for w in cuda for x in w[3]]
+        gl = [x for w in cuda for x in w[4]]
+        ml = [x for w in cuda for x in w[5]]
+        vl = [x for w in cuda for x in w[6]]
+        gs = None if grad_scale is None else grad_scale.to(device=device, dtype=torch.float32).reshape(1)
+        fi = None if found_inf is None else found_inf.to(device=device, dtype=torch.float32).reshape(1)
+        torch.ops.lrkit.fused_adam_multi_(fl, gl, ml, vl, blob, t.n_tensors, t.n_chunks, t.chunk_size, t.n_groups,
+                                          scratch, gs, fi)
 
     # ---- the step ------------------------------------------------------------------------------
     @torch.no_grad()
@@ -137,11 +175,14 @@ class FusedAdam(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
+        work = []
         for index, group in enumerate(self.param_groups):
             params = [p for p in group["params"] if p.grad is not None]
             if not params:
                 continue
             device = params[0].device
+            if any(p.device != device for p in params):
+                raise RuntimeError(f"FusedAdam: the params of group {index} are on more than one device")
             buf = self._group_buffers(index, group, device)
             grads, ms, vs = [], [], []
             for p in params:
@@ -154,20 +195,27 @@ class FusedAdam(torch.optim.Optimizer):
                 grads.append(p.grad)
                 ms.append(st["exp_avg"])
                 vs.append(st["exp_avg_sq"])
+            work.append((group, buf, device, params, grads, ms, vs))
+        stepped = [w[0] for w in work]
+        cuda = [w for w in work if w[2].type == "cuda"]
+        if cuda and self.backend != "torch" and self._cuda_ready(cuda):
+            self._cuda_step(cuda, grad_scale, found_inf)
+            work = [w for w in work if w[2].type != "cuda"]
+        for group, buf, device, params, grads, ms, vs in work:
             beta1, beta2 = group["betas"]
-            args = (group["step"], buf, beta1, beta2, group["eps"], group["weight_decay"], group["adamw"],
-                    group["maximize"], grad_scale, found_inf)
             if self.backend == "ext" and device.type != "cpu":
-                raise RuntimeError(f"FusedAdam(backend='ext'): no compiled kernel for {device.type} tensors yet "
-                                   "(the CUDA kernel is in progress); use backend='auto' or 'torch'")
+                raise RuntimeError(f"FusedAdam(backend='ext'): no compiled kernel for these {device.type} tensors "
+                                   f"({_ext.error() or 'the CUDA extension is not built'}); use backend='auto' or 'torch'")
             if self.uses_extension(device) and all(p.is_contiguous() and g.is_contiguous() for p, g in zip(params, grads)):
                 torch.ops.lrkit.fused_adam_(params, grads, ms, vs, group["step"], buf["meta"], buf["code"], buf["consts"],
                                             beta1, beta2, group["eps"], group["weight_decay"], group["adamw"],
                                             group["maximize"], grad_scale, found_inf, buf["lr"])
             else:
-                if self.backend != "torch" and device.type == "cpu":
+                if self.backend != "torch":
                     _ext.warn_fallback("FusedAdam")
-                adam_reference(params, grads, ms, vs, group["policy"], *args)
+                adam_reference(params, grads, ms, vs, group["policy"], group["step"], buf, beta1, beta2, group["eps"],
+                               group["weight_decay"], group["adamw"], group["maximize"], grad_scale, found_inf)
+        for group in stepped:
             if found_inf is None:
                 group["step"].add_(1.0)
             else:

@@ -70,10 +70,10 @@ struct Program {
   int32_t out;
 };
 
-// eta(t). Registers live in a local array; callers evaluate it once per step (one thread per block
-// on the GPU), so its size does not matter for speed.
-LRKIT_HD double eval_program(const Program& p, double t) {
-  double r[kMaxRegisters];
+// eta(t), with the register file in caller-provided memory of kMaxRegisters doubles (a stack array on
+// the CPU; shared memory on the GPU, where a 4 KB per-thread local array would make the driver reserve
+// local memory for every resident thread of the device).
+LRKIT_HD double eval_program_with(const Program& p, double t, double* r) {
   r[0] = t;
   for (int32_t i = 0; i < p.n_consts; ++i) r[1 + i] = p.consts[i];
   const int32_t base = 1 + p.n_consts;
@@ -83,5 +83,12 @@ LRKIT_HD double eval_program(const Program& p, double t) {
   }
   return r[p.out];
 }
+
+#if !defined(__CUDA_ARCH__)
+inline double eval_program(const Program& p, double t) {
+  double r[kMaxRegisters];
+  return eval_program_with(p, t, r);
+}
+#endif
 
 }  // namespace lrkit

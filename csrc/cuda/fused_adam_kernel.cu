@@ -1,0 +1,139 @@
+// CUDA kernels of the fused Adam-with-schedule step (plain CUDA: no ATen, no CUDA math libraries, so
+// .ci/run compiles this file with nvcc -c for sm_80 and sm_90 on a machine without a GPU).
+//
+// One step of every parameter group in two launches, no host synchronisation:
+//   1. schedule_kernel<<<n_groups, 1>>>: eta(t) of each group's compiled policy (registers in shared
+//      memory), the bias corrections for step t + 1, written as an AdamStep per group and to lr_out.
+//   2. adam_kernel<<<n_chunks, 256>>>: each block updates chunk_size elements of one tensor with its
+//      group's AdamStep (16-byte float4 loads where p, g, m, v are aligned), skipping everything when
+//      found_inf is set (AMP). The step counters are advanced afterwards by a device op in Python.
+// The launch tables (tensors, chunks, groups) live in device memory; a captured CUDA graph replays
+// them, and a live policy edit rewrites only a group's descriptor buffers.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include "lrkit/adam.h"
+#include "lrkit/program.h"
+#include "lrkit/tables.h"
+
+namespace lrkit {
+namespace {
+
+constexpr int kThreads = 256;
+
+__global__ void schedule_kernel(const GroupEntry* groups, AdamStep* steps, const float* grad_scale) {
+  __shared__ double regs[kMaxRegisters];
+  const GroupEntry g = groups[blockIdx.x];
+  const int32_t* meta = reinterpret_cast<const int32_t*>(g.meta);
+  Program p;
+  p.code = reinterpret_cast<const int32_t*>(g.code);
+  p.n_code = meta[0];
+  p.consts = reinterpret_cast<const double*>(g.consts);
+  p.n_consts = meta[1];
+  p.out = meta[2];
+  const double t = *reinterpret_cast<const double*>(g.step);
+  const double lr = eval_program_with(p, t, regs);
+  *reinterpret_cast<double*>(g.lr_out) = lr;
+  const double scale = grad_scale != nullptr ? static_cast<double>(*grad_scale) : 1.0;
+  steps[blockIdx.x] = make_adam_step(lr, t + 1.0, g.beta1, g.beta2, g.eps, g.weight_decay,
+                                     (g.flags & kFlagDecoupled) != 0, (g.flags & kFlagMaximize) != 0, scale);
+}
+
+template <typename T> __device__ __forceinline__ float to_f(T x);
+template <> __device__ __forceinline__ float to_f<float>(float x) { return x; }
+template <> __device__ __forceinline__ float to_f<__nv_bfloat16>(__nv_bfloat16 x) { return __bfloat162float(x); }
+template <> __device__ __forceinline__ float to_f<__half>(__half x) { return __half2float(x); }
+template <typename T> __device__ __forceinline__ T from_f(float x);
+template <> __device__ __forceinline__ float from_f<float>(float x) { return x; }
+template <> __device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float x) { return __float2bfloat16_rn(x); }
+template <> __device__ __forceinline__ __half from_f<__half>(float x) { return __float2half_rn(x); }
+
+template <typename T, bool S, bool M, int D>
+__device__ void update_chunk(const TensorEntry& te, int64_t start, int64_t end, const AdamStep& s) {
+  T* p = reinterpret_cast<T*>(te.p);
+  const T* g = reinterpret_cast<const T*>(te.g);
+  float* m = reinterpret_cast<float*>(te.m);
+  float* v = reinterpret_cast<float*>(te.v);
+  int64_t i = start + threadIdx.x;
+  if constexpr (sizeof(T) == 4) {  // fp32: four elements per thread with 16-byte accesses when aligned
+    const bool aligned = ((te.p | te.g | te.m | te.v) & 15) == 0 && (start & 3) == 0;
+    if (aligned) {
+      const int64_t vec_end = start + ((end - start) & ~int64_t(3));
+      for (int64_t j = start + 4 * threadIdx.x; j < vec_end; j += 4 * kThreads) {
+        float4 pv = *reinterpret_cast<float4*>(p + j);
+        const float4 gv = *reinterpret_cast<const float4*>(g + j);
+        float4 mv = *reinterpret_cast<float4*>(m + j);
+        float4 vv = *reinterpret_cast<float4*>(v + j);
+        pv.x = adam_element_t<S, M, D>(pv.x, gv.x, mv.x, vv.x, s);
+        pv.y = adam_element_t<S, M, D>(pv.y, gv.y, mv.y, vv.y, s);
+        pv.z = adam_element_t<S, M, D>(pv.z, gv.z, mv.z, vv.z, s);
+        pv.w = adam_element_t<S, M, D>(pv.w, gv.w, mv.w, vv.w, s);
+        *reinterpret_cast<float4*>(p + j) = pv;
+        *reinterpret_cast<float4*>(m + j) = mv;
+        *reinterpret_cast<float4*>(v + j) = vv;
+      }
+      i = vec_end + threadIdx.x;
+    }
+  }
+  for (; i < end; i += kThreads) {
+    float mi = m[i], vi = v[i];
+    p[i] = from_f<T>(adam_element_t<S, M, D>(to_f<T>(p[i]), to_f<T>(g[i]), mi, vi, s));
+    m[i] = mi;
+    v[i] = vi;
+  }
+}
+
+struct ChunkUpdate {
+  const TensorEntry* te;
+  int64_t start, end;
+  const AdamStep* s;
+  template <bool S, bool M, int D>
+  __device__ void operator()() const {
+    switch (te->dtype) {
+      case kBF16: update_chunk<__nv_bfloat16, S, M, D>(*te, start, end, *s); break;
+      case kF16: update_chunk<__half, S, M, D>(*te, start, end, *s); break;
+      default: update_chunk<float, S, M, D>(*te, start, end, *s); break;
+    }
+  }
+};
+
+__global__ void __launch_bounds__(kThreads) adam_kernel(const TensorEntry* tensors, const ChunkEntry* chunks,
+                                                        int64_t chunk_size, const AdamStep* steps,
+                                                        const float* found_inf) {
+  if (found_inf != nullptr && *found_inf != 0.0f) return;
+  __shared__ AdamStep s;
+  __shared__ TensorEntry te;
+  const ChunkEntry c = chunks[blockIdx.x];
+  if (threadIdx.x == 0) {
+    te = tensors[c.tensor];
+    s = steps[te.group];
+  }
+  __syncthreads();
+  const int64_t end = c.start + chunk_size < te.numel ? c.start + chunk_size : te.numel;
+  ChunkUpdate f{&te, c.start, end, &s};
+  dispatch_adam_flags(s, f);
+}
+
+}  // namespace
+}  // namespace lrkit
+
+// C ABI for the ATen binding (csrc/cuda/fused_adam_cuda.cpp). Returns a cudaError_t.
+// step_scratch: device memory for n_groups AdamStep records. Pointers may be null for grad_scale/found_inf.
+extern "C" int lrkit_fused_adam_cuda(const void* tensors, const void* chunks, int64_t n_chunks, int64_t chunk_size,
+                                     const void* groups, int32_t n_groups, void* step_scratch, const float* grad_scale,
+                                     const float* found_inf, void* stream) {
+  using namespace lrkit;
+  if (n_groups <= 0 || n_chunks <= 0) return static_cast<int>(cudaSuccess);
+  cudaStream_t st = static_cast<cudaStream_t>(stream);
+  schedule_kernel<<<n_groups, 1, 0, st>>>(static_cast<const GroupEntry*>(groups), static_cast<AdamStep*>(step_scratch),
+                                          grad_scale);
+  cudaError_t err = cudaGetLastError();
+  if (err != cudaSuccess) return static_cast<int>(err);
+  adam_kernel<<<static_cast<unsigned>(n_chunks), kThreads, 0, st>>>(
+      static_cast<const TensorEntry*>(tensors), static_cast<const ChunkEntry*>(chunks), chunk_size,
+      static_cast<const AdamStep*>(step_scratch), found_inf);
+  return static_cast<int>(cudaGetLastError());
+}
+
+extern "C" int64_t lrkit_adam_step_record_size() { return static_cast<int64_t>(sizeof(lrkit::AdamStep)); }

@@ -1,0 +1,42 @@
+// The launch tables the Python side packs for the multi-tensor CUDA step (lrkit/optim/tables.py
+// writes exactly these layouts with numpy; static_asserts below pin the sizes).
+//
+//   TensorEntry[n_tensors]  pointers of p, g, m, v, numel, group index, param dtype
+//   ChunkEntry[n_chunks]    one CUDA block each: (tensor index, first element); chunk_size elements
+//   GroupEntry[n_groups]    the group's descriptor (meta, code, consts), step counter, lr_out, hyper-parameters
+#pragma once
+
+#include <cstdint>
+
+namespace lrkit {
+
+enum ParamDtype : int32_t { kF32 = 0, kBF16 = 1, kF16 = 2 };
+enum GroupFlags : int32_t { kFlagDecoupled = 1, kFlagMaximize = 2 };
+
+struct TensorEntry {
+  uint64_t p, g, m, v;  // device addresses: param, grad (param dtype); exp_avg, exp_avg_sq (float32)
+  int64_t numel;
+  int32_t group;
+  int32_t dtype;  // ParamDtype
+};
+
+struct ChunkEntry {
+  int32_t tensor;
+  int32_t pad;
+  int64_t start;
+};
+
+struct GroupEntry {
+  uint64_t meta, code, consts;  // int32[4], int32[cap, 4], float64[cap]  (lrkit.optim.Program.pack)
+  uint64_t step;                // float64[1]: steps already taken (t)
+  uint64_t lr_out;              // float64[1]: eta(t) written by the step
+  float beta1, beta2, eps, weight_decay;
+  int32_t flags;  // GroupFlags
+  int32_t pad;
+};
+
+static_assert(sizeof(TensorEntry) == 48, "TensorEntry layout");
+static_assert(sizeof(ChunkEntry) == 16, "ChunkEntry layout");
+static_assert(sizeof(GroupEntry) == 64, "GroupEntry layout");
+
+}  // namespace lrkit

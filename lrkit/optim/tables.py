@@ -1,0 +1,61 @@
+"""Launch tables of the multi-tensor CUDA step, packed with numpy in the layouts of
+``csrc/include/lrkit/tables.h`` (one uint8 tensor: tensors | chunks | groups).
+
+Every tensor of every group is cut into chunks of ``chunk_size`` elements, one CUDA block each; empty
+tensors get no chunk. Groups carry the addresses of their descriptor buffers, step counter and LR
+output, so one launch updates many groups — or many model replicas, each with its own policy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+TENSOR = np.dtype([("p", "<u8"), ("g", "<u8"), ("m", "<u8"), ("v", "<u8"), ("numel", "<i8"), ("group", "<i4"),
+                   ("dtype", "<i4")])
+CHUNK = np.dtype([("tensor", "<i4"), ("pad", "<i4"), ("start", "<i8")])
+GROUP = np.dtype([("meta", "<u8"), ("code", "<u8"), ("consts", "<u8"), ("step", "<u8"), ("lr_out", "<u8"),
+                  ("beta1", "<f4"), ("beta2", "<f4"), ("eps", "<f4"), ("weight_decay", "<f4"), ("flags", "<i4"),
+                  ("pad", "<i4")])
+assert (TENSOR.itemsize, CHUNK.itemsize, GROUP.itemsize) == (48, 16, 64)  # == tables.h
+DTYPES = {torch.float32: 0, torch.bfloat16: 1, torch.float16: 2}
+FLAG_DECOUPLED, FLAG_MAXIMIZE = 1, 2
+CHUNK_SIZE = 65536
+
+
+@dataclass
+class Tables:
+    blob: np.ndarray  # uint8
+    n_tensors: int
+    n_chunks: int
+    n_groups: int
+    chunk_size: int
+
+    def split(self):
+        """The three tables back as structured arrays (for tests and debugging)."""
+        a = self.n_tensors * TENSOR.itemsize
+        b = a + self.n_chunks * CHUNK.itemsize
+        return (self.blob[:a].view(TENSOR), self.blob[a:b].view(CHUNK), self.blob[b:].view(GROUP))
+
+
+def pack(groups: list[dict], chunk_size: int = CHUNK_SIZE) -> Tables:
+    """``groups``: dicts with ``params, grads, exp_avgs, exp_avg_sqs`` (lists of tensors), ``meta, code,
+    consts, step, lr_out`` (tensors) and ``beta1, beta2, eps, weight_decay, decoupled, maximize``."""
+    if chunk_size <= 0 or chunk_size % 4:
+        raise ValueError(f"pack: chunk_size must be a positive multiple of 4, got {chunk_size}")
+    tensors, chunks, gtab = [], [], []
+    for gi, g in enumerate(groups):
+        for p, gr, m, v in zip(g["params"], g["grads"], g["exp_avgs"], g["exp_avg_sqs"]):
+            if p.dtype not in DTYPES:
+                raise TypeError(f"pack: params must be float32, bfloat16 or float16, got {p.dtype}")
+            ti = len(tensors)
+            tensors.append((p.data_ptr(), gr.data_ptr(), m.data_ptr(), v.data_ptr(), p.numel(), gi, DTYPES[p.dtype]))
+            chunks += [(ti, 0, s) for s in range(0, p.numel(), chunk_size)]
+        flags = (FLAG_DECOUPLED if g["decoupled"] else 0) | (FLAG_MAXIMIZE if g["maximize"] else 0)
+        gtab.append((g["meta"].data_ptr(), g["code"].data_ptr(), g["consts"].data_ptr(), g["step"].data_ptr(),
+                     g["lr_out"].data_ptr(), g["beta1"], g["beta2"], g["eps"], g["weight_decay"], flags, 0))
+    blob = np.concatenate([np.array(tensors, dtype=TENSOR).view(np.uint8), np.array(chunks, dtype=CHUNK).view(np.uint8),
+                           np.array(gtab, dtype=GROUP).view(np.uint8)])
+    return Tables(blob=blob, n_tensors=len(tensors), n_chunks=len(chunks), n_groups=len(gtab), chunk_size=chunk_size)

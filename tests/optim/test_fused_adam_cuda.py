@@ -1,0 +1,92 @@
+"""FusedAdam's CUDA kernels (csrc/cuda). They run wherever a GPU is visible and skip, saying so, where none is."""
+
+import pytest
+import torch
+
+from lrkit.optim import FusedAdam, _ext
+from lrkit.policies import parse
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(),
+                                reason="no CUDA device visible: the CUDA kernels are only compiled here (nvcc -c in .ci/run)")
+
+
+@pytest.fixture(scope="module")
+def cuda_ext():
+    assert _ext.has_cuda_kernel(), f"the lrkit CUDA extension did not build: {_ext.error()}"
+
+
+def make_params(seed, dtype=torch.float32):
+    g = torch.Generator().manual_seed(seed)
+    ps = [torch.nn.Parameter(torch.randn(s, generator=g).to("cuda", dtype)) for s in
+          [(1,), (7,), (0,), (3, 5), (70001,), (33, 17, 3)]]
+    big = torch.randn(5000, generator=g).to("cuda", dtype)
+    ps.append(torch.nn.Parameter(big[1:4001]))  # a 4-byte offset: the kernel must take the unaligned path
+    assert ps[-1].data_ptr() % 16 != 0
+    return ps
+
+
+def rel(a, b):
+    return max(((x.double() - y.double()).norm() / max(y.double().norm(), 1e-30)).item() for x, y in zip(a, b) if y.numel())
+
+
+@pytest.mark.parametrize("adamw", [False, True])
+def test_matches_torch_fused_adam_with_the_scheduler(cuda_ext, adamw):
+    spec = "MULTI({0: LINEAR(lr=0.01, total=400, warmup=50), 400: 0.5*SIN2(k0=0.001, k1=0.01, l=100)})"
+    ours = make_params(0)
+    theirs = [torch.nn.Parameter(p.detach().clone()) for p in ours]
+    opt = FusedAdam(ours, policy=spec, weight_decay=0.01, adamw=adamw)
+    ref = (torch.optim.AdamW if adamw else torch.optim.Adam)(theirs, lr=1.0, weight_decay=0.01, fused=True)
+    sched = parse(spec).scheduler(ref)
+    for _ in range(1000):
+        for a, b in zip(ours, theirs):
+            a.grad = torch.randn_like(a)
+            b.grad = a.grad.clone()
+        opt.step()
+        ref.step()
+        sched.step()
+    assert opt.uses_extension("cuda") and opt.steps() == [1000]
+    assert opt.last_lr()[0] == pytest.approx(parse(spec)(999), rel=1e-12)
+    assert rel(ours, theirs) < 1e-6
+
+
+def test_groups_with_their_own_policies_in_one_launch_and_bf16(cuda_ext):
+    a = torch.nn.Parameter(torch.zeros(1000, device="cuda"))
+    b = torch.nn.Parameter(torch.zeros(1000, device="cuda", dtype=torch.bfloat16))
+    opt = FusedAdam([{"params": [a]}, {"params": [b], "policy": "FIX(k=0.5)"}], policy="FIX(k=0.125)")
+    a.grad, b.grad = torch.ones_like(a), torch.ones_like(b)
+    opt.step()
+    assert opt.last_lr() == [0.125, 0.5]
+    assert torch.allclose(a, torch.full_like(a, -0.125)) and torch.allclose(b.float(), torch.full((1000,), -0.5, device="cuda"))
+
+
+def test_cuda_graph_replay_follows_the_schedule_and_live_edits(cuda_ext):
+    w = torch.nn.Parameter(torch.zeros(4096, device="cuda"))
+    w.grad = torch.ones_like(w)
+    opt = FusedAdam([w], policy="STEP(k=1.0, gamma=0.5, l=2)")
+    s = torch.cuda.Stream()
+    s.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(s):
+        for _ in range(3):  # warm up: state, buffers and launch tables exist before capture
+            opt.step()
+    torch.cuda.current_stream().wait_stream(s)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        opt.step()
+    lrs = []
+    for _ in range(4):
+        graph.replay()
+        lrs.append(opt.last_lr()[0])
+    assert lrs == [parse("STEP(k=1.0, gamma=0.5, l=2)")(t) for t in (3, 4, 5, 6)]
+    opt.set_policy("FIX(k=0.01)")  # rewrites the descriptor in place: the captured graph stays valid
+    graph.replay()
+    assert opt.last_lr() == [0.01] and opt.steps() == [3 + 1 + 4 + 1]
+
+
+def test_found_inf_skips_without_a_sync(cuda_ext):
+    w = torch.nn.Parameter(torch.ones(100, device="cuda"))
+    opt = FusedAdam([w], policy="FIX(k=0.1)")
+    w.grad = torch.full_like(w, 1024.0)
+    opt.step(grad_scale=torch.tensor(1024.0, device="cuda"), found_inf=torch.tensor(1.0, device="cuda"))
+    assert torch.equal(w, torch.ones_like(w)) and opt.steps() == [0]
+    opt.step(grad_scale=torch.tensor(1024.0, device="cuda"), found_inf=torch.tensor(0.0, device="cuda"))
+    assert torch.allclose(w, torch.full_like(w, 0.9)) and opt.steps() == [1]

@@ -1,0 +1,50 @@
+"""Launch tables of the CUDA step: layouts, chunk coverage, group fields (checked on CPU tensors)."""
+
+import numpy as np
+import pytest
+import torch
+
+from lrkit.optim.tables import CHUNK, GROUP, TENSOR, pack
+
+
+def group(sizes, dtype=torch.float32, **kw):
+    ps = [torch.zeros(n, dtype=dtype) for n in sizes]
+    g = dict(params=ps, grads=[torch.zeros_like(p) for p in ps], exp_avgs=[torch.zeros(p.shape) for p in ps],
+             exp_avg_sqs=[torch.zeros(p.shape) for p in ps], meta=torch.zeros(4, dtype=torch.int32),
+             code=torch.zeros(8, 4, dtype=torch.int32), consts=torch.zeros(8, dtype=torch.float64),
+             step=torch.zeros(1, dtype=torch.float64), lr_out=torch.zeros(1, dtype=torch.float64),
+             beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, decoupled=False, maximize=False)
+    g.update(kw)
+    return g
+
+
+def test_layout_sizes_match_the_header():
+    header = open(__file__.rsplit("/tests/", 1)[0] + "/csrc/include/lrkit/tables.h").read()
+    assert "sizeof(TensorEntry) == 48" in header and TENSOR.itemsize == 48
+    assert "sizeof(ChunkEntry) == 16" in header and CHUNK.itemsize == 16
+    assert "sizeof(GroupEntry) == 64" in header and GROUP.itemsize == 64
+
+
+def test_chunks_cover_every_element_once_and_groups_carry_their_fields():
+    g0 = group([10, 0, 300], weight_decay=0.1, decoupled=True)
+    g1 = group([129], dtype=torch.bfloat16, maximize=True)
+    t = pack([g0, g1], chunk_size=64)
+    tensors, chunks, groups = t.split()
+    assert (t.n_tensors, t.n_groups) == (4, 2) and t.blob.dtype == np.uint8
+    assert tensors["group"].tolist() == [0, 0, 0, 1] and tensors["dtype"].tolist() == [0, 0, 0, 1]
+    assert tensors["p"][2] == g0["params"][2].data_ptr() and tensors["v"][3] == g1["exp_avg_sqs"][0].data_ptr()
+    covered = {}
+    for c in chunks:
+        n = tensors["numel"][c["tensor"]]
+        covered.setdefault(int(c["tensor"]), []).extend(range(int(c["start"]), min(int(c["start"]) + 64, int(n))))
+    assert {k: sorted(v) for k, v in covered.items()} == {0: list(range(10)), 2: list(range(300)), 3: list(range(129))}
+    assert t.n_chunks == 1 + 5 + 3  # the empty tensor has no chunk
+    assert groups["flags"].tolist() == [1, 2] and groups["weight_decay"][0] == np.float32(0.1)
+    assert groups["step"][1] == g1["step"].data_ptr() and groups["lr_out"][0] == g0["lr_out"].data_ptr()
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="multiple of 4"):
+        pack([group([4])], chunk_size=6)
+    with pytest.raises(TypeError, match="float32, bfloat16 or float16"):
+        pack([group([4], dtype=torch.float64)])
