@@ -1,14 +1,41 @@
 """lrkit: install with `pip install -e .` (add `[test]` for the test tools).
 
-The compiled extension in csrc/ (fused Adam-with-schedule, M-opt) is added to `ext_modules` here
-by the csrc work; until then lrkit is pure Python.
+The compiled ops in csrc/ (fused Adam-with-schedule, M-opt) are built here as `lrkit._C` when torch
+can be imported at build time — `pip install --no-build-isolation -e .` — for the CPU always, and
+for CUDA where torch has CUDA and nvcc is found (sm_80 and sm_90 unless TORCH_CUDA_ARCH_LIST says
+otherwise). In an isolated build (plain `pip install -e .`) torch is not importable, nothing is
+compiled here, and `lrkit.optim` builds the same sources on first use (JIT, ninja).
 """
 
+import os
 from pathlib import Path
 
 from setuptools import find_packages, setup
 
 ROOT = Path(__file__).parent
+
+
+def extensions():
+    try:
+        import torch
+        from torch.utils.cpp_extension import CUDA_HOME, BuildExtension, CppExtension, CUDAExtension
+    except ImportError:
+        return [], {}
+    csrc = ROOT / "csrc"
+    sources = [str(p.relative_to(ROOT)) for p in [csrc / "module.cpp", *sorted((csrc / "cpu").glob("*.cpp"))]]
+    flags = {"cxx": ["-O3", "-std=c++20", "-fno-math-errno", "-ffp-contract=off"]}
+    include = [str(csrc / "include")]
+    if torch.version.cuda and CUDA_HOME and os.environ.get("LRKIT_NO_CUDA_EXT") != "1":
+        os.environ.setdefault("TORCH_CUDA_ARCH_LIST", "8.0;9.0")
+        sources += [str(p.relative_to(ROOT)) for p in sorted((csrc / "cuda").glob("*.c*"))]
+        flags["nvcc"] = ["-O3", "-std=c++17"]
+        ext = CUDAExtension("lrkit._C", sources, include_dirs=include, extra_compile_args=flags)
+    else:
+        ext = CppExtension("lrkit._C", sources, include_dirs=include, extra_compile_args=flags)
+    return [ext], {"build_ext": BuildExtension.with_options(use_ninja=True)}
+
+
+ext_modules, cmdclass = extensions()
 
 version = {}
 for line in (ROOT / "lrkit" / "__init__.py").read_text().splitlines():
@@ -40,4 +67,6 @@ setup(
         "test": ["pytest>=8", "hypothesis>=6.100", "nbclient>=0.10", "ipykernel>=6"],
     },
     entry_points={"console_scripts": ["lrkit=lrkit.cli.main:main"]},
+    ext_modules=ext_modules,
+    cmdclass=cmdclass,
 )
