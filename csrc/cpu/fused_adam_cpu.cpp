@@ -10,6 +10,8 @@
 #include <torch/library.h>
 #include <torch/types.h>
 
+#include <vector>
+
 #include "lrkit/adam.h"
 #include "lrkit/program.h"
 
@@ -70,27 +72,79 @@ void adam_range(scalar_t* __restrict pp, const scalar_t* __restrict gp, float* _
   }
 }
 
+// Streaming M-opt (004 Formula 7) inside the step, no extra pass over the parameters:
+//   mode 1 ("record"): prev[i] <- p_new - p_old (the update of this step, Delta_t)
+//   mode 2 ("measure"): sums += ( |prev[i]|, |prev[i] - (p_new - p_old)| )  (||Delta_t||_1, ||Delta_t - Delta_{t+1}||_1)
+// Sums use fixed chunks of kMoptChunk elements added in order: deterministic whatever the threads.
+enum MoptMode : int64_t { kMoptOff = 0, kMoptRecord = 1, kMoptMeasure = 2 };
+constexpr int64_t kMoptChunk = 1 << 15;
+
+template <typename scalar_t, bool kScale, bool kMaximize, int kDecay>
+void adam_range_mopt(scalar_t* __restrict pp, const scalar_t* __restrict gp, float* __restrict mp, float* __restrict vp,
+                     float* __restrict prev, int64_t begin, int64_t end, const AdamStep s, int64_t mode, double* sums) {
+  double a = 0.0, b = 0.0;
+  for (int64_t i = begin; i < end; ++i) {
+    const float old = static_cast<float>(pp[i]);
+    const scalar_t stored = static_cast<scalar_t>(
+        adam_element_t<kScale, kMaximize, kDecay>(old, static_cast<float>(gp[i]), mp[i], vp[i], s));
+    pp[i] = stored;
+    const double delta = static_cast<double>(static_cast<float>(stored)) - static_cast<double>(old);
+    if (mode == kMoptRecord) {
+      prev[i] = static_cast<float>(delta);
+    } else {
+      a += std::fabs(static_cast<double>(prev[i]));
+      b += std::fabs(static_cast<double>(prev[i]) - delta);
+    }
+  }
+  sums[0] = a;
+  sums[1] = b;
+}
+
 template <typename scalar_t>
-void adam_tensor(at::Tensor& param, const at::Tensor& grad, at::Tensor& m, at::Tensor& v, const AdamStep& s) {
+void adam_tensor(at::Tensor& param, const at::Tensor& grad, at::Tensor& m, at::Tensor& v, const AdamStep& s,
+                 int64_t mode, float* prev, double* total) {
   scalar_t* pp = param.data_ptr<scalar_t>();
   const scalar_t* gp = grad.data_ptr<scalar_t>();
   float* mp = m.data_ptr<float>();
   float* vp = v.data_ptr<float>();
-  at::parallel_for(0, param.numel(), 1 << 15, [&](int64_t begin, int64_t end) {
-    dispatch_adam_flags(s, [&]<bool S, bool M, int D>() { adam_range<scalar_t, S, M, D>(pp, gp, mp, vp, begin, end, s); });
+  const int64_t n = param.numel();
+  if (mode == kMoptOff) {
+    at::parallel_for(0, n, 1 << 15, [&](int64_t begin, int64_t end) {
+      dispatch_adam_flags(s, [&]<bool S, bool M, int D>() { adam_range<scalar_t, S, M, D>(pp, gp, mp, vp, begin, end, s); });
+    });
+    return;
+  }
+  const int64_t chunks = (n + kMoptChunk - 1) / kMoptChunk;
+  std::vector<double> partial(2 * chunks, 0.0);
+  at::parallel_for(0, chunks, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t c = lo; c < hi; ++c) {
+      const int64_t begin = c * kMoptChunk, end = std::min(n, begin + kMoptChunk);
+      dispatch_adam_flags(s, [&]<bool S, bool M, int D>() {
+        adam_range_mopt<scalar_t, S, M, D>(pp, gp, mp, vp, prev, begin, end, s, mode, partial.data() + 2 * c);
+      });
+    }
   });
+  for (int64_t c = 0; c < chunks; ++c) {
+    total[0] += partial[2 * c];
+    total[1] += partial[2 * c + 1];
+  }
 }
 
 void fused_adam_cpu(at::TensorList params, at::TensorList grads, at::TensorList exp_avgs, at::TensorList exp_avg_sqs,
                     const at::Tensor& step, const at::Tensor& meta, const at::Tensor& code, const at::Tensor& consts,
                     double beta1, double beta2, double eps, double weight_decay, bool decoupled, bool maximize,
                     const std::optional<at::Tensor>& grad_scale, const std::optional<at::Tensor>& found_inf,
-                    const at::Tensor& lr_out) {
+                    const at::Tensor& lr_out, at::TensorList prev_deltas, int64_t mopt_mode, const at::Tensor& mopt_sums) {
   const size_t n = params.size();
   TORCH_CHECK(grads.size() == n && exp_avgs.size() == n && exp_avg_sqs.size() == n,
               "lrkit.fused_adam_: params, grads, exp_avgs and exp_avg_sqs must have the same length, got ", n, ", ",
               grads.size(), ", ", exp_avgs.size(), ", ", exp_avg_sqs.size());
   TORCH_CHECK(step.numel() == 1, "lrkit.fused_adam_: 'step' must hold one number, got ", step.numel());
+  TORCH_CHECK(mopt_mode >= kMoptOff && mopt_mode <= kMoptMeasure, "lrkit.fused_adam_: mopt_mode must be 0 (off), "
+              "1 (record the update) or 2 (measure against it), got ", mopt_mode);
+  TORCH_CHECK(mopt_mode == kMoptOff || (prev_deltas.size() == n && mopt_sums.scalar_type() == at::kDouble &&
+                                        mopt_sums.numel() == 2 && mopt_sums.is_contiguous()),
+              "lrkit.fused_adam_: M-opt needs one float32 prev_delta per param and a float64 mopt_sums of 2");
   const Program p = program_from(meta, code, consts);
   const double t = step.item<double>();
   const double lr = eval_program(p, t);
@@ -98,6 +152,7 @@ void fused_adam_cpu(at::TensorList params, at::TensorList grads, at::TensorList 
   if (found_inf.has_value() && found_inf->item<double>() != 0.0) return;  // AMP: skip the step
   const double scale = grad_scale.has_value() ? grad_scale->item<double>() : 1.0;
   const AdamStep s = make_adam_step(lr, t + 1.0, beta1, beta2, eps, weight_decay, decoupled, maximize, scale);
+  double sums[2] = {0.0, 0.0};
   for (size_t i = 0; i < n; ++i) {
     at::Tensor param = params[i];
     const at::Tensor& grad = grads[i];
@@ -110,8 +165,20 @@ void fused_adam_cpu(at::TensorList params, at::TensorList grads, at::TensorList 
     TORCH_CHECK(m.scalar_type() == at::kFloat && v.scalar_type() == at::kFloat && m.numel() == param.numel() &&
                     v.numel() == param.numel(),
                 "lrkit.fused_adam_: exp_avg and exp_avg_sq ", i, " must be float32 and the size of the param");
+    float* prev = nullptr;
+    if (mopt_mode != kMoptOff) {
+      at::Tensor pd = prev_deltas[i];
+      TORCH_CHECK(pd.scalar_type() == at::kFloat && pd.numel() == param.numel() && pd.is_contiguous(),
+                  "lrkit.fused_adam_: prev_delta ", i, " must be a contiguous float32 tensor the size of its param");
+      prev = pd.data_ptr<float>();
+    }
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, param.scalar_type(), "lrkit_fused_adam_cpu",
-                                    [&] { adam_tensor<scalar_t>(param, grad, m, v, s); });
+                                    [&] { adam_tensor<scalar_t>(param, grad, m, v, s, mopt_mode, prev, sums); });
+  }
+  if (mopt_mode == kMoptMeasure) {
+    double* out = mopt_sums.data_ptr<double>();
+    out[0] = sums[0];
+    out[1] = sums[1];
   }
 }
 
@@ -123,7 +190,7 @@ TORCH_LIBRARY(lrkit, m) {
       "fused_adam_(Tensor(a!)[] params, Tensor[] grads, Tensor(b!)[] exp_avgs, Tensor(c!)[] exp_avg_sqs, "
       "Tensor step, Tensor meta, Tensor code, Tensor consts, float beta1, float beta2, float eps, "
       "float weight_decay, bool decoupled, bool maximize, Tensor? grad_scale, Tensor? found_inf, "
-      "Tensor(d!) lr_out) -> ()");
+      "Tensor(d!) lr_out, Tensor(e!)[] prev_deltas, int mopt_mode, Tensor(f!) mopt_sums) -> ()");
   // The multi-tensor, multi-group CUDA step (csrc/cuda): launch tables packed by lrkit/optim/tables.py.
   m.def(
       "fused_adam_multi_(Tensor(a!)[] params, Tensor[] grads, Tensor(b!)[] exp_avgs, Tensor(c!)[] exp_avg_sqs, "

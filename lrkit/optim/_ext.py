@@ -98,7 +98,8 @@ def _register_fakes() -> None:
 
     @torch.library.register_fake("lrkit::fused_adam_")
     def _fused_adam_fake(params, grads, exp_avgs, exp_avg_sqs, step, meta, code, consts, beta1, beta2, eps,
-                         weight_decay, decoupled, maximize, grad_scale, found_inf, lr_out):
+                         weight_decay, decoupled, maximize, grad_scale, found_inf, lr_out, prev_deltas, mopt_mode,
+                         mopt_sums):
         return None
 
 

@@ -56,7 +56,12 @@ class FusedAdam(torch.optim.Optimizer):
     """
 
     def __init__(self, params, policy, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0,
-                 adamw: bool = False, maximize: bool = False, backend: str = "auto"):
+                 adamw: bool = False, maximize: bool = False, backend: str = "auto", mopt_every: int | None = None):
+        if mopt_every is not None and (not isinstance(mopt_every, int) or isinstance(mopt_every, bool) or mopt_every < 2):
+            raise ValueError(f"FusedAdam: field 'mopt_every' must be None or an int >= 2, got {mopt_every!r}")
+        self.mopt_every = mopt_every
+        self._calls: dict[int, int] = {}  # step() calls per group (host side: no device read needed)
+        self._mopt: dict[int, dict] = {}
         if backend not in BACKENDS:
             raise ValueError(f"FusedAdam: field 'backend' must be one of {', '.join(BACKENDS)}, got {backend!r}")
         if not (len(betas) == 2 and all(0.0 <= b < 1.0 for b in betas)):
@@ -130,6 +135,42 @@ class FusedAdam(torch.optim.Optimizer):
             return False
         return _ext.has_cuda_kernel() if device.type == "cuda" else device.type == "cpu" and _ext.load()
 
+    # ---- streaming M-opt (004 Formula 7) -------------------------------------------------------
+    def _mopt_mode(self, index: int) -> int:
+        """0 off; 1 record this step's update Δ_t; 2 measure Δ_{t+1} against it (every mopt_every calls)."""
+        if not self.mopt_every:
+            return 0
+        c = self._calls.get(index, 0)
+        if c % self.mopt_every == self.mopt_every - 1:
+            return 1
+        return 2 if c > 0 and c % self.mopt_every == 0 else 0
+
+    def _mopt_state(self, index: int, params) -> dict:
+        mo = self._mopt.get(index)
+        if mo is None or len(mo["prev"]) != len(params) or any(d.shape != p.shape for d, p in zip(mo["prev"], params)):
+            mo = {"prev": [torch.zeros_like(p, dtype=torch.float32, memory_format=torch.contiguous_format) for p in params],
+                  "sums": torch.zeros(2, dtype=torch.float64, device=params[0].device),
+                  "history": (mo or {}).get("history", [])}
+            self._mopt[index] = mo
+        return mo
+
+    def _no_sums(self, device):
+        key = ("no_sums", device)
+        if key not in self._mopt:
+            self._mopt[key] = torch.zeros(2, dtype=torch.float64, device=device)
+        return self._mopt[key]
+
+    def mopt(self, group: int = 0) -> list[dict]:
+        """The M-opt LRs measured so far for a group: ``{"t", "lr", "mopt_lr", "l1_update", "l1_change"}``
+        with η* = lr · ‖Δ_t‖₁ / ‖Δ_t − Δ_{t+1}‖₁ (t: the step whose update was recorded; lr = η_{t+1}).
+        Reads the device."""
+        out = []
+        for step, lr, sums in self._mopt.get(group, {}).get("history", []):
+            a, b = float(sums[0]), float(sums[1])
+            out.append({"t": int(step) - 1, "lr": float(lr), "mopt_lr": float(lr) * a / b if b else float("inf"),
+                        "l1_update": a, "l1_change": b})
+        return out
+
     def _cuda_ready(self, cuda) -> bool:
         if not _ext.has_cuda_kernel():
             return False
@@ -197,25 +238,37 @@ class FusedAdam(torch.optim.Optimizer):
                 vs.append(st["exp_avg_sq"])
             work.append((group, buf, device, params, grads, ms, vs))
         stepped = [w[0] for w in work]
-        cuda = [w for w in work if w[2].type == "cuda"]
+        index_of = {id(g): i for i, g in enumerate(self.param_groups)}
+        modes = {id(w[0]): self._mopt_mode(index_of[id(w[0])]) for w in work}
+        cuda = [w for w in work if w[2].type == "cuda" and modes[id(w[0])] == 0]  # M-opt steps: the reference path
         if cuda and self.backend != "torch" and self._cuda_ready(cuda):
             self._cuda_step(cuda, grad_scale, found_inf)
             work = [w for w in work if w[2].type != "cuda"]
         for group, buf, device, params, grads, ms, vs in work:
             beta1, beta2 = group["betas"]
+            index = index_of[id(group)]
+            mode = modes[id(group)]
+            mo = self._mopt_state(index, params) if mode else None
+            prev = mo["prev"] if mo else []
+            sums = mo["sums"] if mo else self._no_sums(device)
             if self.backend == "ext" and device.type != "cpu":
                 raise RuntimeError(f"FusedAdam(backend='ext'): no compiled kernel for these {device.type} tensors "
                                    f"({_ext.error() or 'the CUDA extension is not built'}); use backend='auto' or 'torch'")
             if self.uses_extension(device) and all(p.is_contiguous() and g.is_contiguous() for p, g in zip(params, grads)):
                 torch.ops.lrkit.fused_adam_(params, grads, ms, vs, group["step"], buf["meta"], buf["code"], buf["consts"],
                                             beta1, beta2, group["eps"], group["weight_decay"], group["adamw"],
-                                            group["maximize"], grad_scale, found_inf, buf["lr"])
+                                            group["maximize"], grad_scale, found_inf, buf["lr"], prev, mode, sums)
             else:
                 if self.backend != "torch":
                     _ext.warn_fallback("FusedAdam")
                 adam_reference(params, grads, ms, vs, group["policy"], group["step"], buf, beta1, beta2, group["eps"],
-                               group["weight_decay"], group["adamw"], group["maximize"], grad_scale, found_inf)
+                               group["weight_decay"], group["adamw"], group["maximize"], grad_scale, found_inf,
+                               prev, mode, sums)
+            if mode == 2:
+                mo["history"].append((group["step"].clone(), buf["lr"].clone(), sums.clone()))
         for group in stepped:
+            index = index_of[id(group)]
+            self._calls[index] = self._calls.get(index, 0) + 1
             if found_inf is None:
                 group["step"].add_(1.0)
             else:
@@ -224,10 +277,12 @@ class FusedAdam(torch.optim.Optimizer):
 
 
 def adam_reference(params, grads, exp_avgs, exp_avg_sqs, policy: str, step, buf, beta1, beta2, eps, weight_decay,
-                   decoupled, maximize, grad_scale=None, found_inf=None) -> None:
+                   decoupled, maximize, grad_scale=None, found_inf=None, prev_deltas=(), mopt_mode: int = 0,
+                   mopt_sums=None) -> None:
     """The pure-torch step (the fallback and the readable reference): η(t) from the policy formula on
     the device (float64), then the element update in float32. Skipped elements stay as they were
-    where ``found_inf`` is set (``torch.where``, no host sync)."""
+    where ``found_inf`` is set (``torch.where``, no host sync). M-opt as in the kernel: mode 1 stores
+    this step's update in ``prev_deltas``, mode 2 writes (‖Δ_prev‖₁, ‖Δ_prev − Δ‖₁) to ``mopt_sums``."""
     from lrkit.policies import parse
 
     t = step.reshape(1)
@@ -237,7 +292,10 @@ def adam_reference(params, grads, exp_avgs, exp_avg_sqs, policy: str, step, buf,
     step_size = (lr / (1.0 - beta1 ** t1)).to(torch.float32)
     bc2_sqrt = torch.sqrt(1.0 - beta2 ** t1).to(torch.float32)
     skip = None if found_inf is None else (found_inf.reshape(1) != 0)
-    for p, g, m, v in zip(params, grads, exp_avgs, exp_avg_sqs):
+    if mopt_mode == 2:
+        mopt_sums.zero_()
+    prevs = list(prev_deltas) if mopt_mode else [None] * len(params)
+    for p, g, m, v, prev in zip(params, grads, exp_avgs, exp_avg_sqs, prevs):
         g32 = g.to(torch.float32)
         if grad_scale is not None:
             g32 = g32 / grad_scale.to(torch.float32)
@@ -256,4 +314,12 @@ def adam_reference(params, grads, exp_avgs, exp_avg_sqs, policy: str, step, buf,
             m_new, v_new, p_new = torch.where(skip, m, m_new), torch.where(skip, v, v_new), torch.where(skip, p32, p_new)
         m.copy_(m_new)
         v.copy_(v_new)
-        p.copy_(p_new.to(p.dtype))
+        stored = p_new.to(p.dtype)
+        if mopt_mode:
+            delta = stored.double() - p32.double()
+            if mopt_mode == 1:
+                prev.copy_(delta)
+            else:
+                mopt_sums[0] += prev.double().abs().sum()
+                mopt_sums[1] += (prev.double() - delta).abs().sum()
+        p.copy_(stored)

@@ -174,7 +174,7 @@ def test_the_ops_pass_opcheck(ext):
     ps = [torch.randn(5), torch.randn(3, 2)]
     args = (ps, [torch.randn_like(p) for p in ps], [torch.zeros_like(p) for p in ps], [torch.zeros_like(p) for p in ps],
             torch.zeros(1, dtype=torch.float64), meta, code, consts, 0.9, 0.999, 1e-8, 0.0, False, False, None, None,
-            torch.zeros(1, dtype=torch.float64))
+            torch.zeros(1, dtype=torch.float64), [torch.zeros(p.shape) for p in ps], 2, torch.zeros(2, dtype=torch.float64))
     torch.library.opcheck(ext.fused_adam_.default, args)
 
 
@@ -194,3 +194,34 @@ def test_without_the_extension_the_reference_runs_and_says_so_once(monkeypatch):
         w.grad = torch.ones(3)
         opt.step()  # no second warning
     assert not opt.uses_extension() and opt.steps() == [2]
+
+
+@pytest.mark.parametrize("backend", ["ext", "torch"])
+def test_streaming_mopt_equals_formula_7_on_snapshots(ext, backend):
+    """Every M steps the step itself yields η* = η_{t+1}·‖Θ_{t+1} − Θ_t‖₁ / ‖2Θ_{t+1} − Θ_t − Θ_{t+2}‖₁."""
+    from lrkit.optim import mopt_l1_reference
+
+    ps = problem(6)
+    opt = FusedAdam(ps, policy="COS(k0=0.001, k1=0.01, l=5)", mopt_every=4, backend=backend)
+    g = torch.Generator().manual_seed(7)
+    snaps, expected = {}, []
+    for call in range(12):
+        snaps[call] = [p.detach().clone() for p in ps]
+        for p in ps:
+            p.grad = torch.randn(p.shape, generator=g)
+        opt.step()
+    snaps[12] = [p.detach().clone() for p in ps]
+    for t in (3, 7, 11):  # updates t and t+1 = 4, 8, 12 ... measured at calls 4 and 8 (call 12 is the 13th)
+        if t + 2 <= 12 and t + 1 in (4, 8):
+            a, b = mopt_l1_reference(snaps[t], snaps[t + 1], snaps[t + 2])
+            expected.append((t, parse("COS(k0=0.001, k1=0.01, l=5)")(t + 1) * a / b))
+    got = opt.mopt()
+    assert [r["t"] for r in got] == [t for t, _ in expected] == [3, 7]
+    for r, (_, eta_star) in zip(got, expected):
+        assert r["mopt_lr"] == pytest.approx(eta_star, rel=1e-6)
+        assert r["lr"] == pytest.approx(parse("COS(k0=0.001, k1=0.01, l=5)")(r["t"] + 1), rel=1e-12)
+
+
+def test_mopt_every_is_validated():
+    with pytest.raises(ValueError, match="field 'mopt_every' must be None or an int >= 2"):
+        FusedAdam([torch.nn.Parameter(torch.zeros(2))], policy="FIX(k=0.1)", mopt_every=1)

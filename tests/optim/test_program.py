@@ -31,8 +31,8 @@ def test_program_equals_the_policy(spec):
 @settings(max_examples=60, deadline=None)
 @given(st.sampled_from(COMPILABLE), st.integers(min_value=0, max_value=10**9))
 def test_program_equals_the_policy_at_any_step(spec, t):
-    pol = parse(spec)
-    assert run_program(compile_policy(pol), t) == pol(t)
+    pol = parse(spec)  # numpy's scalar and array pow may differ in the last bit: a few ulps
+    assert run_program(compile_policy(pol), t) == pytest.approx(pol(t), rel=1e-15, abs=0)
 
 
 @dataclass(frozen=True, repr=False)
