@@ -52,7 +52,7 @@ def summarise(recipe: Recipe, results: list[dict], profile: str = "full") -> lis
             "ours_iters_to_target": statistics.median(reached) if reached else None,
             "reached": f"{len(reached)}/{len(hits)}" if target is not None else None,
             "paper_iters_to_target": paper.get("iters_to_target"),
-            "status": ",".join(sorted({r["status"] for r in recs})),
+            "status": ",".join(sorted({r["status"] for r in recs})) or "not run",
             "reused": sum(bool(r.get("reused_from")) for r in recs),
             "wall_time_s": sum(r["summary"]["wall_time_s"] for r in recs),
         })

@@ -13,7 +13,7 @@ from lrkit.reproduce.store import RunStore
 
 def reproduce(name: str, profile: str = "quick", repeats: int = 1, device: str = "cpu", out: str | Path = "out",
               progress: bool = True, threads: int | None = None, data=None, only: list[str] | None = None,
-              resume: bool = False, reuse=(), cache: str | Path | None = None) -> dict:
+              resume: bool = False, reuse=(), cache: str | Path | None = None, missing: str = "train") -> dict:
     """Run every row of a table's profile ``repeats`` times; write results.json, table.md and curves.png.
 
     only: run just the rows whose policy is one of these specs (as written in the table).
@@ -23,6 +23,8 @@ def reproduce(name: str, profile: str = "quick", repeats: int = 1, device: str =
     tables and sessions (default: ``$LRKIT_RUN_CACHE`` if set). A run is reused only when its whole
     config matches (policy, optimizer, budget, seed, device…); see :mod:`lrkit.reproduce.store`.
     Every result records where it came from (``reused_from``).
+    missing: ``"train"`` (default) runs what the store does not hold; ``"skip"`` only shows the stored
+    runs and lists the others as "not run" (how the committed notebooks open without training for hours).
     """
     from tqdm.auto import tqdm
 
@@ -30,6 +32,8 @@ def reproduce(name: str, profile: str = "quick", repeats: int = 1, device: str =
 
     if profile not in PROFILES:
         raise ValueError(f"profile must be one of {', '.join(PROFILES)}, got {profile!r}")
+    if missing not in ("train", "skip"):
+        raise ValueError(f"missing must be 'train' or 'skip', got {missing!r}")
     if not isinstance(repeats, int) or isinstance(repeats, bool) or repeats < 1:
         raise ValueError(f"repeats must be an int >= 1, got {repeats!r}")
     recipe = get_recipe(name)
@@ -50,6 +54,9 @@ def reproduce(name: str, profile: str = "quick", repeats: int = 1, device: str =
                 done = store.get(cfg)
                 if done is not None:
                     rec = dict(done, reused_from=store.where(cfg) or "run store")
+                elif missing == "skip":
+                    bar.update(1)
+                    continue
                 else:
                     if shared_data is None:
                         from lrkit.train.data import load_dataset

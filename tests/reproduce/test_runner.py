@@ -68,6 +68,13 @@ def test_resume_and_the_run_store_train_nothing_twice(tmp_path, monkeypatch):
     monkeypatch.setenv("LRKIT_RUN_CACHE", str(tmp_path / "cache"))  # another table, same runs: from the cache
     other = reproduce("tiny", profile="quick", out=tmp_path / "b", progress=False, data=ds)
     assert other["results"][0]["records"][0]["reused_from"].startswith(str(tmp_path / "cache"))
+    # missing="skip" shows what is stored and trains nothing
+    shown = reproduce("tiny", profile="quick", repeats=2, out=tmp_path / "d", progress=False, data=ds, missing="skip")
+    assert [len(res["records"]) for res in shown["results"]] == [1, 1]
+    assert "not run" not in (tmp_path / "d" / "table.md").read_text()
+    none = reproduce("tiny", profile="full", out=tmp_path / "e", progress=False, data=ds, missing="skip")
+    assert [r["status"] for r in none["table"]] == ["not run", "not run"]
+    assert "| `FIX(k=0.01)` | momentum | — |" in (tmp_path / "e" / "table.md").read_text()
     # a run that is not in the store is trained (and here fails loudly, recorded as failed)
     more = reproduce("tiny", profile="quick", repeats=2, out=tmp_path / "c", progress=False, data=ds)
     assert [[r["status"] for r in res["records"]] for res in more["results"]] == [["complete", "failed"]] * 2
