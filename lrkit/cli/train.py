@@ -41,6 +41,8 @@ def add_parsers(sub) -> None:
                    help="also reuse finished runs from these results.json / run-record files or folders")
     r.add_argument("--cache", default=None, metavar="DIR",
                    help="run store folder, read and written (default $LRKIT_RUN_CACHE)")
+    r.add_argument("--stored-only", action="store_true",
+                   help="train nothing: show the runs the store holds, list the other rows as 'not run'")
     r.add_argument("--no-progress", action="store_true")
     r.set_defaults(func=run_reproduce)
 
@@ -88,7 +90,7 @@ def run_reproduce(args) -> int:
     out = args.out or f"out/{args.table}-{args.profile}"
     doc = reproduce(args.table, profile=args.profile, repeats=args.repeats, device=args.device, out=out,
                     progress=not args.no_progress, threads=args.threads, only=args.only, resume=args.resume,
-                    reuse=args.reuse, cache=args.cache)
+                    reuse=args.reuse, cache=args.cache, missing="skip" if args.stored_only else "train")
     print(Path(out, "table.md").read_text())
     print(f"results: {out}/results.json, {out}/table.md, plots: {', '.join(doc.get('plots', []))}")
     return 0

@@ -43,3 +43,6 @@ def test_a_table_from_reused_runs_trains_nothing(tmp_path, capsys, monkeypatch):
     assert "5 of the runs were reused from the run store" in text
     assert "| `COS(k0=0.01, k1=0.06, l=2000)` | momentum | 500 | 1500 | 3.00× | 6.67× |" in text
     assert json.loads((out / "results.json").read_text())["target"] == 0.991
+    assert main(["reproduce", "table10", "--profile", "full", "--stored-only", "--out", str(tmp_path / "none"),
+                 "--no-progress"]) == 0  # nothing stored there and nothing trained
+    assert capsys.readouterr().out.count("| not run |") == 5
