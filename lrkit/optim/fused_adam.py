@@ -20,6 +20,8 @@ The update, per element (torch.optim.Adam's, in float32 for fp32/bf16/fp16 param
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from lrkit.optim import _ext
@@ -62,6 +64,7 @@ class FusedAdam(torch.optim.Optimizer):
         self.mopt_every = mopt_every
         self._calls: dict[int, int] = {}  # step() calls per group (host side: no device read needed)
         self._mopt: dict[int, dict] = {}
+        self._placeholder: dict = {}
         if backend not in BACKENDS:
             raise ValueError(f"FusedAdam: field 'backend' must be one of {', '.join(BACKENDS)}, got {backend!r}")
         if not (len(betas) == 2 and all(0.0 <= b < 1.0 for b in betas)):
@@ -155,10 +158,10 @@ class FusedAdam(torch.optim.Optimizer):
         return mo
 
     def _no_sums(self, device):
-        key = ("no_sums", device)
-        if key not in self._mopt:
-            self._mopt[key] = torch.zeros(2, dtype=torch.float64, device=device)
-        return self._mopt[key]
+        """A placeholder sums tensor for steps without M-opt (the op's schema always takes one)."""
+        if device not in self._placeholder:
+            self._placeholder[device] = torch.zeros(2, dtype=torch.float64, device=device)
+        return self._placeholder[device]
 
     def mopt(self, group: int = 0) -> list[dict]:
         """The M-opt LRs measured so far for a group: ``{"t", "lr", "mopt_lr", "l1_update", "l1_change"}``
@@ -243,7 +246,8 @@ class FusedAdam(torch.optim.Optimizer):
         cuda = [w for w in work if w[2].type == "cuda" and modes[id(w[0])] == 0]  # M-opt steps: the reference path
         if cuda and self.backend != "torch" and self._cuda_ready(cuda):
             self._cuda_step(cuda, grad_scale, found_inf)
-            work = [w for w in work if w[2].type != "cuda"]
+            done = {id(w[0]) for w in cuda}
+            work = [w for w in work if id(w[0]) not in done]
         for group, buf, device, params, grads, ms, vs in work:
             beta1, beta2 = group["betas"]
             index = index_of[id(group)]
@@ -276,6 +280,13 @@ class FusedAdam(torch.optim.Optimizer):
         return loss
 
 
+@functools.lru_cache(maxsize=64)
+def _parsed(spec: str):
+    from lrkit.policies import parse
+
+    return parse(spec)
+
+
 def adam_reference(params, grads, exp_avgs, exp_avg_sqs, policy: str, step, buf, beta1, beta2, eps, weight_decay,
                    decoupled, maximize, grad_scale=None, found_inf=None, prev_deltas=(), mopt_mode: int = 0,
                    mopt_sums=None) -> None:
@@ -283,10 +294,8 @@ def adam_reference(params, grads, exp_avgs, exp_avg_sqs, policy: str, step, buf,
     the device (float64), then the element update in float32. Skipped elements stay as they were
     where ``found_inf`` is set (``torch.where``, no host sync). M-opt as in the kernel: mode 1 stores
     this step's update in ``prev_deltas``, mode 2 writes (‖Δ_prev‖₁, ‖Δ_prev − Δ‖₁) to ``mopt_sums``."""
-    from lrkit.policies import parse
-
     t = step.reshape(1)
-    lr = parse(policy)(t)  # float64 on the device, the same formula the kernel's program was traced from
+    lr = _parsed(policy)(t)  # float64 on the device, the same formula the kernel's program was traced from
     buf["lr"].copy_(lr)
     t1 = t + 1.0
     step_size = (lr / (1.0 - beta1 ** t1)).to(torch.float32)
