@@ -13,6 +13,10 @@
 
 #if defined(__CUDACC__)
 #define LRKIT_HD __host__ __device__ __forceinline__
+#elif defined(__GNUC__)
+// Always inlined: an out-of-line call per element (through the PLT, in a shared library) would stop
+// the CPU loops from vectorising — measured 5x slower at 10M parameters.
+#define LRKIT_HD inline __attribute__((always_inline))
 #else
 #define LRKIT_HD inline
 #endif
