@@ -121,10 +121,13 @@ print('profile', PROFILE, '| device', DEVICE, '| torch', torch.__version__, '| t
 BENCH_RUN = """doc = bench_fused_adam(device=DEVICE, progress=False, **cfg)
 display(Markdown(table(doc)))"""
 
-BENCH_PLOT = """df = pd.DataFrame([r for r in doc['rows'] if 'median_ms' in r])
-ax = sns.barplot(df, y='case', x='median_ms', hue='name', orient='h')
+BENCH_PLOT = """import matplotlib.pyplot as plt
+df = pd.DataFrame([r for r in doc['rows'] if 'median_ms' in r])
+fig, ax = plt.subplots(figsize=(9, 4))
+sns.barplot(df, y='case', x='median_ms', hue='name', orient='h', ax=ax)
 ax.set_xscale('log'); ax.set_xlabel('median step time (ms, log scale)'); ax.set_title(doc['device'])
-ax.legend(fontsize=7);"""
+ax.legend(fontsize=7); fig.tight_layout()
+display(fig); plt.close(fig)"""
 
 BENCH_CHECK = """ours = {r['case']: r for r in doc['rows'] if r['impl'] == 'lrkit' and 'median_ms' in r}
 for case, r in ours.items():
