@@ -32,14 +32,11 @@ _PARAM_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
 
 
 def _spec(policy) -> str:
-    from lrkit.policies import Policy, from_dict, parse
+    from lrkit.policies import Policy, parse
 
-    if isinstance(policy, str):
-        policy = parse(policy)
-    elif isinstance(policy, dict):
-        policy = from_dict(policy)
-    if not isinstance(policy, Policy):
+    if not isinstance(policy, (str, dict, Policy)):
         raise TypeError(f"FusedAdam: field 'policy' must be a policy, a spec string or a dict, got {type(policy).__name__}")
+    policy = parse(policy)
     compile_policy(policy)  # raises ProgramError naming why it cannot run on the device
     return str(policy)
 

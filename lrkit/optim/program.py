@@ -185,35 +185,17 @@ class _Builder:
         return prog
 
 
+def _sym_unary(op: str):
+    return lambda self, x: self.tb.emit(op, x)
+
+
 class _SymOps:
     """The ``xp`` namespace of the policies, recording instead of computing."""
 
     def __init__(self, tb: _Builder):
         self.tb = tb
 
-    def _un(self, op, x):
-        return self.tb.emit(op, x)
-
-    def floor(self, x):
-        return self._un("FLOOR", x)
-
-    def sin(self, x):
-        return self._un("SIN", x)
-
-    def cos(self, x):
-        return self._un("COS", x)
-
-    def exp(self, x):
-        return self._un("EXP", x)
-
-    def log(self, x):
-        return self._un("LOG", x)
-
-    def sqrt(self, x):
-        return self._un("SQRT", x)
-
-    def abs(self, x):
-        return self._un("ABS", x)
+    floor, sin, cos, exp, log, sqrt, abs = (_sym_unary(op) for op in ("FLOOR", "SIN", "COS", "EXP", "LOG", "SQRT", "ABS"))
 
     def mod(self, x, m):
         return self.tb.emit("MOD", x, m)
@@ -246,14 +228,11 @@ class _SymOps:
 
 def compile_policy(policy) -> Program:
     """Trace ``policy``'s formula into a :class:`Program` (raises :class:`ProgramError` if it cannot)."""
-    from lrkit.policies import MetricPolicy, Policy, from_dict, parse
+    from lrkit.policies import MetricPolicy, Policy, parse
 
-    if isinstance(policy, str):
-        policy = parse(policy)
-    elif isinstance(policy, dict):
-        policy = from_dict(policy)
-    if not isinstance(policy, Policy):
+    if not isinstance(policy, (str, dict, Policy)):
         raise ProgramError(f"compile_policy: expected a policy or a spec, got {type(policy).__name__}")
+    policy = parse(policy)
     if isinstance(policy, MetricPolicy):
         raise ProgramError(f"{policy.name} is state-based (it decides from metrics on the host) and cannot run "
                            "as a device program; use it through PolicyLR / the monitor")
