@@ -241,48 +241,24 @@ def compile_policy(policy) -> Program:
     return tb.finish(result, str(policy))
 
 
+# The reference semantics of each opcode (numpy, float64); the C++/CUDA interpreter mirrors this table.
+_NUMPY_OPS = {
+    "ADD": lambda a, b, c: a + b, "SUB": lambda a, b, c: a - b, "MUL": lambda a, b, c: a * b,
+    "DIV": lambda a, b, c: a / b, "POW": lambda a, b, c: np.power(a, b), "NEG": lambda a, b, c: -a,
+    "FLOOR": lambda a, b, c: np.floor(a), "MOD": lambda a, b, c: np.mod(a, b), "ABS": lambda a, b, c: np.abs(a),
+    "SIN": lambda a, b, c: np.sin(a), "COS": lambda a, b, c: np.cos(a), "EXP": lambda a, b, c: np.exp(a),
+    "LOG": lambda a, b, c: np.log(a), "SQRT": lambda a, b, c: np.sqrt(a), "MIN": lambda a, b, c: np.minimum(a, b),
+    "MAX": lambda a, b, c: np.maximum(a, b), "GE": lambda a, b, c: (a >= b).astype(np.float64),
+    "GT": lambda a, b, c: (a > b).astype(np.float64), "WHERE": lambda a, b, c: np.where(a != 0, b, c),
+}
+assert tuple(_NUMPY_OPS) == OPCODES
+
+
 def _np_op(op: int, a, b, c):
-    name = OPCODES[op]
+    if not 0 <= op < len(OPCODES):
+        raise ValueError(f"unknown opcode {op}")
     with np.errstate(all="ignore"):
-        if name == "ADD":
-            return a + b
-        if name == "SUB":
-            return a - b
-        if name == "MUL":
-            return a * b
-        if name == "DIV":
-            return a / b
-        if name == "POW":
-            return np.power(a, b)
-        if name == "NEG":
-            return -a
-        if name == "FLOOR":
-            return np.floor(a)
-        if name == "MOD":
-            return np.mod(a, b)
-        if name == "ABS":
-            return np.abs(a)
-        if name == "SIN":
-            return np.sin(a)
-        if name == "COS":
-            return np.cos(a)
-        if name == "EXP":
-            return np.exp(a)
-        if name == "LOG":
-            return np.log(a)
-        if name == "SQRT":
-            return np.sqrt(a)
-        if name == "MIN":
-            return np.minimum(a, b)
-        if name == "MAX":
-            return np.maximum(a, b)
-        if name == "GE":
-            return (a >= b).astype(np.float64)
-        if name == "GT":
-            return (a > b).astype(np.float64)
-        if name == "WHERE":
-            return np.where(a != 0, b, c)
-    raise ValueError(f"unknown opcode {op}")
+        return _NUMPY_OPS[OPCODES[op]](a, b, c)
 
 
 def run_program(prog: Program, t: Any):

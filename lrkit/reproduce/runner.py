@@ -51,9 +51,9 @@ def reproduce(name: str, profile: str = "quick", repeats: int = 1, device: str =
             cfg = dict(spec["config"], device=device, seed=rep, threads=threads)
             try:
                 tc = TrainConfig.from_dict(cfg)
-                done = store.get(cfg)
+                done, origin = store.lookup(cfg)
                 if done is not None:
-                    rec = dict(done, reused_from=store.where(cfg) or "run store")
+                    rec = dict(done, reused_from=origin or "run store")
                 elif missing == "skip":
                     bar.update(1)
                     continue

@@ -90,8 +90,13 @@ class RunStore:
 
     def get(self, config: dict) -> dict | None:
         """The finished record of this run, or None."""
-        return self.records.get(run_key(config))
+        return self.lookup(config)[0]
+
+    def lookup(self, config: dict) -> tuple[dict | None, str]:
+        """(record or None, the file it was read from — "" for runs added in this session)."""
+        key = run_key(config)
+        return self.records.get(key), self.origin.get(key, "")
 
     def where(self, config: dict) -> str:
         """The file a stored run was read from ("" for runs added in this session)."""
-        return self.origin.get(run_key(config), "")
+        return self.lookup(config)[1]
