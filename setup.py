@@ -8,6 +8,7 @@ compiled here, and `lrkit.optim` builds the same sources on first use (JIT, ninj
 """
 
 import os
+import sys
 from pathlib import Path
 
 from setuptools import find_packages, setup
@@ -23,15 +24,17 @@ def extensions():
         return [], {}
     csrc = ROOT / "csrc"
     sources = [str(p.relative_to(ROOT)) for p in [csrc / "module.cpp", *sorted((csrc / "cpu").glob("*.cpp"))]]
-    flags = {"cxx": ["-O3", "-std=c++20", "-fno-math-errno", "-ffp-contract=off"]}
+    # The flags of lrkit/optim/_ext.py (one place): portable here (no -march=native), OpenMP threads.
+    openmp = ["-fopenmp"] if torch.backends.openmp.is_available() and sys.platform.startswith("linux") else []
+    flags = {"cxx": ["-O3", "-std=c++20", "-fno-math-errno", "-ffp-contract=off", *openmp]}
     include = [str(csrc / "include")]
     if torch.version.cuda and CUDA_HOME and os.environ.get("LRKIT_NO_CUDA_EXT") != "1":
         os.environ.setdefault("TORCH_CUDA_ARCH_LIST", "8.0;9.0")
         sources += [str(p.relative_to(ROOT)) for p in sorted((csrc / "cuda").glob("*.c*"))]
         flags["nvcc"] = ["-O3", "-std=c++17"]
-        ext = CUDAExtension("lrkit._C", sources, include_dirs=include, extra_compile_args=flags)
+        ext = CUDAExtension("lrkit._C", sources, include_dirs=include, extra_compile_args=flags, extra_link_args=openmp)
     else:
-        ext = CppExtension("lrkit._C", sources, include_dirs=include, extra_compile_args=flags)
+        ext = CppExtension("lrkit._C", sources, include_dirs=include, extra_compile_args=flags, extra_link_args=openmp)
     return [ext], {"build_ext": BuildExtension.with_options(use_ninja=True)}
 
 

@@ -75,9 +75,9 @@ void adam_range(scalar_t* __restrict pp, const scalar_t* __restrict gp, float* _
 // Streaming M-opt (004 Formula 7) inside the step, no extra pass over the parameters:
 //   mode 1 ("record"): prev[i] <- p_new - p_old (the update of this step, Delta_t)
 //   mode 2 ("measure"): sums += ( |prev[i]|, |prev[i] - (p_new - p_old)| )  (||Delta_t||_1, ||Delta_t - Delta_{t+1}||_1)
-// Sums use fixed chunks of kMoptChunk elements added in order: deterministic whatever the threads.
+// Sums are per piece (below), added in order: deterministic whatever the threads.
 enum MoptMode : int64_t { kMoptOff = 0, kMoptRecord = 1, kMoptMeasure = 2 };
-constexpr int64_t kMoptChunk = 1 << 15;
+constexpr int64_t kPieceSize = 1 << 15;
 
 template <typename scalar_t, bool kScale, bool kMaximize, int kDecay>
 void adam_range_mopt(scalar_t* __restrict pp, const scalar_t* __restrict gp, float* __restrict mp, float* __restrict vp,
@@ -100,34 +100,28 @@ void adam_range_mopt(scalar_t* __restrict pp, const scalar_t* __restrict gp, flo
   sums[1] = b;
 }
 
+// One piece of work: elements [begin, end) of tensor `tensor`, at most kPieceSize long. The step is
+// cut into these pieces over all tensors of the group and the pieces are shared among the threads,
+// so many small tensors are updated in parallel too; M-opt sums add the pieces' partial sums in
+// order, so they do not depend on the number of threads.
+struct Piece {
+  int64_t tensor, begin, end;
+};
+
 template <typename scalar_t>
-void adam_tensor(at::Tensor& param, const at::Tensor& grad, at::Tensor& m, at::Tensor& v, const AdamStep& s,
-                 int64_t mode, float* prev, double* total) {
+void adam_piece(at::Tensor& param, const at::Tensor& grad, at::Tensor& m, at::Tensor& v, const AdamStep& s,
+                int64_t begin, int64_t end, int64_t mode, float* prev, double* sums) {
   scalar_t* pp = param.data_ptr<scalar_t>();
   const scalar_t* gp = grad.data_ptr<scalar_t>();
   float* mp = m.data_ptr<float>();
   float* vp = v.data_ptr<float>();
-  const int64_t n = param.numel();
-  if (mode == kMoptOff) {
-    at::parallel_for(0, n, 1 << 15, [&](int64_t begin, int64_t end) {
-      dispatch_adam_flags(s, [&]<bool S, bool M, int D>() { adam_range<scalar_t, S, M, D>(pp, gp, mp, vp, begin, end, s); });
-    });
-    return;
-  }
-  const int64_t chunks = (n + kMoptChunk - 1) / kMoptChunk;
-  std::vector<double> partial(2 * chunks, 0.0);
-  at::parallel_for(0, chunks, 1, [&](int64_t lo, int64_t hi) {
-    for (int64_t c = lo; c < hi; ++c) {
-      const int64_t begin = c * kMoptChunk, end = std::min(n, begin + kMoptChunk);
-      dispatch_adam_flags(s, [&]<bool S, bool M, int D>() {
-        adam_range_mopt<scalar_t, S, M, D>(pp, gp, mp, vp, prev, begin, end, s, mode, partial.data() + 2 * c);
-      });
+  dispatch_adam_flags(s, [&]<bool S, bool M, int D>() {
+    if (mode == kMoptOff) {
+      adam_range<scalar_t, S, M, D>(pp, gp, mp, vp, begin, end, s);
+    } else {
+      adam_range_mopt<scalar_t, S, M, D>(pp, gp, mp, vp, prev, begin, end, s, mode, sums);
     }
   });
-  for (int64_t c = 0; c < chunks; ++c) {
-    total[0] += partial[2 * c];
-    total[1] += partial[2 * c + 1];
-  }
 }
 
 void fused_adam_cpu(at::TensorList params, at::TensorList grads, at::TensorList exp_avgs, at::TensorList exp_avg_sqs,
@@ -152,12 +146,13 @@ void fused_adam_cpu(at::TensorList params, at::TensorList grads, at::TensorList 
   if (found_inf.has_value() && found_inf->item<double>() != 0.0) return;  // AMP: skip the step
   const double scale = grad_scale.has_value() ? grad_scale->item<double>() : 1.0;
   const AdamStep s = make_adam_step(lr, t + 1.0, beta1, beta2, eps, weight_decay, decoupled, maximize, scale);
-  double sums[2] = {0.0, 0.0};
+  std::vector<Piece> pieces;
+  std::vector<float*> prevs(n, nullptr);
   for (size_t i = 0; i < n; ++i) {
-    at::Tensor param = params[i];
+    const at::Tensor& param = params[i];
     const at::Tensor& grad = grads[i];
-    at::Tensor m = exp_avgs[i];
-    at::Tensor v = exp_avg_sqs[i];
+    const at::Tensor& m = exp_avgs[i];
+    const at::Tensor& v = exp_avg_sqs[i];
     TORCH_CHECK(param.is_contiguous() && grad.is_contiguous() && m.is_contiguous() && v.is_contiguous(),
                 "lrkit.fused_adam_: tensor ", i, " (param, grad or state) is not contiguous");
     TORCH_CHECK(grad.scalar_type() == param.scalar_type() && grad.numel() == param.numel(),
@@ -165,15 +160,38 @@ void fused_adam_cpu(at::TensorList params, at::TensorList grads, at::TensorList 
     TORCH_CHECK(m.scalar_type() == at::kFloat && v.scalar_type() == at::kFloat && m.numel() == param.numel() &&
                     v.numel() == param.numel(),
                 "lrkit.fused_adam_: exp_avg and exp_avg_sq ", i, " must be float32 and the size of the param");
-    float* prev = nullptr;
+    TORCH_CHECK(param.scalar_type() == at::kFloat || param.scalar_type() == at::kDouble ||
+                    param.scalar_type() == at::kBFloat16 || param.scalar_type() == at::kHalf,
+                "lrkit.fused_adam_: param ", i, " has dtype ", param.scalar_type(),
+                "; allowed: float32, float64, bfloat16, float16");
     if (mopt_mode != kMoptOff) {
-      at::Tensor pd = prev_deltas[i];
+      const at::Tensor& pd = prev_deltas[i];
       TORCH_CHECK(pd.scalar_type() == at::kFloat && pd.numel() == param.numel() && pd.is_contiguous(),
                   "lrkit.fused_adam_: prev_delta ", i, " must be a contiguous float32 tensor the size of its param");
-      prev = pd.data_ptr<float>();
+      prevs[i] = pd.data_ptr<float>();
     }
-    AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, param.scalar_type(), "lrkit_fused_adam_cpu",
-                                    [&] { adam_tensor<scalar_t>(param, grad, m, v, s, mopt_mode, prev, sums); });
+    for (int64_t b = 0; b < param.numel(); b += kPieceSize) {
+      pieces.push_back({static_cast<int64_t>(i), b, std::min(param.numel(), b + kPieceSize)});
+    }
+  }
+  const int64_t n_pieces = static_cast<int64_t>(pieces.size());
+  std::vector<double> partial(mopt_mode == kMoptOff ? 0 : 2 * n_pieces, 0.0);
+  at::parallel_for(0, n_pieces, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t k = lo; k < hi; ++k) {
+      const Piece& w = pieces[k];
+      at::Tensor param = params[w.tensor];
+      at::Tensor m = exp_avgs[w.tensor];
+      at::Tensor v = exp_avg_sqs[w.tensor];
+      double* sums = partial.empty() ? nullptr : partial.data() + 2 * k;
+      AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, param.scalar_type(), "lrkit_fused_adam_cpu", [&] {
+        adam_piece<scalar_t>(param, grads[w.tensor], m, v, s, w.begin, w.end, mopt_mode, prevs[w.tensor], sums);
+      });
+    }
+  });
+  double sums[2] = {0.0, 0.0};
+  for (int64_t k = 0; k < static_cast<int64_t>(partial.size()) / 2; ++k) {
+    sums[0] += partial[2 * k];
+    sums[1] += partial[2 * k + 1];
   }
   if (mopt_mode == kMoptMeasure) {
     double* out = mopt_sums.data_ptr<double>();

@@ -8,6 +8,7 @@ torch's extension cache. Callers fall back to the pure-torch path when neither w
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import warnings
 from pathlib import Path
@@ -61,13 +62,27 @@ def _jit_build(verbose: bool) -> None:
         sources += sorted(str(p) for p in (CSRC / "cuda").glob("*.cu")) + sorted(str(p) for p in (CSRC / "cuda").glob("*.cpp"))
         name = "lrkit_ops_cuda"
         cuda_flags = ["-O3", "-std=c++17", f"-I{CSRC / 'include'}"]
-    # Built on the machine that runs it, so it may use that CPU's vector units (-march=native); no FMA
-    # contraction, so results round like the reference and torch's kernels; no errno, so sqrt vectorises.
-    flags = ["-O3", "-std=c++20", "-fno-math-errno", "-ffp-contract=off"]
-    if os.environ.get("LRKIT_PORTABLE_BUILD") != "1":
-        flags.append("-march=native")
-    cpp_load(name=name, sources=sources, extra_include_paths=[str(CSRC / "include")], extra_cflags=flags,
-             extra_cuda_cflags=cuda_flags, is_python_module=False, verbose=verbose)
+    cpp_load(name=name, sources=sources, extra_include_paths=[str(CSRC / "include")], extra_cflags=cxx_flags(),
+             extra_ldflags=openmp_flags(), extra_cuda_cflags=cuda_flags, is_python_module=False, verbose=verbose)
+
+
+def openmp_flags() -> list[str]:
+    """``-fopenmp`` where torch's CPU threads are OpenMP's (Linux wheels): ``at::parallel_for`` is a
+    header template, and compiled without it runs its whole range on the calling thread."""
+    return ["-fopenmp"] if torch.backends.openmp.is_available() and sys.platform.startswith("linux") else []
+
+
+def cxx_flags(native: bool | None = None) -> list[str]:
+    """Flags of the C++ sources. No FMA contraction, so results round like the reference and torch's
+    kernels; no errno, so sqrt vectorises; OpenMP for the threads. A JIT build runs on the machine
+    that built it, so it may use that CPU's vector units (``-march=native``, 512-bit where the CPU has
+    AVX-512, as torch's own AVX512 kernels); ``LRKIT_PORTABLE_BUILD=1`` (and ``setup.py``) leave it out."""
+    flags = ["-O3", "-std=c++20", "-fno-math-errno", "-ffp-contract=off", *openmp_flags()]
+    if native is None:
+        native = os.environ.get("LRKIT_PORTABLE_BUILD") != "1"
+    if native:
+        flags += ["-march=native", "-mprefer-vector-width=512"]
+    return flags
 
 
 def has_cuda_kernel() -> bool:

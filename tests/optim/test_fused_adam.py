@@ -224,3 +224,29 @@ def test_streaming_mopt_equals_formula_7_on_snapshots(ext, backend):
 def test_mopt_every_is_validated():
     with pytest.raises(ValueError, match="field 'mopt_every' must be None or an int >= 2"):
         FusedAdam([torch.nn.Parameter(torch.zeros(2))], policy="FIX(k=0.1)", mopt_every=1)
+
+
+def test_the_cpu_kernel_is_threaded_and_its_results_do_not_depend_on_the_threads(ext):
+    """The step is cut into pieces over all tensors and shared among the threads; the parameters and
+    the M-opt sums come out bit-equal with one thread or several (the sums add per-piece partials in order)."""
+    sizes = [70001, 3, 0, 4096, 100000, 17] + [257] * 40  # pieces of one big tensor, and many small ones
+    g = torch.Generator().manual_seed(3)
+    start = [torch.randn(n, generator=g) for n in sizes]
+    grads = [[torch.randn(n, generator=g) for n in sizes] for _ in range(6)]
+    threads = torch.get_num_threads()
+    results = []
+    try:
+        for n_threads in (1, max(2, threads)):
+            torch.set_num_threads(n_threads)
+            ps = [torch.nn.Parameter(x.clone()) for x in start]
+            opt = FusedAdam(ps, policy="TRI(k0=0.001, k1=0.01, l=3)", mopt_every=2, backend="ext")
+            for gs in grads:
+                for p, gr in zip(ps, gs):
+                    p.grad = gr
+                opt.step()
+            results.append(([p.detach().clone() for p in ps], [r["mopt_lr"] for r in opt.mopt()]))
+    finally:
+        torch.set_num_threads(threads)
+    (p1, m1), (p2, m2) = results
+    assert len(m1) == 2 and m1 == m2
+    assert all(torch.equal(a, b) for a, b in zip(p1, p2))
