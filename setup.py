@@ -65,9 +65,11 @@ setup(
         "ninja>=1.11",
         "pybind11>=2.12",
         "bitsandbytes>=0.45",
+        "sqlalchemy>=2.0",
     ],
     extras_require={
-        "test": ["pytest>=8", "hypothesis>=6.100", "nbclient>=0.10", "ipykernel>=6"],
+        "postgres": ["psycopg[binary]>=3.1"],
+        "test": ["pytest>=8", "hypothesis>=6.100", "nbclient>=0.10", "ipykernel>=6", "psycopg[binary]>=3.1"],
     },
     entry_points={"console_scripts": ["lrkit=lrkit.cli.main:main"]},
     ext_modules=ext_modules,
