@@ -23,6 +23,9 @@ def add_parsers(sub) -> None:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="cpu")
     t.add_argument("--threads", type=int, default=None)
+    t.add_argument("--mopt-every", type=int, default=None, metavar="M",
+                   help="measure the M-opt LR (004 Formula 7) every M iterations (M >= 2); with --out also "
+                        "plot it against the applied LR in OUT_STEM.mopt.png beside the record")
     t.add_argument("--out", default=None, help="write the run record here (JSON)")
     t.add_argument("--no-progress", action="store_true")
     t.set_defaults(func=run_train)
@@ -56,7 +59,7 @@ def run_train(args) -> int:
                           iters=args.iters, batch_size=args.batch_size, eval_every=args.eval_every,
                           weight_decay=args.weight_decay, target_acc=args.target_acc, stop_at_target=args.stop_at_target,
                           augment=args.augment, normalize=args.normalize, seed=args.seed, device=args.device,
-                          threads=args.threads)
+                          threads=args.threads, mopt_every=args.mopt_every)
     except (ValueError, PolicyError) as e:
         print(f"lrkit train: {e}", file=sys.stderr)
         return 2
@@ -69,10 +72,45 @@ def run_train(args) -> int:
     if cfg.target_acc is not None:
         print(f"iterations to {100 * cfg.target_acc:.2f}%: {s['iterations_to_target'] or 'not reached'}")
     print(f"iterations: {s['iterations']}, wall time: {s['wall_time_s']:.1f} s")
+    if cfg.mopt_every:
+        _report_mopt(rec)
     if args.out:
         rec.save(args.out)
         print(f"run record written to {args.out}")
+        if cfg.mopt_every:
+            print(f"M-opt plot written to {_write_mopt_plot(rec, args.out)}")
     return 0 if rec.status in ("complete", "diverged") else 1
+
+
+def mopt_plot_path(out) -> Path:
+    """Where ``lrkit train --mopt-every M --out OUT`` puts the M-opt plot: ``OUT_STEM.mopt.png`` beside
+    the record (``runs/a.json`` → ``runs/a.mopt.png``), so records sharing a folder keep their own."""
+    out = Path(out)
+    return out.with_name(out.stem + ".mopt.png")
+
+
+def _write_mopt_plot(rec, out) -> Path:
+    from matplotlib.figure import Figure  # no pyplot: a file, never a window, whatever the backend
+
+    from lrkit.viz import plot_mopt
+
+    path = mopt_plot_path(out)
+    fig = Figure(figsize=(8, 4), layout="tight")
+    plot_mopt(rec, ax=fig.subplots())
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def _report_mopt(rec) -> None:
+    from lrkit.evaluate.mopt import mopt_summary
+
+    s = mopt_summary(rec)
+    if s["median_ratio"] is None:
+        print(f"M-opt LR: {s['measurements']} measurement(s), none usable")
+        return
+    hint = f"; the M-opt LR suggests a {s['suggests']} LR" if s["suggests"] else ""
+    print(f"M-opt LR: {s['measurements']} measurement(s), median η*/η = {s['median_ratio']:.3g} "
+          f"(median η* = {s['median_mopt_lr']:.3g}){hint}")
 
 
 def run_reproduce(args) -> int:

@@ -1,7 +1,8 @@
 """The run store: finished runs looked up by what was run, so no run is computed twice.
 
-A run is identified by its :class:`~lrkit.train.TrainConfig` (policy in canonical form; ``threads``
-and ``data_root`` left out — they say where, not what). Two tables that share a run (Table 10 reads
+A run is identified by its :class:`~lrkit.train.TrainConfig` (policy in canonical form; the fields
+that do not change what is trained left out: ``threads`` and ``data_root`` say where, ``mopt_every``
+only observes the training). Two tables that share a run (Table 10 reads
 its MNIST rows off Table 4's runs, Table 11's Momentum column is Table 4) share the record, and a
 table interrupted half-way resumes from the rows already in its ``results.json``.
 
@@ -18,7 +19,10 @@ import json
 from pathlib import Path
 
 REUSABLE = ("complete", "diverged")
-_WHERE_NOT_WHAT = ("threads", "data_root")
+#: TrainConfig fields that do not change what is trained (so not part of a run's key): where it runs
+#: (``threads``, ``data_root``) and what is observed on the way (``mopt_every``). A field added here
+#: leaves the keys of stored runs, which lack it, unchanged.
+_NOT_WHAT_IS_TRAINED = ("threads", "data_root", "mopt_every")
 
 
 def run_key(config: dict) -> str:
@@ -28,7 +32,7 @@ def run_key(config: dict) -> str:
 
     d = TrainConfig.from_dict(config).to_dict()
     d["policy"] = str(parse(d["policy"]))
-    for k in _WHERE_NOT_WHAT:
+    for k in _NOT_WHAT_IS_TRAINED:
         d.pop(k, None)
     blob = json.dumps(d, sort_keys=True, default=list)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]

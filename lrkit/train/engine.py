@@ -4,6 +4,7 @@ One loop, read top to bottom (as nanoGPT's): config → data → model → optim
 iteration t: LR from the monitor, a batch, forward/backward/step, loss to the monitor; every
 ``eval_every`` iterations the test top-1/top-5 go to the monitor, which may stop the run
 (target reached in cost-effective mode, divergence, or a stop request from another thread).
+With ``mopt_every`` set, a :class:`MoptProbe` measures the M-opt LR (004 §4.2, Formula 7) on the way.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from lrkit.optim.mopt import mopt_lr
 
 from .monitor import LRMonitor, RunRecord
 
@@ -53,6 +56,7 @@ class TrainConfig:
     data_root: str | None = None
     divergence_factor: float = 10.0
     channels_last: bool = False
+    mopt_every: int | None = None  # measure the M-opt LR η* (004 Formula 7) every M iterations; observes only
 
     def __post_init__(self):
         self.validate()
@@ -71,6 +75,9 @@ class TrainConfig:
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
                 bad(name, "an int > 0")
+        m = self.mopt_every
+        if m is not None and (not isinstance(m, int) or isinstance(m, bool) or m < 2):
+            bad("mopt_every", "None or an int >= 2 (iterations between M-opt measurements)")
         if self.target_acc is not None and not 0 < self.target_acc <= 1:
             bad("target_acc", "a fraction in (0, 1] (e.g. 0.991 for 99.1%)")
         if self.stop_at_target and self.target_acc is None:
@@ -165,6 +172,65 @@ def evaluate(model, batches, batch_size: int) -> tuple[float, float, float]:
     return c1 / n, c5 / n, loss_sum / n
 
 
+class MoptProbe:
+    """The M-opt LR (004 §4.2, Formula 7) measured during training, every ``every`` iterations.
+
+    t counts iterations (optimizer steps, from 0); update t takes Θ_t to Θ_{t+1} with the LR η_t the
+    monitor set for iteration t. At each t with t % M == 0 the probe keeps Θ_t (before update t),
+    Θ_{t+1} (after it) and Θ_{t+2} (after update t + 1), then hands the monitor
+
+        η* = η_{t+1} · ‖Θ_{t+1} − Θ_t‖₁ / ‖2Θ_{t+1} − Θ_t − Θ_{t+2}‖₁
+
+    over all trainable parameters (:func:`lrkit.optim.mopt_lr`; the fused op on CPU, torch on other
+    devices or with ``LRKIT_NO_EXT=1``). η_{t+1} is the LR applied at iteration t + 1, i.e. of the update
+    Θ_{t+1} → Θ_{t+2}, as Formula 7 is printed (Formula 13 derives it for SGD with η_{t+1} ≈ η_t; with
+    momentum or Adam η* is the same ratio, an estimate only). It is logged as
+    ``monitor.log_mopt(t, η_{t+1}, η*)``.
+
+    At most three snapshots (detached clones on the parameters' device) are alive at a time, and the
+    only host sync is fetching η* once per measurement. ``M >= 2``, so measurements never overlap. A
+    run that stops in the middle of a measurement leaves it unfinished, and nothing is logged for it.
+    """
+
+    def __init__(self, params, every: int, monitor: LRMonitor):
+        if not isinstance(every, int) or isinstance(every, bool) or every < 2:
+            raise ValueError(f"MoptProbe: 'every' must be an int >= 2, got {every!r}")
+        self.params = [p for p in params if p.requires_grad]
+        self.every = every
+        self.monitor = monitor
+        self._t0: int | None = None  # the t of Θ_t of the measurement under way
+        self._snaps: list[list[torch.Tensor]] = []
+        self._eta: float | None = None
+
+    def _snapshot(self) -> list[torch.Tensor]:
+        return [p.detach().clone() for p in self.params]
+
+    def before_update(self, t: int, lr: float) -> None:
+        """Call after the LR of iteration ``t`` is set and before update t: keeps Θ_t or η_{t+1}."""
+        if t % self.every == 0:
+            self._t0, self._snaps, self._eta = t, [self._snapshot()], None
+        elif self._t0 is not None and t == self._t0 + 1:
+            self._eta = float(lr)
+
+    def after_update(self, t: int) -> None:
+        """Call after update ``t``: keeps Θ_{t+1}, or with Θ_{t+2} computes and logs η*."""
+        if self._t0 is None:
+            return
+        if t == self._t0 and len(self._snaps) == 1:
+            self._snaps.append(self._snapshot())
+        elif t == self._t0 + 1 and len(self._snaps) == 2 and self._eta is not None:
+            theta0, theta1 = self._snaps
+            eta_star = float(mopt_lr(self._eta, theta0, theta1, self._snapshot()))
+            self.monitor.log_mopt(self._t0, self._eta, eta_star)
+            self.reset()
+        else:  # an iteration was skipped: this measurement cannot be completed
+            self.reset()
+
+    def reset(self) -> None:
+        """Drop a measurement under way (and its snapshots)."""
+        self._t0, self._snaps, self._eta = None, [], None
+
+
 class Run:
     """A training run that can be driven step by step, from a thread, and stopped or paused.
 
@@ -230,6 +296,7 @@ class Run:
         bar = tqdm(total=cfg.iters, disable=not self.progress, desc=f"{cfg.model}/{cfg.dataset} {mon.record.policy}"[:60],
                    leave=False, mininterval=0.5)
         pending_losses: list[torch.Tensor] = []
+        probe = MoptProbe(model.parameters(), cfg.mopt_every, mon) if cfg.mopt_every else None
         flush_every = 1 if self.device.type == "cpu" else 50  # avoid a host sync every step on GPUs
         status, message = "complete", ""
         model.train()
@@ -242,6 +309,8 @@ class Run:
                     break
                 first_t = t - len(pending_losses)
                 lr = mon.lr_for(t)
+                if probe is not None:
+                    probe.before_update(t, lr)
                 x, y = self.train_batches.next()
                 if cfg.channels_last:
                     x = x.contiguous(memory_format=torch.channels_last)
@@ -249,6 +318,8 @@ class Run:
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
+                if probe is not None:
+                    probe.after_update(t)
                 self.t = t + 1
                 pending_losses.append(loss.detach())
                 end_of_eval = (t + 1) % cfg.eval_every == 0 or t + 1 == cfg.iters

@@ -32,6 +32,9 @@ class RunRecord:
     evals: test metrics after ``iteration`` iterations (an eval at 500 follows iterations 0–499).
     history: live edits, ``{"iteration": t, "policy": spec, "time": "global"|"restart"}`` — the
     policy in force from iteration t on (the first entry is the initial policy).
+    mopt: M-opt measurements (004 Formula 7, ``TrainConfig.mopt_every``): ``iteration[i]`` the t of
+    Θ_t, ``lr[i]`` the applied η_{t+1}, ``mopt_lr[i]`` η* from Θ_t, Θ_{t+1}, Θ_{t+2}; empty when not
+    measured (and in records written before it existed). Non-finite η* is kept, as a string in JSON.
     """
 
     config: dict = field(default_factory=dict)
@@ -43,6 +46,7 @@ class RunRecord:
     evals: dict = field(default_factory=lambda: {"iteration": [], "top1": [], "top5": [], "test_loss": []})
     history: list = field(default_factory=list)
     summary: dict = field(default_factory=dict)
+    mopt: dict = field(default_factory=lambda: {"iteration": [], "lr": [], "mopt_lr": []})
 
     def to_json(self, **kw) -> str:
         return json.dumps(_finite(asdict(self)), **kw)
@@ -154,6 +158,15 @@ class LRMonitor:
             return self._diverge(t, f"loss {loss:.4g} at iteration {t} exceeds {self.divergence_factor:g}x its start ({ref:.4g})")
         self.observe(t, {"loss": loss})
         return False
+
+    def log_mopt(self, t: int, lr: float, mopt_lr: float) -> None:
+        """Record an M-opt measurement: η* (``mopt_lr``) of Formula 7 from Θ_t, Θ_{t+1}, Θ_{t+2}, where
+        ``t`` is the iteration of Θ_t and ``lr`` the LR η_{t+1} applied at iteration t + 1. NaN/inf are
+        kept (as strings in the JSON, like every non-finite number of the record)."""
+        m = self.record.mopt
+        m["iteration"].append(int(t))
+        m["lr"].append(float(lr))
+        m["mopt_lr"].append(float(mopt_lr))
 
     def observe(self, t: int, metrics: Mapping[str, float]) -> None:
         """Hand metrics to a state-based policy (no-op for formula policies)."""
