@@ -437,14 +437,15 @@ class Database:
 
     def runs(self, **filters):
         """A pandas DataFrame, one row per run: id, task fields, policy, family, category, status,
-        source, label, seed, device, started/ended and the summary columns. Filters: dataset, model,
+        source, label, seed, device, started/ended and the summary columns (the summary's
+        ``iterations``, those the run took, is ``iterations_run``). Filters: dataset, model,
         optimizer, framework, batch_size, iterations, status (one or several), source, policy."""
         import pandas as pd
 
         with self._session() as s:
             rows = [_run_row(r) for r in s.scalars(self._run_query(**filters))]
         cols = ["id", *TASK_FIELDS, "policy", "family", "category", "status", "source", "label", "seed", "device",
-                "started_at", "ended_at", "message", *SUMMARY_FIELDS, "extra"]
+                "started_at", "ended_at", "message", *(_COLUMN.get(f, f) for f in SUMMARY_FIELDS), "extra"]
         return pd.DataFrame(rows, columns=cols)
 
     def count(self, **filters) -> int:
@@ -536,6 +537,9 @@ def _set_summary(run: Run, summ: Mapping[str, Any]) -> None:
     s.extra = _clean(extra)
 
 
+_COLUMN = {"iterations": "iterations_run"}  # in runs(): "iterations" is the task's budget
+
+
 def _run_row(run: Run) -> dict:
     s = run.summary
     row = {"id": run.id, **{f: getattr(run.task, f) for f in TASK_FIELDS}, "policy": run.policy.spec,
@@ -543,7 +547,7 @@ def _run_row(run: Run) -> dict:
            "label": run.label, "seed": run.seed, "device": run.device, "started_at": run.started_at,
            "ended_at": run.ended_at, "message": run.message}
     for f in SUMMARY_FIELDS:
-        row[f] = getattr(s, f) if s is not None else None
+        row[_COLUMN.get(f, f)] = getattr(s, f) if s is not None else None
     row["extra"] = (s.extra if s is not None else None) or {}
     return row
 

@@ -236,10 +236,12 @@ class Run:
 
     ``Run(cfg).run()`` trains to the end and returns the :class:`RunRecord`. ``run.monitor`` is
     the live :class:`LRMonitor` (policy edits from other threads go there); ``stop()``,
-    ``pause()`` and ``resume()`` are thread-safe.
+    ``pause()`` and ``resume()`` are thread-safe. ``db``: the policy database the run is recorded
+    to as it happens (a :class:`lrkit.db.Database` or URL; ``None``: ``$LRKIT_DB_URL`` when set;
+    ``False``: not recorded); ``run.run_id`` is its id there.
     """
 
-    def __init__(self, cfg: TrainConfig, data=None, progress: bool = True):
+    def __init__(self, cfg: TrainConfig, data=None, progress: bool = True, db=None):
         from .data import load_dataset
         from .models import build_model
 
@@ -269,6 +271,8 @@ class Run:
         self.monitor = LRMonitor(policy, self.optimizer, target_acc=cfg.target_acc, stop_at_target=cfg.stop_at_target,
                                  divergence_factor=cfg.divergence_factor, record=record)
         self.progress = progress
+        self.db = db
+        self.run_id: int | None = None
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
@@ -299,6 +303,11 @@ class Run:
         probe = MoptProbe(model.parameters(), cfg.mopt_every, mon) if cfg.mopt_every else None
         flush_every = 1 if self.device.type == "cpu" else 50  # avoid a host sync every step on GPUs
         status, message = "complete", ""
+        from lrkit.db.recorder import RunRecorder
+
+        recorder = RunRecorder.open(self.db)
+        if recorder is not None:
+            self.run_id = recorder.start(mon.record)
         model.train()
         try:
             for t in range(cfg.iters):
@@ -339,7 +348,9 @@ class Run:
                         status, message = "complete", f"target accuracy {cfg.target_acc} reached at iteration {t + 1}"
                         break
         except Exception as e:  # record what was computed, then re-raise
-            mon.finish("failed", f"{type(e).__name__}: {e}")
+            record = mon.finish("failed", f"{type(e).__name__}: {e}")
+            if recorder is not None:
+                recorder.finish(record)
             bar.close()
             raise
         if pending_losses and status != "diverged":  # a stop request can leave losses not yet fetched
@@ -347,11 +358,15 @@ class Run:
             for i, v in enumerate(torch.stack(pending_losses).tolist()):
                 mon.log_loss(first_t + i, v)
         bar.close()
-        return mon.finish(status, message)
+        record = mon.finish(status, message)
+        if recorder is not None:
+            recorder.finish(record)
+        return record
 
 
-def train(cfg: TrainConfig | dict, data=None, progress: bool = True) -> RunRecord:
-    """Train one run to the end (or target/divergence) and return its :class:`RunRecord`."""
+def train(cfg: TrainConfig | dict, data=None, progress: bool = True, db=None) -> RunRecord:
+    """Train one run to the end (or target/divergence) and return its :class:`RunRecord`; with a
+    database configured (``db=`` or ``$LRKIT_DB_URL``) the run is recorded there as it happens."""
     if isinstance(cfg, dict):
         cfg = TrainConfig.from_dict(cfg)
-    return Run(cfg, data=data, progress=progress).run()
+    return Run(cfg, data=data, progress=progress, db=db).run()

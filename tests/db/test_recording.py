@@ -1,0 +1,65 @@
+"""Training runs from the engine are recorded in the database when one is configured."""
+
+import numpy as np
+import pytest
+
+from lrkit.db import Database
+from lrkit.train import TrainConfig, train
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """200 + 100 images of 1x28x28 whose class (0-3) is a bright 7x7 patch's quadrant."""
+    rng = np.random.default_rng(0)
+
+    def split(n):
+        y = rng.integers(0, 4, n)
+        x = rng.integers(0, 40, (n, 28, 28)).astype(np.uint8)
+        for i, c in enumerate(y):
+            r, q = divmod(int(c), 2)
+            x[i, 3 + 14 * r:10 + 14 * r, 3 + 14 * q:10 + 14 * q] = 250
+        return x, y
+
+    xtr, ytr = split(200)
+    xte, yte = split(100)
+    path = tmp_path_factory.mktemp("data") / "tiny.npz"
+    np.savez(path, x_train=xtr, y_train=ytr, x_test=xte, y_test=yte)
+    return f"npz:{path}"
+
+
+def cfg(dataset, **kw):
+    base = dict(dataset=dataset, model="lenet", iters=20, batch_size=20, eval_every=10, eval_batch_size=100,
+                policy="FIX(k=0.01)", threads=1)
+    return TrainConfig(**{**base, **kw})
+
+
+def test_a_run_is_recorded_as_it_happens(tiny, db_url):
+    rec = train(cfg(tiny, mopt_every=5), progress=False, db=db_url)
+    db = Database(db_url)
+    df = db.runs()
+    assert len(df) == 1 and df["status"].iloc[0] == "complete" and df["model"].iloc[0] == "lenet"
+    assert df["framework"].iloc[0] == "pytorch" and df["iterations"].iloc[0] == 20 and df["batch_size"].iloc[0] == 20
+    got = db.get_run(int(df["id"].iloc[0]))
+    assert got["curves"]["lr"] == rec.curves["lr"] and got["curves"]["loss"] == pytest.approx(rec.curves["loss"])
+    assert got["curves"]["eval_top1"] == rec.evals["top1"]
+    assert got["curves"]["mopt_mopt_lr"] == pytest.approx(rec.mopt["mopt_lr"])
+    assert got["summary"]["highest_top1"] == rec.summary["highest_top1"]
+    assert got["config"]["policy"] == "FIX(k=0.01)" and got["environment"]["torch"]
+
+
+def test_a_diverged_run_is_recorded_as_diverged(tiny, tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'env.db'}"
+    monkeypatch.setenv("LRKIT_DB_URL", url)  # configured by the environment
+    rec = train(cfg(tiny, policy="FIX(k=50.0)", optimizer="sgd"), progress=False)
+    assert rec.status == "diverged"
+    df = Database(url).runs()
+    assert df["status"].tolist() == ["diverged"] and df["policy"].tolist() == ["FIX(k=50.0)"]
+
+
+def test_not_recorded_without_a_database_and_a_broken_one_does_not_stop_training(tiny, tmp_path, monkeypatch):
+    monkeypatch.delenv("LRKIT_DB_URL", raising=False)
+    rec = train(cfg(tiny), progress=False)  # no database: nothing to write, nothing fails
+    assert rec.status == "complete"
+    with pytest.warns(RuntimeWarning, match="not recorded"):
+        rec = train(cfg(tiny), progress=False, db="mysql://nowhere/db")
+    assert rec.status == "complete"
