@@ -48,7 +48,11 @@ def load_table(path: str | Path) -> dict:
             if k in _ROW_KEYS_NOT_SUMMARY:
                 continue
             k2 = _RENAMED.get(k, k)
-            (summary if k2 in SUMMARY_FIELDS else row_extra)[k2] = v
+            scalar = v is None or isinstance(v, (int, float))
+            if k2 in SUMMARY_FIELDS and scalar:
+                summary[k2] = v
+            else:  # other numbers, and a list where the table gives several (e.g. the λ of a search)
+                row_extra[k if k2 in SUMMARY_FIELDS else k2] = v
         if task.get("iterations") is not None and summary.get("iterations") is None:
             summary["iterations"] = task["iterations"]
         rows.append({"task": task, "policy": r["policy"], "summary": summary, "label": r.get("label"),
