@@ -6,8 +6,11 @@ import argparse
 import sys
 
 from . import bench as bench_cmd
+from . import db as db_cmd
 from . import policy as policy_cmd
+from . import range_test as range_test_cmd
 from . import train as train_cmd
+from . import verify as verify_cmd
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,6 +20,9 @@ def build_parser() -> argparse.ArgumentParser:
     policy_cmd.add_parser(sub)
     train_cmd.add_parsers(sub)
     bench_cmd.add_parser(sub)
+    db_cmd.add_parser(sub)
+    verify_cmd.add_parser(sub)
+    range_test_cmd.add_parsers(sub)
     return parser
 
 

@@ -1,30 +1,15 @@
 """Training runs from the engine are recorded in the database when one is configured."""
 
-import numpy as np
 import pytest
 
 from lrkit.db import Database
 from lrkit.train import TrainConfig, train
+from tests.tiny_data import write_tiny_npz
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    """200 + 100 images of 1x28x28 whose class (0-3) is a bright 7x7 patch's quadrant."""
-    rng = np.random.default_rng(0)
-
-    def split(n):
-        y = rng.integers(0, 4, n)
-        x = rng.integers(0, 40, (n, 28, 28)).astype(np.uint8)
-        for i, c in enumerate(y):
-            r, q = divmod(int(c), 2)
-            x[i, 3 + 14 * r:10 + 14 * r, 3 + 14 * q:10 + 14 * q] = 250
-        return x, y
-
-    xtr, ytr = split(200)
-    xte, yte = split(100)
-    path = tmp_path_factory.mktemp("data") / "tiny.npz"
-    np.savez(path, x_train=xtr, y_train=ytr, x_test=xte, y_test=yte)
-    return f"npz:{path}"
+    return write_tiny_npz(tmp_path_factory.mktemp("data") / "tiny.npz")
 
 
 def cfg(dataset, **kw):

@@ -1,0 +1,254 @@
+"""``lrkit range-test`` (the LR value range test, 004 §4.1) and ``lrkit recommend`` (starting policies).
+
+The CLI is thin: the range test is :func:`lrkit.evaluate.range_test.range_test_grid` /
+:func:`~lrkit.evaluate.range_test.range_test_sweep`, and the range → policies step is
+:func:`~lrkit.evaluate.range_test.recommend_policies`. Bad input (unknown dataset, model, method or
+optimizer; budgets or ks not > 0) prints one line naming the option and its allowed values and
+returns exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import sys
+import warnings
+from pathlib import Path
+
+METHODS = ("grid", "sweep")
+
+
+class _BadInput(ValueError):
+    pass
+
+
+def _add_range_test_options(p, required: bool) -> None:
+    p.add_argument("--dataset", required=required, default=None, help="mnist | cifar10 | npz:PATH | svhn | imagenet")
+    p.add_argument("--model", required=required, default=None, help="lenet | cnn3 | resnet32 | resnet18")
+    p.add_argument("--method", default="grid", help="grid (the paper's FIX(k) runs) | sweep (one exponential LR sweep)")
+    p.add_argument("--optimizer", default="momentum", help="sgd | momentum | adam")
+    p.add_argument("--iters", type=str, default=None,
+                   help="training budget N in iterations (default 10000; recommend --from: the test's); "
+                        "grid budgets default to 0.1, 0.2, 0.5 × N")
+    p.add_argument("--batch-size", type=str, default="100")
+    p.add_argument("--ks", nargs="+", default=None, metavar="K",
+                   help="fixed LRs of the grid (default 1e-5 … 1, 3 per decade); commas or spaces")
+    p.add_argument("--budgets", nargs="+", default=None, metavar="N", help="grid budgets in iterations")
+    p.add_argument("--repeats", type=str, default="1", help="seeds per grid point")
+    p.add_argument("--num-iter", type=str, default="100", help="sweep length in iterations (method sweep)")
+    p.add_argument("--start-lr", type=str, default="1e-7", help="first LR of the sweep")
+    p.add_argument("--end-lr", type=str, default="10", help="last LR of the sweep")
+    p.add_argument("--seed", type=str, default="0")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--data-root", default=None, help="dataset folder (default $LRKIT_DATA_DIR or ~/.lrkit/data)")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def add_parsers(sub) -> None:
+    r = sub.add_parser("range-test", help="find the range of good LR values (004 §4.1, Fig. 4)")
+    _add_range_test_options(r, required=True)
+    r.add_argument("--out", default=None, help="output folder (default ./range_test_<dataset>_<model>)")
+    r.set_defaults(func=run_range_test)
+
+    c = sub.add_parser("recommend", help="propose starting LR policies from an LR range test")
+    _add_range_test_options(c, required=False)
+    c.add_argument("--from", dest="from_", default=None, metavar="JSON",
+                   help="read the range from this range_test.json instead of running the test")
+    c.add_argument("--half-cycle", type=str, default=None, help="half cycle l of the cyclic policies (default iters/5)")
+    c.add_argument("--out", default=None, help="also write the policies here (JSON)")
+    c.set_defaults(func=run_recommend)
+
+
+# ------------------------------------------------------------------------------------------ parsing
+
+
+def _number(name: str, text, kind=float, positive: bool = True):
+    try:
+        v = kind(text)
+    except (TypeError, ValueError):
+        raise _BadInput(f"{name} must be {'an integer' if kind is int else 'a number'}"
+                        f"{' > 0' if positive else ''}, got {text!r}") from None
+    if kind is float and math.isnan(v):
+        raise _BadInput(f"{name} must be a number, got {text!r}")
+    if positive and not v > 0:
+        raise _BadInput(f"{name} must be > 0, got {text!r}")
+    return v
+
+
+def _list(name: str, tokens, kind, what: str) -> list | None:
+    if tokens is None:
+        return None
+    items = [t for tok in tokens for t in str(tok).split(",") if t.strip()]
+    if not items:
+        raise _BadInput(f"{name} needs at least one value ({what})")
+    out = []
+    for t in items:
+        try:
+            v = kind(t)
+        except ValueError:
+            raise _BadInput(f"{name} must be {what}, got {t!r}") from None
+        if not (v > 0 and math.isfinite(v)):
+            raise _BadInput(f"{name} must be {what}, got {t!r}")
+        out.append(v)
+    return out
+
+
+def _config(args, iters: int):
+    """The TrainConfig of the range test, with dataset/model/method checked (raises _BadInput)."""
+    from lrkit.policies import PolicyError
+    from lrkit.train import TrainConfig
+    from lrkit.train.data import DATASET_NAMES
+    from lrkit.train.models import MODELS
+
+    if args.method not in METHODS:
+        raise _BadInput(f"--method must be one of {', '.join(METHODS)}; got {args.method!r}")
+    if not args.dataset:
+        raise _BadInput(f"--dataset is required: one of {', '.join(DATASET_NAMES)}")
+    if not args.model:
+        raise _BadInput(f"--model is required: one of {', '.join(MODELS)}")
+    if args.model.strip().lower() not in MODELS:
+        raise _BadInput(f"--model must be one of {', '.join(MODELS)}; got {args.model!r}")
+    ds = args.dataset.strip()
+    if not (ds.lower() in DATASET_NAMES or ds.lower().startswith("npz:")):
+        raise _BadInput(f"--dataset must be one of {', '.join(DATASET_NAMES)}; got {args.dataset!r}")
+    try:
+        return TrainConfig(dataset=ds, model=args.model, optimizer=args.optimizer, iters=iters,
+                           batch_size=_number("--batch-size", args.batch_size, int), seed=_number("--seed", args.seed, int,
+                                                                                                 positive=False),
+                           device=args.device, data_root=args.data_root)
+    except (ValueError, PolicyError) as e:
+        if isinstance(e, _BadInput):
+            raise
+        msg = str(e).replace("TrainConfig: field 'optimizer'", "--optimizer")
+        raise _BadInput(msg) from None
+
+
+def _load_data(cfg):
+    from lrkit.train.data import load_dataset
+
+    try:
+        return load_dataset(cfg.dataset, root=cfg.data_root)
+    except (ValueError, FileNotFoundError) as e:
+        raise _BadInput(f"--dataset {cfg.dataset!r}: {e}") from None
+
+
+def _run_test(args):
+    """Run the range test the options describe; returns (result, cfg)."""
+    from lrkit.evaluate.range_test import range_test_grid, range_test_sweep
+
+    iters = _number("--iters", args.iters if args.iters is not None else "10000", int)
+    ks = _list("--ks", args.ks, float, "LRs > 0")
+    budgets = _list("--budgets", args.budgets, int, "integers > 0 (iterations)")
+    repeats = _number("--repeats", args.repeats, int)
+    num_iter = _number("--num-iter", args.num_iter, int)
+    start_lr, end_lr = _number("--start-lr", args.start_lr), _number("--end-lr", args.end_lr)
+    if args.method == "sweep" and (num_iter < 2 or end_lr <= start_lr):
+        raise _BadInput(f"the sweep needs --num-iter >= 2 and --end-lr > --start-lr; got {num_iter}, "
+                        f"{start_lr:g} … {end_lr:g}")
+    cfg = _config(args, iters)
+    data = _load_data(cfg)
+    progress = not args.no_progress
+    if args.method == "grid":
+        with warnings.catch_warnings():  # an open-ended range is printed as a note instead
+            warnings.filterwarnings("ignore", message="range test: open-ended range")
+            return range_test_grid(cfg, ks=ks, budgets=budgets, repeats=repeats, data=data, progress=progress), cfg
+    return range_test_sweep(cfg, data=data, start_lr=start_lr, end_lr=end_lr, num_iter=num_iter,
+                            progress=progress), cfg
+
+
+def _slug(text: str) -> str:
+    if text.lower().startswith("npz:"):
+        text = "npz-" + Path(text[4:].strip()).stem
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "data"
+
+
+def _print_result(res) -> None:
+    if res.method == "grid":
+        import pandas as pd
+
+        with pd.option_context("display.max_rows", 200, "display.width", 160):
+            print("top-1 (%) of FIX(k) by budget (iterations):")
+            print(res.table().to_string())
+        if res.lo is not None:
+            print(f"good LR range: [{res.lo:g}, {res.hi:g}] — search space reduced by {res.reduction:.2f}% of [0, 1]"
+                  + (f"; best k: {res.best_k:g}" if res.best_k is not None else ""))
+        if res.note:
+            print(f"note: {res.note}")
+        if res.error:
+            print(f"no range found: {res.error}")
+    else:
+        s = res.suggestions
+        if res.lrs:
+            print(f"LR sweep: {len(res.lrs)} iterations, LR {res.lrs[0]:.3g} … {res.lrs[-1]:.3g}"
+                  + (f" (stopped: {res.stop_reason})" if res.stop_reason else ""))
+        else:
+            print("LR sweep: no points" + (f" ({res.stop_reason})" if res.stop_reason else ""))
+        for name in ("steepest", "valley", "min_loss"):
+            v = s.get(name)
+            print(f"  {name:<9} {format(v, '.4g') if v is not None else 'n/a'}")
+        if res.lo is not None:
+            print(f"good LR range: [{res.lo:.4g}, {res.hi:.4g}] (valley/10 … valley)")
+        else:
+            print("no range found: too few sweep points")
+
+
+def run_range_test(args) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    try:
+        res, cfg = _run_test(args)
+    except _BadInput as e:
+        print(f"lrkit range-test: {e}", file=sys.stderr)
+        return 2
+    _print_result(res)
+    out = Path(args.out or f"range_test_{_slug(cfg.dataset)}_{_slug(cfg.model)}")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "range_test.json").write_text(json.dumps(res.to_dict(), indent=1))
+    ax = res.plot()
+    ax.figure.tight_layout()
+    ax.figure.savefig(out / "range_test.png", dpi=120)
+    plt.close(ax.figure)
+    print(f"written: {out / 'range_test.json'}, {out / 'range_test.png'}")
+    return 0 if res.lo is not None else 1
+
+
+def run_recommend(args) -> int:
+    from lrkit.evaluate.range_test import load_result, recommend_policies
+
+    try:
+        half = None if args.half_cycle is None else _number("--half-cycle", args.half_cycle, int)
+        if args.from_:
+            if args.method not in METHODS:
+                raise _BadInput(f"--method must be one of {', '.join(METHODS)}; got {args.method!r}")
+            try:
+                res = load_result(args.from_)
+            except FileNotFoundError:
+                raise _BadInput(f"--from {args.from_!r}: no such file") from None
+            except (ValueError, KeyError, TypeError) as e:  # bad JSON or not a range-test result
+                raise _BadInput(f"--from {args.from_!r}: {e}") from None
+            iters = _number("--iters", args.iters, int) if args.iters is not None else int(res.config.get("iters", 10000))
+        else:
+            res, cfg = _run_test(args)
+            _print_result(res)
+            iters = cfg.iters
+    except _BadInput as e:
+        print(f"lrkit recommend: {e}", file=sys.stderr)
+        return 2
+    if res.lo is None:
+        why = getattr(res, "error", "") or "too few sweep points"
+        print(f"lrkit recommend: the range test found no LR range ({why})", file=sys.stderr)
+        return 1
+    pols = recommend_policies(res.lo, res.hi, iters, l=half)
+    print(f"starting policies for [{res.lo:g}, {res.hi:g}] and {iters} iterations:")
+    w = max(len(p["policy"]) for p in pols)
+    print(f"{'#':>2}  {'policy':<{w}}  why")
+    for i, p in enumerate(pols, 1):
+        print(f"{i:>2}  {p['policy']:<{w}}  {p['why']}")
+    if args.out:
+        Path(args.out).write_text(json.dumps({"lo": res.lo, "hi": res.hi, "iters": iters, "policies": pols}, indent=1))
+        print(f"written: {args.out}")
+    return 0
