@@ -57,6 +57,10 @@ def add_parsers(sub) -> None:
                    help="read the range from this range_test.json instead of running the test")
     c.add_argument("--half-cycle", type=str, default=None, help="half cycle l of the cyclic policies (default iters/5)")
     c.add_argument("--out", default=None, help="also write the policies here (JSON)")
+    c.add_argument("--db", default=None, metavar="URL",
+                   help="policy database searched first (default $LRKIT_DB_URL or ~/.lrkit/lrkit.db)")
+    c.add_argument("--no-db", action="store_true", help="skip the database: always run the range test")
+    c.add_argument("-k", type=int, default=5, help="how many stored policies to show")
     c.set_defaults(func=run_recommend)
 
 
@@ -216,9 +220,44 @@ def run_range_test(args) -> int:
     return 0 if res.lo is not None else 1
 
 
+# Levels of lrkit.evaluate.ranking.LEVELS whose stored policies are recommended without a range
+# test (004 §4.1: "if the relevant LR policies are found, LRBench will use the stored LR policies");
+# from a more distant task (same model only, or same data format) they are shown, and the range
+# test still runs (004 §5.2: MNIST's best policy failed on SVHN).
+_STORED_ENOUGH = ("exact task", "dataset+model", "dataset")
+
+
+def _from_database(args) -> bool:
+    """Print the stored top-K for the task; True when they answer the request (no range test)."""
+    from lrkit.db import DatabaseError
+    from lrkit.evaluate.ranking import top_k
+
+    if args.no_db or args.from_ or not (args.dataset and args.model):
+        return False
+    try:
+        from lrkit.cli.db import open_db
+
+        r = top_k(open_db(args), args.dataset, args.model, k=args.k, optimizer=args.optimizer)
+    except (DatabaseError, ValueError) as e:
+        print(f"lrkit recommend: the database was not searched ({e})", file=sys.stderr)
+        return False
+    if r.level is None:
+        print(f"policy database: {r.message}; running the range test")
+        return False
+    print(f"policy database: {r.message}")
+    print(r.to_markdown())
+    if r.level in _STORED_ENOUGH:
+        print("recommended: the stored policies above (--no-db runs the range test instead)")
+        return True
+    print("these come from a more distant task; running the range test as well")
+    return False
+
+
 def run_recommend(args) -> int:
     from lrkit.evaluate.range_test import load_result, recommend_policies
 
+    if _from_database(args):
+        return 0
     try:
         half = None if args.half_cycle is None else _number("--half-cycle", args.half_cycle, int)
         if args.from_:

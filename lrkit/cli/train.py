@@ -27,6 +27,8 @@ def add_parsers(sub) -> None:
                    help="measure the M-opt LR (004 Formula 7) every M iterations (M >= 2); with --out also "
                         "plot it against the applied LR in OUT_STEM.mopt.png beside the record")
     t.add_argument("--out", default=None, help="write the run record here (JSON)")
+    t.add_argument("--db", default=None, metavar="URL",
+                   help="record the run in this policy database (default: $LRKIT_DB_URL when set, else not recorded)")
     t.add_argument("--no-progress", action="store_true")
     t.set_defaults(func=run_train)
 
@@ -63,7 +65,7 @@ def run_train(args) -> int:
     except (ValueError, PolicyError) as e:
         print(f"lrkit train: {e}", file=sys.stderr)
         return 2
-    rec = train(cfg, progress=not args.no_progress)
+    rec = train(cfg, progress=not args.no_progress, db=args.db)
     s = rec.summary
     print(f"status: {rec.status}{' (' + rec.message + ')' if rec.message else ''}")
     if s.get("highest_top1") is not None:

@@ -51,11 +51,12 @@ class DatabaseError(RuntimeError):
 
 
 def default_url() -> str:
-    """``$LRKIT_DB_URL`` or the SQLite file ``~/.lrkit/lrkit.db``."""
+    """``$LRKIT_DB_URL``, or the SQLite file ``lrkit.db`` in ``$LRKIT_HOME`` (default ``~/.lrkit``)."""
     url = os.environ.get("LRKIT_DB_URL")
     if url:
         return url
-    return f"sqlite:///{Path.home() / '.lrkit' / 'lrkit.db'}"
+    home = Path(os.environ["LRKIT_HOME"]) if os.environ.get("LRKIT_HOME") else Path.home() / ".lrkit"
+    return f"sqlite:///{home / 'lrkit.db'}"
 
 
 def configured_url() -> str | None:

@@ -114,3 +114,21 @@ def test_bad_input_exits_2_with_a_clear_message(argv, needle, dataset, tmp_path,
     assert needle in cap.err and "Traceback" not in cap.err + cap.out
     assert cap.err.startswith("lrkit " + argv[0] + ": ")
     assert not list(tmp_path.glob("range_test_*"))
+
+
+def test_recommend_searches_the_database_first(dataset, tmp_path, capsys):
+    """004 §4.1: stored policies for the task are the recommendation; the range test runs only
+    when the database has nothing close enough (here: a distant task, the same model on MNIST)."""
+    from lrkit.db import Database
+
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    Database(url).add_result({"dataset": dataset, "model": "lenet", "optimizer": "momentum"}, "FIX(k=0.02)",
+                             {"highest_top1": 0.97})
+    rc = main(["recommend", "--db", url, "--dataset", dataset, "--model", "lenet", "--no-progress"])
+    text = capsys.readouterr().out
+    assert rc == 0 and "(exact task)" in text and "FIX(k=0.02)" in text and "starting policies for" not in text
+    other = f"sqlite:///{tmp_path / 'other.db'}"  # only the papers' tables: lenet results are on MNIST
+    rc = main(["recommend", "--db", other, "--dataset", dataset, "--model", "lenet", "--method", "sweep", "--iters",
+               "1000", "--batch-size", "32", "--num-iter", "30", "--start-lr", "1e-5", "--end-lr", "10", "--no-progress"])
+    text = capsys.readouterr().out
+    assert rc == 0 and "(model)" in text and "running the range test as well" in text and "starting policies for" in text

@@ -143,5 +143,8 @@ def test_default_url_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("LRKIT_DB_URL", f"sqlite:///{tmp_path / 'env.db'}")
     assert Database().url.endswith("env.db")
     monkeypatch.delenv("LRKIT_DB_URL")
+    monkeypatch.delenv("LRKIT_HOME")
     monkeypatch.setenv("HOME", str(tmp_path))
     assert storage.default_url() == f"sqlite:///{tmp_path / '.lrkit' / 'lrkit.db'}"
+    monkeypatch.setenv("LRKIT_HOME", str(tmp_path / "h"))
+    assert storage.default_url() == f"sqlite:///{tmp_path / 'h' / 'lrkit.db'}"

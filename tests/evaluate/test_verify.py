@@ -56,3 +56,22 @@ def test_bad_input_names_the_field(tiny, tmp_path):
         verify(cfg(tiny, "FIX(k=0.05)"), 99.1, db=f"sqlite:///{tmp_path / 'v.db'}")
     with pytest.raises(ValueError, match="field 'n' must be an int >= 1"):
         verify(cfg(tiny, "FIX(k=0.05)"), 0.9, db=f"sqlite:///{tmp_path / 'v.db'}", n=0)
+
+
+def test_evaluate_policy_reports_utility_cost_and_robustness(tiny, tmp_path):
+    from lrkit.evaluate.evaluator import evaluate_policy
+    from lrkit.evaluate.ranking import top_k
+
+    url = f"sqlite:///{tmp_path / 'e.db'}"
+    out = evaluate_policy(cfg(tiny, "FIX(k=0.05)", iters=20), seeds=(0, 1), lams=(0.001, 40.0), target_acc=0.5, db=url,
+                          progress=False)
+    u, c, r = out["utility"], out["cost"], out["robustness"]
+    assert out["runs"] == 4 and u["highest_top1"]["n"] == 2 and u["highest_top1"]["std"] is not None
+    assert c["reached"] == 2 and c["iterations_to_target"] in (10, 15, 20) and c["wall_time_to_target_s"] > 0
+    drops = r["lambda"]["drops"]
+    assert drops[0.001] > 0.2 and r["lambda"]["worst"] == max(d for d in drops.values() if d is not None)
+    assert r["robust_score"] == pytest.approx(u["highest_top1"]["mean"] - u["highest_top1"]["std"])
+    ranked = top_k(Database(url), tiny, "lenet", metric="robustness")
+    assert ranked.specs()[0] == "FIX(k=0.05)" and ranked.table["runs"].iloc[0] == 2
+    with pytest.raises(ValueError, match="field 'seeds'"):
+        evaluate_policy(cfg(tiny, "FIX(k=0.05)"), seeds=())
