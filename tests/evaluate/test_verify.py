@@ -75,3 +75,14 @@ def test_evaluate_policy_reports_utility_cost_and_robustness(tiny, tmp_path):
     assert ranked.specs()[0] == "FIX(k=0.05)" and ranked.table["runs"].iloc[0] == 2
     with pytest.raises(ValueError, match="field 'seeds'"):
         evaluate_policy(cfg(tiny, "FIX(k=0.05)"), seeds=())
+
+
+def test_phase_2_trains_the_candidates_in_parallel_processes(tiny, tmp_path):
+    db = Database(f"sqlite:///{tmp_path / 'p.db'}")
+    task = {"dataset": tiny, "model": "lenet", "optimizer": "momentum", "iterations": 30}
+    db.add_result(task, "FIX(k=0.05)", {"highest_top1": 0.99}, source="stored")
+    db.add_result(task, "FIX(k=0.02)", {"highest_top1": 0.98}, source="stored")
+    v = verify(cfg(tiny, "FIX(k=1e-06)"), 0.95, db=db, n=2, workers=2)
+    assert v.outcome == "replaced" and {c["policy"] for c in v.phase2} == {"FIX(k=0.05)", "FIX(k=0.02)"}
+    assert all(c["status"] == "complete" for c in v.phase2)
+    assert len(db.runs(dataset=tiny, source="lrkit")) == 3  # the workers recorded their runs too
