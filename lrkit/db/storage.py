@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-from sqlalchemy import create_engine, event, select
+from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
@@ -450,8 +450,10 @@ class Database:
         return pd.DataFrame(rows, columns=cols)
 
     def count(self, **filters) -> int:
+        """How many runs match ``filters`` (those of :meth:`runs`), counted in the database."""
+        q = self._run_query(**filters).with_only_columns(func.count(Run.id)).order_by(None)
         with self._session() as s:
-            return len(s.scalars(self._run_query(**filters)).all())
+            return s.scalar(q)
 
     def get_run(self, run_id: int) -> dict:
         """Everything about one run, curves decoded to lists (NaN kept as NaN)."""

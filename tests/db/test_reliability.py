@@ -38,7 +38,7 @@ def test_eight_processes_write_800_complete_runs(db_url):
     assert [p.exitcode for p in procs] == [0] * 8
     db = Database(db_url)
     df = db.runs()
-    assert len(df) == 800 and set(df["status"]) == {"complete"}
+    assert len(df) == 800 == db.count(status="complete") and set(df["status"]) == {"complete"}
     assert sorted(df["seed"]) == sorted(w * 1000 + i for w in range(8) for i in range(100))
     assert len(db.tasks()) == 1 and df["policy"].nunique() == len(POLICIES)
     assert db.get_run(int(df["id"].iloc[-1]))["curves"]["lr"] == [0.001] * 200

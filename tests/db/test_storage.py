@@ -47,6 +47,7 @@ def test_specs_are_stored_canonical_and_policies_shared(db_url):
     b = db.add_result(TASK, "SIN2(k0=0.01,k1=0.06,l=20)", {"highest_top1": 0.91})
     df = db.runs(policy="SIN2(k1=0.06, k0=0.01, l=20)")
     assert sorted(df["id"]) == sorted([a, b]) and set(df["policy"]) == {"SIN2(k0=0.01, k1=0.06, l=20)"}
+    assert db.count(policy="SIN2(k1=0.06, k0=0.01, l=20)") == 2 and db.count(policy="FIX(k=0.1)") == 0
     assert len(db.tasks()) == 1
 
 
