@@ -238,10 +238,11 @@ class Run:
     the live :class:`LRMonitor` (policy edits from other threads go there); ``stop()``,
     ``pause()`` and ``resume()`` are thread-safe. ``db``: the policy database the run is recorded
     to as it happens (a :class:`lrkit.db.Database` or URL; ``None``: ``$LRKIT_DB_URL`` when set;
-    ``False``: not recorded); ``run.run_id`` is its id there.
+    ``False``: not recorded); ``run.run_id`` is its id there. ``on_eval(iteration, top1, top5,
+    test_loss)`` is called after every eval (a tuner reports intermediate results through it).
     """
 
-    def __init__(self, cfg: TrainConfig, data=None, progress: bool = True, db=None):
+    def __init__(self, cfg: TrainConfig, data=None, progress: bool = True, db=None, on_eval=None):
         from .data import load_dataset
         from .models import build_model
 
@@ -272,6 +273,7 @@ class Run:
                                  divergence_factor=cfg.divergence_factor, record=record)
         self.progress = progress
         self.db = db
+        self.on_eval = on_eval
         self.run_id: int | None = None
         self._stop = threading.Event()
         self._running = threading.Event()
@@ -343,6 +345,8 @@ class Run:
                 if end_of_eval:
                     top1, top5, tl = evaluate(model, self.test_batches, cfg.eval_batch_size)
                     stop = mon.log_eval(t + 1, top1, top5, tl)
+                    if self.on_eval is not None:
+                        self.on_eval(t + 1, top1, top5, tl)
                     bar.set_postfix(lr=f"{lr:.3g}", top1=f"{top1:.4f}", refresh=False)
                     if stop:
                         status, message = "complete", f"target accuracy {cfg.target_acc} reached at iteration {t + 1}"

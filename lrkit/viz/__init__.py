@@ -2,5 +2,6 @@
 
 from .mopt import plot_mopt
 from .policies import plot_policies, policy_frame
+from .tune import plot_heatmap
 
-__all__ = ["plot_mopt", "plot_policies", "policy_frame"]
+__all__ = ["plot_heatmap", "plot_mopt", "plot_policies", "policy_frame"]

@@ -1,0 +1,25 @@
+"""Plots of tuning results: the policy × λ heat map of 000 Fig. 6."""
+
+from __future__ import annotations
+
+
+def plot_heatmap(summary, value: str = "mean_top1", ax=None, title: str | None = None, fmt: str = ".4f"):
+    """Rows: policies; columns: λ; cells: ``value`` (e.g. the mean highest top-1 over the seeds).
+    ``summary``: :meth:`lrkit.tune.SearchResult.summary` (columns policy, lam, ``value``)."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    if value not in summary.columns:
+        raise ValueError(f"plot_heatmap: field 'value' must be a column of the summary ({', '.join(summary.columns)}), "
+                         f"got {value!r}")
+    table = summary.pivot_table(index="policy", columns="lam", values=value, aggfunc="mean", sort=False)
+    table = table.reindex(sorted(table.columns), axis=1)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1.2 + 1.1 * max(1, table.shape[1]), 1.2 + 0.45 * max(1, table.shape[0])))
+    sns.heatmap(table.astype(float), annot=True, fmt=fmt, cmap="viridis", ax=ax, cbar_kws={"label": value})
+    ax.set_xlabel("λ (LR coefficient)")
+    ax.set_ylabel("")
+    ax.set_xticklabels([f"{float(t.get_text()):g}" for t in ax.get_xticklabels()])
+    if title:
+        ax.set_title(title)
+    return ax
