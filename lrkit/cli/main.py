@@ -10,6 +10,7 @@ from . import db as db_cmd
 from . import policy as policy_cmd
 from . import range_test as range_test_cmd
 from . import train as train_cmd
+from . import tune as tune_cmd
 from . import verify as verify_cmd
 
 
@@ -23,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     db_cmd.add_parser(sub)
     verify_cmd.add_parser(sub)
     range_test_cmd.add_parsers(sub)
+    tune_cmd.add_parser(sub)
     return parser
 
 

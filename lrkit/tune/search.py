@@ -278,7 +278,7 @@ def run_search(search: Search, executor: str = "local", *, workers: int | None =
         env = {k: v for k, v in os.environ.items() if k.startswith("LRKIT_") and k != "LRKIT_DB_URL"}
         run_ray(todo, on_result=on_result, env=env, name=search.name, **(ray_options or {}))
     notes = []
-    if pending and len(pending) < len(cfgs):
+    if len(pending) < len(cfgs):
         notes.append(f"resumed: {len(cfgs) - len(pending)} of {len(cfgs)} trials were already in the database")
     missing = [i for i in range(len(cfgs)) if i not in rows]
     for i in missing:  # a trial the executor never reported (e.g. the Ray cluster lost it)

@@ -48,7 +48,9 @@ def _set_param(policy, name: str, value):
     if name == "ratio":
         if not hasattr(policy, "k0") or not hasattr(policy, "k1"):
             raise ValueError(f"parameter 'ratio' (k1 = ratio·k0) needs a policy with k0 and k1, not {policy.name}")
-        return policy.replace(k1=_clean(value * policy.k0))
+        k1 = _clean(value * policy.k0)
+        both_int = all(isinstance(x, int) and not isinstance(x, bool) for x in (value, policy.k0))
+        return policy.replace(k1=int(k1) if both_int or (isinstance(policy.k0, int) and k1.is_integer()) else k1)
     names = [f.name for f in policy.parameters()]
     if name not in names:
         raise ValueError(f"{policy.name} has no parameter '{name}'; allowed: {', '.join(names + ['ratio'])}")
