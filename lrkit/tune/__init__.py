@@ -7,8 +7,9 @@ coefficient λ, follow-up grids, multi-policy composition, cost-effective tuning
     compose.py        MULTI compositions of candidate stages, Change-LR-On-Plateau compositions
 """
 
+from .compose import compose_multi, composition_trials, heterogeneous, homogeneous, plateau_compositions
 from .search import EXECUTORS, OBJECTIVES, Search, SearchResult, combine, load_result, run_search
 from .space import Trial, follow_up_trials, grid_trials, random_trials
 
-__all__ = ["EXECUTORS", "OBJECTIVES", "Search", "SearchResult", "combine", "load_result", "run_search", "Trial",
+__all__ = ["compose_multi", "composition_trials", "heterogeneous", "homogeneous", "plateau_compositions", "EXECUTORS", "OBJECTIVES", "Search", "SearchResult", "combine", "load_result", "run_search", "Trial",
            "follow_up_trials", "grid_trials", "random_trials"]

@@ -34,10 +34,15 @@ class Trial:
 
     @property
     def spec(self) -> str:
-        from lrkit.policies import SCALE, parse
+        from lrkit.policies import SCALE, MetricPolicy, parse
 
         pol = parse(self.policy)
-        return str(pol if self.lam is None or self.lam == 1 else SCALE(lam=self.lam, policy=pol))
+        if self.lam is None or self.lam == 1:
+            return str(pol)
+        if isinstance(pol, MetricPolicy):  # SCALE does not hand metrics to a state-based policy inside it
+            raise ValueError(f"λ = {self.lam} cannot scale the state-based policy {pol.name}: scale its candidate "
+                             "policies instead (e.g. ChangeLROnPlateau(policies=[0.5*FIX(k=0.1), ...]))")
+        return str(SCALE(lam=self.lam, policy=pol))
 
     def to_dict(self) -> dict:
         return {"policy": self.policy, "lam": self.lam, "seed": self.seed}

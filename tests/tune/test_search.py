@@ -132,11 +132,24 @@ def test_the_ray_executor_gives_the_local_numbers(tiny, tmp_path):
     try:
         remote = run_search(Search(base(tiny), trials, name="ray"), "ray", db=url, progress=False,
                             ray_options=dict(num_cpus=2))
+        # ASHA early stopping: trials it stops are recorded as 'stopped' with what they reported
+        many = grid_trials(["FIX(k=0.05)", "FIX(k=0.0001)", "FIX(k=0.00001)", "FIX(k=0.01)"])
+        asha = run_search(Search(base(tiny, iters=20), many, name="asha"), "ray", db=url, progress=False,
+                          ray_options=dict(asha=True, max_concurrent=1))
     finally:
         ray.shutdown()
+    assert set(asha.trials["status"]) == {"complete", "stopped"} and len(Database(url).runs(source="tune:asha")) == 4
+    stopped = asha.trials[asha.trials["status"] == "stopped"]
+    assert stopped["message"].str.contains("stopped early by ASHA").all() and stopped["highest_top1"].notna().all()
     assert remote.trials["status"].tolist() == ["complete", "complete"] and remote.executor == "ray"
     assert remote.trials["highest_top1"].tolist() == local.trials["highest_top1"].tolist()
     la, ra = Database(f"sqlite:///{tmp_path / 'l.db'}"), Database(url)
     for i in range(2):  # the same seeds give the same training, loss for loss
         assert ra.get_run(int(remote.trials["run_id"].iloc[i]))["curves"]["loss"] == \
             la.get_run(int(local.trials["run_id"].iloc[i]))["curves"]["loss"]
+
+
+def test_lambda_cannot_scale_a_state_based_policy():
+    t = grid_trials(["ChangeLROnPlateau(policies=[FIX(k=0.1), FIX(k=0.01)])"], lams=[0.5])[0]
+    with pytest.raises(ValueError, match="cannot scale the state-based policy ChangeLROnPlateau"):
+        t.spec
