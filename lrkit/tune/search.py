@@ -99,10 +99,23 @@ def _train_one(cfg: dict) -> dict:
                 "curves": {}, "evals": {}, "summary": {}}
 
 
+def place(cfg: dict, i: int) -> dict:
+    """Trial ``i`` of a process pool on its own CUDA device when the config asks for ``cuda`` and
+    there are several (round robin); CPU trials keep their thread count (a CPU slice each)."""
+    if cfg.get("device") == "cuda":
+        import torch
+
+        n = torch.cuda.device_count()
+        if n > 1:
+            return {**cfg, "device": f"cuda:{i % n}"}
+    return cfg
+
+
 def run_local(cfgs: Sequence[dict], workers: int = 1, on_result: Callable[[int, dict], None] | None = None,
               progress: bool = True) -> None:
     """Train ``cfgs`` here (``workers`` = 1, one after another; the dataset is loaded once) or in
-    ``workers`` spawned processes; ``on_result(index, record)`` as each finishes."""
+    ``workers`` spawned processes (:func:`place`: one per device or CPU slice); ``on_result(index,
+    record)`` as each finishes."""
     from tqdm.auto import tqdm
 
     bar = tqdm(total=len(cfgs), desc="trials", disable=not progress)
@@ -128,7 +141,7 @@ def run_local(cfgs: Sequence[dict], workers: int = 1, on_result: Callable[[int, 
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as ex:
-            futures = {ex.submit(_train_one, c): i for i, c in enumerate(cfgs)}
+            futures = {ex.submit(_train_one, place(c, i)): i for i, c in enumerate(cfgs)}
             for f in as_completed(futures):
                 if on_result:
                     on_result(futures[f], f.result())

@@ -153,3 +153,15 @@ def test_lambda_cannot_scale_a_state_based_policy():
     t = grid_trials(["ChangeLROnPlateau(policies=[FIX(k=0.1), FIX(k=0.01)])"], lams=[0.5])[0]
     with pytest.raises(ValueError, match="cannot scale the state-based policy ChangeLROnPlateau"):
         t.spec
+
+
+def test_a_process_pool_gives_the_same_numbers(tiny, tmp_path):
+    trials = grid_trials(["FIX(k=0.05)", "FIX(k=0.01)"])
+    one = run_search(Search(base(tiny), trials, name="one"), db=f"sqlite:///{tmp_path / 'a.db'}", progress=False)
+    pool = run_search(Search(base(tiny), trials, name="pool"), workers=2, db=f"sqlite:///{tmp_path / 'b.db'}",
+                      progress=False)
+    assert pool.trials["status"].tolist() == ["complete", "complete"]
+    a, b = Database(f"sqlite:///{tmp_path / 'a.db'}"), Database(f"sqlite:///{tmp_path / 'b.db'}")
+    for i in range(2):
+        assert a.get_run(int(one.trials["run_id"].iloc[i]))["curves"]["loss"] == \
+            b.get_run(int(pool.trials["run_id"].iloc[i]))["curves"]["loss"]
