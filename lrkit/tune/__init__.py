@@ -8,8 +8,10 @@ coefficient λ, follow-up grids, multi-policy composition, cost-effective tuning
 """
 
 from .compose import compose_multi, composition_trials, heterogeneous, homogeneous, plateau_compositions
+from .recipe import RecipeRun, SearchRecipe, list_search_recipes, load_search_recipe, run_search_recipe
 from .search import EXECUTORS, OBJECTIVES, Search, SearchResult, combine, load_result, run_search
 from .space import Trial, follow_up_trials, grid_trials, random_trials
 
-__all__ = ["compose_multi", "composition_trials", "heterogeneous", "homogeneous", "plateau_compositions", "EXECUTORS", "OBJECTIVES", "Search", "SearchResult", "combine", "load_result", "run_search", "Trial",
+__all__ = ["compose_multi", "composition_trials", "heterogeneous", "homogeneous", "plateau_compositions", "RecipeRun",
+           "SearchRecipe", "list_search_recipes", "load_search_recipe", "run_search_recipe", "EXECUTORS", "OBJECTIVES", "Search", "SearchResult", "combine", "load_result", "run_search", "Trial",
            "follow_up_trials", "grid_trials", "random_trials"]
