@@ -25,7 +25,7 @@ from lrkit.optim.mopt import mopt_lr
 
 from .monitor import LRMonitor, RunRecord
 
-OPTIMIZERS = ("sgd", "momentum", "adam")
+OPTIMIZERS = ("sgd", "momentum", "adam", "fused_adam")
 NORMALIZE = ("scale", "standardize")
 AUGMENT = (None, "crop_flip")
 
@@ -36,7 +36,7 @@ class TrainConfig:
 
     dataset: str = "mnist"
     model: str = "lenet"
-    optimizer: str = "momentum"  # sgd | momentum (0.9) | adam
+    optimizer: str = "momentum"  # sgd | momentum (0.9) | adam | fused_adam (lrkit FusedAdam: the schedule runs in the step)
     policy: str = "FIX(k=0.01)"
     iters: int = 10000
     batch_size: int = 100
@@ -149,6 +149,10 @@ def make_optimizer(cfg: TrainConfig, params, lr: float):
         return torch.optim.SGD(params, lr=lr, momentum=0.0, weight_decay=cfg.weight_decay)
     if cfg.optimizer == "momentum":
         return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "fused_adam":  # the policy is compiled into the optimizer; the monitor hands it edits
+        from lrkit.optim.fused_adam import FusedAdam
+
+        return FusedAdam(params, policy=cfg.policy, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay)
     return torch.optim.Adam(params, lr=lr, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay)
 
 

@@ -77,8 +77,10 @@ class LRMonitor:
 
     Args:
         policy: a policy, spec, or a :class:`~lrkit.policies.MetricPolicy` (state-based).
-        optimizer: any torch optimizer (float or tensor LRs), or an object with ``set_lr(lr)``
-            (e.g. lrkit's FusedAdam, whose schedule lives on the device).
+        optimizer: any torch optimizer (float or tensor LRs), an object with ``set_lr(lr)``, or an
+            optimizer that runs the schedule itself (lrkit's FusedAdam: param groups with a ``policy``
+            and a ``set_policy(spec)`` method) — the monitor then hands it each edit as a policy of the
+            global iteration instead of setting a float LR every iteration.
         target_acc: target top-1 accuracy in [0, 1] for iterations-to-target.
         stop_at_target: cost-effective mode: ask the loop to stop once the target is reached.
         divergence_factor: a loss above ``factor ×`` the mean of the first 10 losses (or NaN/inf)
@@ -103,6 +105,11 @@ class LRMonitor:
         self._lock = threading.Lock()
         self._pending: tuple[Any, str] | None = None
         self._offset = 0  # the current policy sees t − offset ("restart" edits)
+        self._device_schedule = has_device_schedule(optimizer)
+        if self._device_schedule:
+            _check_device_policy(self.policy)
+            if any(g["policy"] != str(self.policy) for g in optimizer.param_groups):
+                optimizer.set_policy(self.policy)
         self._loss_ref: float | None = None
         self._start = time.perf_counter()
         self.best = {"top1": -1.0, "iteration": None, "top5": None}
@@ -118,8 +125,16 @@ class LRMonitor:
         A bad spec raises here, in the caller's thread, and never reaches the training loop.
         """
         pol = policy if isinstance(policy, MetricPolicy) else parse(policy)
+        if self._device_schedule:
+            _check_device_policy(pol)  # e.g. a state-based policy cannot run inside FusedAdam
         with self._lock:
             self._pending = (pol, "restart" if restart else "global")
+
+    def current(self) -> tuple[Any, int, Any]:
+        """``(policy, offset, pending)``: the policy in force (it sees ``t − offset``) and the edit
+        waiting for the next iteration (``(policy, "global"|"restart")`` or None). Any thread."""
+        with self._lock:
+            return self.policy, self._offset, self._pending
 
     def update_params(self, **changes) -> None:
         """Change parameters of the running (or pending) policy, e.g. ``update_params(k1=0.08)``."""
@@ -135,11 +150,15 @@ class LRMonitor:
         if pending is not None:
             pol, mode = pending
             self.policy = pol
-            self._offset = t if mode == "restart" else 0
+            offset = t if mode == "restart" else 0
+            if self._device_schedule:  # the optimizer evaluates the policy at its own (global) step
+                self.optimizer.set_policy(global_time_policy(pol, offset))
+            with self._lock:
+                self.policy, self._offset = pol, offset
             self.record.history.append({"iteration": t, "policy": str(pol), "time": mode})
         self.t = t
         lr = float(self.policy(t - self._offset))
-        if self.optimizer is not None:
+        if self.optimizer is not None and not self._device_schedule:
             set_lr(self.optimizer, lr)
         self.record.curves["lr"].append(lr)
         return lr
@@ -240,6 +259,29 @@ def replay_policy(history) -> Policy:
     if len(stages) == 1:
         return stages[0][1]
     return MULTI(stages=stages)
+
+
+def has_device_schedule(optimizer) -> bool:
+    """Whether ``optimizer`` evaluates the LR policy itself (lrkit's FusedAdam)."""
+    groups = getattr(optimizer, "param_groups", None)
+    return bool(groups) and callable(getattr(optimizer, "set_policy", None)) and all("policy" in g for g in groups)
+
+
+def global_time_policy(policy, offset: int = 0) -> Policy:
+    """``policy`` started at iteration ``offset`` as a policy of the global iteration t (its value at
+    t >= offset is ``policy(t − offset)``): what a device-side schedule needs after a restart edit."""
+    policy = parse(policy)
+    if not offset:
+        return policy
+    return MULTI(stages=[(0, policy), (offset, policy)])
+
+
+def _check_device_policy(policy) -> None:
+    from lrkit.optim.program import compile_policy
+
+    compile_policy(policy)  # raises ProgramError (a TypeError) saying why, e.g. for a state-based policy
+    if not isinstance(policy, MetricPolicy):
+        compile_policy(global_time_policy(policy, 1))  # the form a restart edit hands the optimizer
 
 
 def set_lr(optimizer, lr: float) -> None:
