@@ -254,13 +254,16 @@ class Database:
     def finish_run(self, run_id: int, record=None, *, status: str | None = None, summary: Mapping | None = None,
                    message: str | None = None) -> None:
         """Complete a started run from its :class:`~lrkit.train.RunRecord` (or a dict of one): status,
-        message, summary and curves, in one transaction."""
+        message, summary and curves, in one transaction. A live-edited run's edit history goes to
+        the summary's ``extra["history"]`` (``lrkit.train.replay_policy`` turns it into one spec)."""
         rec = _record_dict(record) if record is not None else {}
         status = status or rec.get("status") or "complete"
         if status not in RUN_STATUSES:
             raise ValueError(f"finish_run: field 'status' must be one of {', '.join(RUN_STATUSES)}, got {status!r}")
         summ = dict(rec.get("summary") or {})
         summ.update(summary or {})
+        if len(rec.get("history") or []) > 1:  # live edits: the policy in force from each iteration on
+            summ["history"] = rec["history"]
         curves = _curves_of(rec)
 
         def work(s):

@@ -48,3 +48,25 @@ def test_not_recorded_without_a_database_and_a_broken_one_does_not_stop_training
     with pytest.warns(RuntimeWarning, match="not recorded"):
         rec = train(cfg(tiny), progress=False, db="mysql://nowhere/db")
     assert rec.status == "complete"
+
+
+def test_live_edits_reach_the_database_and_replay(tiny, db_url):
+    from lrkit.train import replay_policy
+    from lrkit.train.engine import Run
+
+    run = Run(cfg(tiny), progress=False, db=db_url)
+    edits = {5: ("FIX(k=0.02)", False), 12: ("COS(k0=0.001, k1=0.01, l=3)", True)}
+    original = run.monitor.lr_for
+
+    def lr_for(t):  # edits arrive from "another thread" just before iterations 5 and 12
+        if t in edits:
+            run.monitor.set_policy(edits[t][0], restart=edits[t][1])
+        return original(t)
+
+    run.monitor.lr_for = lr_for
+    rec = run.run()
+    got = Database(db_url).get_run(run.run_id)
+    history = got["summary"]["extra"]["history"]
+    assert [h["iteration"] for h in history] == [0, 5, 12] and history == rec.history
+    replay = replay_policy(history)
+    assert [replay(t) for t in range(20)] == pytest.approx(got["curves"]["lr"], rel=1e-15)
