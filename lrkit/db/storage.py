@@ -306,16 +306,17 @@ class Database:
         """One result without curves (a published table row, an imported summary)."""
         if status not in RUN_STATUSES:
             raise ValueError(f"add_result: field 'status' must be one of {', '.join(RUN_STATUSES)}, got {status!r}")
+        return self._write(lambda s: self._add_result(s, task, policy, summary, status=status, source=source,
+                                                      label=label, seed=seed, extra=extra))
 
-        def work(s):
-            run = Run(task=self._task(s, task), policy=self._policy(s, policy), status=status, source=source,
-                      label=label, seed=seed)
-            _set_summary(run, {**dict(summary), **({"extra": dict(extra)} if extra else {})})
-            s.add(run)
-            s.flush()
-            return run.id
-
-        return self._write(work)
+    def _add_result(self, s: Session, task, policy, summary, *, status="complete", source="lrkit", label=None,
+                    seed=None, extra=None) -> int:
+        run = Run(task=self._task(s, task), policy=self._policy(s, policy), status=status, source=source, label=label,
+                  seed=seed)
+        _set_summary(run, {**dict(summary), **({"extra": dict(extra)} if extra else {})})
+        s.add(run)
+        s.flush()
+        return run.id
 
     def close_unfinished(self, older_than_s: float = 0.0, message: str = "unfinished: the writer stopped") -> int:
         """Mark ``running`` runs started more than ``older_than_s`` ago as failed; returns how many."""
@@ -334,20 +335,20 @@ class Database:
     # ---- published results and files ------------------------------------------------------
     def import_published(self, paths: Iterable[str | Path] | None = None) -> int:
         """Load the papers' tables shipped in ``lrkit/db/published`` (or ``paths``); a table already
-        imported (same source) is skipped. Returns the number of rows added."""
+        imported (same source) is skipped. Each table is written in one transaction, so an interrupted
+        import never leaves half a table behind. Returns the number of rows added."""
         from .published import load_tables
 
-        added = 0
-        for table in load_tables(paths):
+        def import_table(s, table) -> int:
             source = table["source_label"]
-            with self._session() as s:
-                if s.scalar(select(Run.id).where(Run.source == source).limit(1)) is not None:
-                    continue
+            if s.scalar(select(Run.id).where(Run.source == source).limit(1)) is not None:
+                return 0
             for row in table["rows"]:
-                added += 1
-                self.add_result(row["task"], row["policy"], row["summary"], source=source, label=row.get("label"),
-                                extra=row.get("extra"))
-        return added
+                self._add_result(s, row["task"], row["policy"], row["summary"], source=source, label=row.get("label"),
+                                 extra=row.get("extra"))
+            return len(table["rows"])
+
+        return sum(self._write(lambda s, t=table: import_table(s, t)) for table in load_tables(paths))
 
     def import_file(self, path: str | Path) -> int:
         """Import a file: an ``lrkit db export`` document, a published table, a run record, or a

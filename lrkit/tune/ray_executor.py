@@ -48,12 +48,14 @@ class _Deliver(_CallbackBase):
         if last.get("record_json"):
             sink(index, json.loads(last["record_json"]))
             return
-        status = "failed" if error else "stopped"
+        from .search import failed_record
+
+        if error:
+            sink(index, failed_record(cfg, error))
+            return
         best = last.get("best_top1")
-        summary = {"highest_top1": best if best is not None and best >= 0 else None}
-        sink(index, {"config": cfg, "policy": cfg["policy"], "status": status,
-                     "message": error or f"stopped early by ASHA after iteration {last.get('iteration')}",
-                     "curves": {}, "evals": {}, "summary": summary})
+        sink(index, {**failed_record(cfg, f"stopped early by ASHA after iteration {last.get('iteration')}"),
+                     "status": "stopped", "summary": {"highest_top1": best if best is not None and best >= 0 else None}})
 
 
 def _trainable(config: dict) -> None:
@@ -74,9 +76,9 @@ def _trainable(config: dict) -> None:
         record = rec.to_json()
         status = rec.status
     except Exception as e:  # noqa: BLE001 - a failed trial is a result, the search goes on
-        record = json.dumps({"config": cfg, "policy": cfg["policy"], "status": "failed",
-                             "message": f"{type(e).__name__}: {e}", "curves": {}, "evals": {}, "summary": {}})
-        status = "failed"
+        from .search import failed_record
+
+        record, status = json.dumps(failed_record(cfg, e)), "failed"
     tune.report({"iteration": -1, "top1": max(best["top1"], 0.0), "best_top1": best["top1"], "done": True,
                  "status": status, "record_json": record})
 

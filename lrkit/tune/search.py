@@ -87,16 +87,21 @@ class Search:
 
 # ---- executors -----------------------------------------------------------------------------
 
-def _train_one(cfg: dict) -> dict:
-    """Train one trial; a raising trial becomes a failed record (the search goes on)."""
+def failed_record(cfg: dict, error: BaseException | str) -> dict:
+    """The record of a trial that raised (every executor records it as failed; the search goes on)."""
+    message = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+    return {"config": cfg, "policy": cfg["policy"], "status": "failed", "message": message, "curves": {}, "evals": {},
+            "summary": {}}
+
+
+def _train_one(cfg: dict, data=None) -> dict:
+    """Train one trial (with an already loaded dataset, if given); a raising trial becomes a failed record."""
     from lrkit.train import TrainConfig, train
 
     try:
-        rec = train(TrainConfig.from_dict(cfg), progress=False, db=False)
-        return json.loads(rec.to_json())
+        return json.loads(train(TrainConfig.from_dict(cfg), data=data, progress=False, db=False).to_json())
     except Exception as e:  # noqa: BLE001 - recorded, not raised
-        return {"config": cfg, "policy": cfg["policy"], "status": "failed", "message": f"{type(e).__name__}: {e}",
-                "curves": {}, "evals": {}, "summary": {}}
+        return failed_record(cfg, e)
 
 
 def place(cfg: dict, i: int) -> dict:
@@ -121,7 +126,6 @@ def run_local(cfgs: Sequence[dict], workers: int = 1, on_result: Callable[[int, 
     bar = tqdm(total=len(cfgs), desc="trials", disable=not progress)
     if workers <= 1:
         data = {}
-        from lrkit.train import TrainConfig, train
         from lrkit.train.data import load_dataset
 
         for i, cfg in enumerate(cfgs):
@@ -129,10 +133,9 @@ def run_local(cfgs: Sequence[dict], workers: int = 1, on_result: Callable[[int, 
             try:
                 if key not in data:
                     data[key] = load_dataset(cfg["dataset"], root=cfg.get("data_root"))
-                rec = json.loads(train(TrainConfig.from_dict(cfg), data=data[key], progress=False, db=False).to_json())
-            except Exception as e:  # noqa: BLE001
-                rec = {"config": cfg, "policy": cfg["policy"], "status": "failed", "message": f"{type(e).__name__}: {e}",
-                       "curves": {}, "evals": {}, "summary": {}}
+                rec = _train_one(cfg, data[key])
+            except Exception as e:  # noqa: BLE001 - the dataset did not load: this trial failed
+                rec = failed_record(cfg, e)
             if on_result:
                 on_result(i, rec)
             bar.update(1)
