@@ -356,7 +356,7 @@ best = tuned.idxmax()
 print('best (policy, epoch) per task here:', '; '.join(f'{c}: {b[0]} {b[1]}' for c, b in best.items()))
 print('beats the baseline:', ', '.join(f'{c} {bool(tuned[c].max() > base[c])}' for c in df.columns))
 tp = throughput(doc)
-print(f"fine-tuning {tp['tokens_per_s']:.0f} tokens/s; eval items/s:",
+print(f"fine-tuning {tp['tokens_per_s'] or 0:.0f} tokens/s (median over runs); eval items/s:",
       ', '.join(f'{t} {v:.2f}' for t, v in tp['eval_items_per_s'].items()))
 complete = stages == 1 + 3 * len(doc['runs']) and not df.isna().any().any() and all(r['status'] == 'complete' for r in doc['runs'])
 print('paper:', recipe['claim'])

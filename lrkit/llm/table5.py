@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import statistics
 import time
 import tomllib
 from dataclasses import fields
@@ -92,6 +93,7 @@ def reproduce_table5(profile: str = "quick", out: str | Path = "out/table5", *, 
     eval_kw = dict(tasks=list(recipe["tasks"]), limit=cfg.get("eval_limit"), subjects=cfg.get("eval_subjects"), seed=cfg.get("eval_seed", 1234),
                    batch_size=cfg.get("eval_batch_size", 8), device=cfg.get("device", "cpu"), progress=progress)
 
+    computed = False  # anything evaluated or trained in this call (else the document keeps its date)
     # the pretrained baseline (Table V's first row)
     base_csv, base_json = out / "baseline.csv", out / "baseline.json"
     if resume and base_csv.exists() and base_json.exists() and _same_model(json.loads(base_json.read_text()).get("model"), model_id):
@@ -105,6 +107,7 @@ def reproduce_table5(profile: str = "quick", out: str | Path = "out/table5", *, 
         baseline.insert(1, "epoch", 0)
         baseline.insert(2, "step", 0)
         base_timing = res.timing
+        computed = True
         baseline.to_csv(base_csv, index=False)
         base_json.write_text(json.dumps({"model": model_path(), "timing": _jsonable(base_timing)}, indent=1))
         del m
@@ -123,9 +126,14 @@ def reproduce_table5(profile: str = "quick", out: str | Path = "out/table5", *, 
         res = finetune(fc, examples=examples, progress=progress, db=db)
         rec = json.loads(res.record.to_json())
         results.append({"row": row, "record": rec, "evals": res.evals, "reused": False})
+        computed = True
         del res
 
-    doc = _document(recipe, profile, {**cfg, "model": model_id}, baseline, base_timing, results, started)
+    date = time.strftime("%Y-%m-%d")
+    prior = out / "results.json"
+    if not computed and prior.exists():  # everything read back: the date stays the date it was computed
+        date = json.loads(prior.read_text()).get("date", date)
+    doc = _document(recipe, profile, {**cfg, "model": model_id}, baseline, base_timing, results, started, date)
     (out / "results.json").write_text(json.dumps(doc, indent=1))
     (out / "table5.md").write_text(markdown(doc))
     if results:
@@ -154,7 +162,7 @@ def _jsonable(obj):
     return json.loads(json.dumps(obj, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
 
 
-def _document(recipe, profile, cfg, baseline, base_timing, results, started) -> dict:
+def _document(recipe, profile, cfg, baseline, base_timing, results, started, date) -> dict:
     import pandas as pd
 
     from .finetune import environment
@@ -181,7 +189,7 @@ def _document(recipe, profile, cfg, baseline, base_timing, results, started) -> 
             "evals": json.loads(evals.to_json(orient="records")), "baseline_timing": _jsonable(base_timing),
             "runs": runs, "paper": {"baseline": recipe.get("paper_baseline", {}).get("scores"),
                                     "rows": {r["label"]: r.get("paper") for r in recipe["rows"]}},
-            "environment": env, "date": time.strftime("%Y-%m-%d"), "wall_time_s": time.time() - started}
+            "environment": env, "date": date, "wall_time_s": time.time() - started}
 
 
 def _f(v):
@@ -208,17 +216,18 @@ def paper_frame(doc: dict):
 
 
 def throughput(doc: dict) -> dict:
-    """Fine-tuning tokens/s (mean over the runs trained here) and eval items/s per task."""
-    tps = [r["tokens_per_s"] for r in doc["runs"] if r["tokens_per_s"] and not r["reused"]]
-    items, secs = {}, {}
+    """Fine-tuning tokens/s and eval items/s per task, each the median over the runs (and eval stages) that
+    recorded it — reused runs included, as their numbers were measured when they ran. The median, not the
+    mean, so that one run slowed by another job on the machine does not set the figure."""
+    tps = [r["tokens_per_s"] for r in doc["runs"] if r.get("tokens_per_s")]
+    rates: dict = {}
     timings = [doc["baseline_timing"]] + [t for r in doc["runs"] for t in (r["eval_timing"] or [])]
     for t in timings:
         for task, v in (t or {}).items():
-            if isinstance(v, dict) and "items" in v and "seconds" in v:
-                items[task] = items.get(task, 0) + v["items"]
-                secs[task] = secs.get(task, 0.0) + v["seconds"]
-    return {"tokens_per_s": sum(tps) / len(tps) if tps else None,
-            "eval_items_per_s": {t: items[t] / secs[t] for t in items if secs[t] > 0}}
+            if isinstance(v, dict) and v.get("seconds"):
+                rates.setdefault(task, []).append(v["items"] / v["seconds"])
+    return {"tokens_per_s": statistics.median(tps) if tps else None,
+            "eval_items_per_s": {t: statistics.median(v) for t, v in rates.items()}}
 
 
 def markdown(doc: dict) -> str:
@@ -234,7 +243,7 @@ def markdown(doc: dict) -> str:
     tp = throughput(doc)
     lines += ["", "Paper (LLaMA-7B, Alpaca-52K): " + _paper_line(doc), ""]
     if tp["tokens_per_s"]:
-        lines.append(f"Fine-tuning: {tp['tokens_per_s']:.0f} tokens/s. Evaluation items/s: "
+        lines.append(f"Fine-tuning: {tp['tokens_per_s']:.0f} tokens/s (median over runs). Evaluation items/s: "
                      + ", ".join(f"{t} {v:.2f}" for t, v in tp["eval_items_per_s"].items()) + ".")
     lines.append("Items scored: " + _items_line(doc) + "; ARC/HellaSwag few-shot examples drawn (seeded) from other "
                  "items of the same split (no training split here), MMLU's from its dev split.")

@@ -51,13 +51,26 @@ def test_reproduce_runs_every_stage_and_resumes(tiny_dir, tmp_path, data_dir):
     # resume: finished runs and the baseline are read back, not recomputed
     again = reproduce_table5("test", tmp_path, rows=["linear-6e-5", "fixed"], recipe=recipe, progress=False)
     assert all(r["reused"] for r in again["runs"]) and again["table"] == doc["table"]
-    assert "tokens/s" in markdown(again) or throughput(again)["tokens_per_s"] is None
+    # read-back runs keep the throughput they measured, and the document keeps the date it was computed
+    assert throughput(again) == tp and "tokens/s (median over runs)" in markdown(again)
+    stamped = json.loads((tmp_path / "results.json").read_text())
+    (tmp_path / "results.json").write_text(json.dumps({**stamped, "date": "2001-02-03"}))
+    assert reproduce_table5("test", tmp_path, rows=["linear-6e-5", "fixed"], recipe=recipe, progress=False)["date"] == "2001-02-03"
     # on another machine the model lives elsewhere: committed results are still read back, the model never loaded
     recipe["profiles"]["test"]["model"] = str(tmp_path / "elsewhere" / "tiny-llama")
     moved = reproduce_table5("test", tmp_path, rows=["linear-6e-5", "fixed"], recipe=recipe, progress=False)
     assert all(r["reused"] for r in moved["runs"]) and moved["table"] == doc["table"]
     with pytest.raises(ValueError, match="'rows'"):
         reproduce_table5("test", tmp_path, rows=["step"], recipe=recipe, progress=False)
+
+
+def test_throughput_is_the_median_so_one_slowed_run_does_not_set_it():
+    timing = lambda s: {"arc": {"items": 10, "seconds": s}}  # noqa: E731
+    doc = {"baseline_timing": timing(10.0),
+           "runs": [{"tokens_per_s": v, "eval_timing": [timing(10.0)]} for v in (10.0, 90.0, 95.0)]
+           + [{"tokens_per_s": None, "eval_timing": [timing(100.0)]}]}
+    tp = throughput(doc)
+    assert tp["tokens_per_s"] == 90.0 and tp["eval_items_per_s"] == {"arc": 1.0}
 
 
 def test_paper_frame_marks_the_papers_winners():
