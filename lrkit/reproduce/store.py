@@ -23,6 +23,9 @@ REUSABLE = ("complete", "diverged")
 #: (``threads``, ``data_root``) and what is observed on the way (``mopt_every``). A field added here
 #: leaves the keys of stored runs, which lack it, unchanged.
 _NOT_WHAT_IS_TRAINED = ("threads", "data_root", "mopt_every")
+#: Fields added after runs were stored: left out of the key while they hold this default, so the
+#: keys of the stored runs (which lack them) do not change.
+_ADDED_LATER = {"layer_mults": False}
 
 
 def run_key(config: dict) -> str:
@@ -34,6 +37,9 @@ def run_key(config: dict) -> str:
     d["policy"] = str(parse(d["policy"]))
     for k in _NOT_WHAT_IS_TRAINED:
         d.pop(k, None)
+    for k, default in _ADDED_LATER.items():
+        if d.get(k) == default:
+            d.pop(k, None)
     blob = json.dumps(d, sort_keys=True, default=list)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 

@@ -26,7 +26,7 @@ from lrkit.optim.mopt import mopt_lr
 from .monitor import LRMonitor, RunRecord
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "fused_adam")
-NORMALIZE = ("scale", "standardize")
+NORMALIZE = ("scale", "standardize", "mean")
 AUGMENT = (None, "crop_flip")
 
 
@@ -48,7 +48,7 @@ class TrainConfig:
     weight_decay: float = 0.0005
     betas: tuple = (0.9, 0.999)
     eps: float = 1e-8
-    normalize: str = "scale"  # scale: ×1/256 (Caffe LeNet); standardize: (x/255 − mean)/std
+    normalize: str = "scale"  # scale: ×1/256 (Caffe LeNet); standardize: (x/255 − mean)/std; mean: x − 255·mean (Caffe cifar10)
     augment: str | None = None  # None | crop_flip (pad-4 random crop + horizontal flip)
     seed: int = 0
     device: str = "cpu"
@@ -57,6 +57,7 @@ class TrainConfig:
     divergence_factor: float = 10.0
     channels_last: bool = False
     mopt_every: int | None = None  # measure the M-opt LR η* (004 Formula 7) every M iterations; observes only
+    layer_mults: bool = False  # the model's Caffe prototxt lr_mult / decay_mult per parameter (CNN3)
 
     def __post_init__(self):
         self.validate()
@@ -69,6 +70,8 @@ class TrainConfig:
             bad("optimizer", "one of " + ", ".join(OPTIMIZERS))
         if self.normalize not in NORMALIZE:
             bad("normalize", "one of " + ", ".join(NORMALIZE))
+        if self.layer_mults and self.optimizer == "fused_adam":
+            bad("layer_mults", "False with optimizer 'fused_adam' (its schedule has one LR per group and no multipliers)")
         if self.augment not in AUGMENT:
             bad("augment", "None or 'crop_flip'")
         for name in ("iters", "batch_size", "eval_every", "eval_batch_size"):
@@ -259,6 +262,8 @@ class Run:
         ds = self.data
         if ds.in_memory:  # the fast path: the split as a tensor on the device, no DataLoader
             norm = dict(scale=1 / 256) if cfg.normalize == "scale" else dict(scale="standardize")
+            if cfg.normalize == "mean":  # Caffe's mean subtraction on the 0–255 scale: (x/255 − mean)/(1/255)
+                norm["std"] = (1 / 255,) * ds.input_shape[0]
             self.train_batches = ds.batches("train", cfg.batch_size, self.device, shuffle=True, seed=cfg.seed,
                                             augment=cfg.augment, **norm)
             self.test_batches = ds.batches("test", cfg.eval_batch_size, self.device, shuffle=False, **norm)
@@ -271,7 +276,13 @@ class Run:
         from lrkit.policies import parse
 
         policy = parse(cfg.policy)
-        self.optimizer = make_optimizer(cfg, self.model.parameters(), lr=policy(0))
+        if cfg.layer_mults:
+            from .models import caffe_param_groups
+
+            params = caffe_param_groups(self.model, cfg.weight_decay)
+        else:
+            params = self.model.parameters()
+        self.optimizer = make_optimizer(cfg, params, lr=policy(0))
         record = RunRecord(config=cfg.to_dict(), environment=environment(str(self.device)))
         self.monitor = LRMonitor(policy, self.optimizer, target_acc=cfg.target_acc, stop_at_target=cfg.stop_at_target,
                                  divergence_factor=cfg.divergence_factor, record=record)

@@ -157,11 +157,39 @@ class CNN3(nn.Module):
             nn.init.normal_(m.weight, mean=0.0, std=std)
             nn.init.zeros_(m.bias)
 
+    #: the prototxt's ``param { lr_mult decay_mult }`` per parameter (absent: 1, 1); see
+    #: :func:`caffe_param_groups`. conv3 sets none, so its bias keeps lr_mult 1.
+    caffe_mults = {"conv1.bias": (2.0, 1.0), "conv2.bias": (2.0, 1.0),
+                   "ip1.weight": (1.0, 250.0), "ip1.bias": (2.0, 0.0)}
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.norm1(self.relu1(self.pool1(self.conv1(x))))
         x = self.norm2(self.pool2(self.relu2(self.conv2(x))))
         x = self.pool3(self.relu3(self.conv3(x)))
         return self.ip1(torch.flatten(x, 1))
+
+
+def caffe_param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """Optimizer param groups carrying a Caffe model's per-layer multipliers.
+
+    Caffe's solver gives parameter p the LR ``base_lr(t) · lr_mult(p)`` and the L2 weight decay
+    ``weight_decay · decay_mult(p)`` (both multipliers 1 unless the prototxt's ``param`` block sets
+    them). ``model.caffe_mults`` maps parameter names to ``(lr_mult, decay_mult)``; the groups returned
+    have ``weight_decay`` already multiplied and an ``lr_mult`` key that
+    :func:`lrkit.train.monitor.set_lr` applies to the policy's η(t) at every iteration.
+    """
+    mults = getattr(model, "caffe_mults", None)
+    if mults is None:
+        raise ValueError(f"layer_mults: model {type(model).__name__} has no Caffe multipliers (caffe_mults); "
+                         "models with them: cnn3")
+    names = dict(model.named_parameters())
+    unknown = sorted(set(mults) - set(names))
+    if unknown:
+        raise ValueError(f"layer_mults: {type(model).__name__}.caffe_mults names no parameter {unknown}")
+    groups: dict[tuple[float, float], list] = {}
+    for name, p in names.items():
+        groups.setdefault(tuple(mults.get(name, (1.0, 1.0))), []).append(p)
+    return [{"params": ps, "lr_mult": lm, "weight_decay": weight_decay * dm} for (lm, dm), ps in groups.items()]
 
 
 # --------------------------------------------------------------------------- ResNet-32 (CIFAR)

@@ -285,12 +285,17 @@ def _check_device_policy(policy) -> None:
 
 
 def set_lr(optimizer, lr: float) -> None:
-    """Set ``lr`` on every param group (tensor LRs filled in place), or call ``optimizer.set_lr``."""
+    """Set ``lr`` on every param group (tensor LRs filled in place), or call ``optimizer.set_lr``.
+
+    A group with an ``lr_mult`` key (Caffe's per-layer multiplier, see
+    :func:`lrkit.train.models.caffe_param_groups`) gets ``lr * lr_mult``; the policy's η(t) is the
+    base LR, as Caffe's ``base_lr`` schedule is."""
     if hasattr(optimizer, "set_lr") and not hasattr(optimizer, "param_groups"):
         optimizer.set_lr(lr)
         return
     for g in optimizer.param_groups:
+        v = lr * g["lr_mult"] if "lr_mult" in g else lr
         if hasattr(g["lr"], "fill_"):
-            g["lr"].fill_(lr)
+            g["lr"].fill_(v)
         else:
-            g["lr"] = lr
+            g["lr"] = v

@@ -86,9 +86,47 @@ def test_live_edit_and_stop_from_another_thread(mnist):
     (dict(target_acc=99.1), "field 'target_acc' must be a fraction"),
     (dict(policy="SIN2(k0=0.01)"), "SIN2: missing parameter 'k1'"),
     (dict(augment="mixup"), "field 'augment'"),
+    (dict(normalize="minmax"), "field 'normalize' must be one of scale, standardize, mean"),
+    (dict(layer_mults=True, optimizer="fused_adam"), "field 'layer_mults' must be False with optimizer 'fused_adam'"),
 ])
 def test_bad_config(kw, match):
     with pytest.raises(ValueError, match=match):
         cfg(**kw)
     with pytest.raises(ValueError, match="unknown field"):
         TrainConfig.from_dict({"datset": "mnist"})
+
+
+def test_caffe_layer_mults_and_mean_subtraction():
+    """CNN3 as Caffe's cifar10_full trains it: each parameter's LR is η(t)·lr_mult and its L2 decay
+    weight_decay·decay_mult (ip1 weights ×250, biases lr ×2, ip1 bias no decay); inputs are x − 255·mean."""
+    import torch
+
+    from lrkit.train.data import Dataset
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, size=(40, 3, 32, 32), dtype=np.uint8)
+    y = rng.integers(0, 10, size=40)
+    mean = tuple(float(v) for v in x.mean(axis=(0, 2, 3)) / 255)
+    ds = Dataset("toy", x, y, x[:20], y[:20], 10, mean, (0.25, 0.25, 0.25), (3, 32, 32))
+    run = Run(TrainConfig(dataset="toy", model="cnn3", policy="EXP(k=0.001, gamma=0.5)", iters=3, eval_every=3,
+                          weight_decay=0.004, normalize="mean", layer_mults=True, threads=2), data=ds, progress=False)
+    groups = {(g["lr_mult"], g["weight_decay"]): sum(p.numel() for p in g["params"]) for g in run.optimizer.param_groups}
+    m = run.model
+    assert groups == {(1.0, 0.004): m.conv1.weight.numel() + m.conv2.weight.numel() + m.conv3.weight.numel() + 64,
+                      (2.0, 0.004): 64, (1.0, 0.004 * 250): m.ip1.weight.numel(), (2.0, 0.0): 10}
+    seen = []
+    orig = run.optimizer.step
+
+    def step(*a, **k):
+        seen.append({g["lr_mult"]: g["lr"] for g in run.optimizer.param_groups})
+        return orig(*a, **k)
+
+    run.optimizer.step = step
+    rec = run.run()
+    assert rec.curves["lr"] == pytest.approx([0.001, 0.0005, 0.00025])  # the record keeps the policy's η(t)
+    assert [s[2.0] for s in seen] == pytest.approx([0.002, 0.001, 0.0005]) and [s[1.0] for s in seen] == pytest.approx(rec.curves["lr"])
+    xb, _ = run.test_batches.next()
+    want = torch.from_numpy(x[:20].astype(np.float32)) - 255 * torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
+    torch.testing.assert_close(xb[:20], want, rtol=0, atol=1e-3)
+    with pytest.raises(ValueError, match="layer_mults: model LeNet has no Caffe multipliers"):
+        Run(TrainConfig(dataset="toy", model="lenet", iters=1, eval_every=1, layer_mults=True), data=ds, progress=False)
