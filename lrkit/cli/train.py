@@ -35,7 +35,7 @@ def add_parsers(sub) -> None:
     r = sub.add_parser("reproduce", help="reproduce a paper table (see --list)")
     r.add_argument("table", nargs="?", help="table id, e.g. table4")
     r.add_argument("--list", action="store_true", help="list the reproducible tables")
-    r.add_argument("--profile", default="quick", choices=["quick", "full"])
+    r.add_argument("--profile", default="quick", help="quick | full | a profile the recipe adds (e.g. cpu)")
     r.add_argument("--repeats", type=int, default=1)
     r.add_argument("--device", default="cpu")
     r.add_argument("--threads", type=int, default=None)

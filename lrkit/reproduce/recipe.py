@@ -6,6 +6,12 @@ profiles: ``full`` is the paper's set-up; ``quick`` may run a subset of rows and
 ``time_scale`` (iterations, eval interval and every time parameter of the policies scaled, see
 :meth:`lrkit.policies.Policy.rescale_time`), so the same curves are run on a shorter budget.
 
+Rows may come from the papers' transcribed tables instead of being written out: ``published =
+"004_table05"`` (a file of ``lrkit/db/published``) takes every row's policy, category, label,
+optimizer and published numbers from there (one source for the paper's numbers), and
+``published_where = {dataset = "cifar10"}`` keeps only the rows whose task matches (Table 10 mixes
+MNIST and CIFAR rows). Rows written in the recipe are added after the published ones.
+
 What a table reports is its ``metric``:
 
 - ``highest_top1`` — the highest test top-1 accuracy and the iteration it was reached (Tables 4, 11);
@@ -24,7 +30,7 @@ from pathlib import Path
 
 from lrkit.policies import parse
 
-PROFILES = ("quick", "full")
+PROFILES = ("quick", "full")  # every recipe has these two; a recipe may add more (e.g. "cpu")
 METRICS = ("highest_top1", "iterations_to_target")
 ROW_OVERRIDES = ("optimizer", "batch_size", "weight_decay")  # what a row may change in the task
 PROFILE_KEYS = ("time_scale", "rows", "target")  # profile keys that are not TrainConfig fields
@@ -106,10 +112,65 @@ class Recipe:
         return out
 
 
+#: published row field -> recipe ``paper`` field (accuracies: fraction -> percent)
+_PAPER_FIELDS = {"highest_top1": ("highest_top1", 100.0), "highest_top1_std": ("std", 100.0),
+                 "highest_top5": ("highest_top5", 100.0), "highest_top1_iteration": ("iter_at_highest", None),
+                 "iterations_to_target": ("iters_to_target", None), "target_acc": ("target", None),
+                 "speedup": ("speedup", None)}
+
+
+def published_rows(name: str, where: dict | None = None, task: dict | None = None) -> list[dict]:
+    """Recipe rows from a transcribed paper table (``lrkit/db/published/<name>.json``).
+
+    where: keep the rows whose task (the table's, with the row's overrides) has these values.
+    task: the recipe's task; a row whose optimizer differs from it gets an ``optimizer`` override.
+    """
+    import json
+
+    from lrkit.db.published import PUBLISHED_DIR
+
+    path = PUBLISHED_DIR / f"{name}.json"
+    if not path.exists():
+        names = sorted(p.stem for p in PUBLISHED_DIR.glob("*.json"))
+        raise ValueError(f"field 'published' must name a table of lrkit/db/published ({', '.join(names)}), got {name!r}")
+    doc = json.loads(path.read_text())
+    rows = []
+    for r in doc["rows"]:
+        rtask = {**doc["task"], **r.get("task", {})}
+        if where and any(rtask.get(k) != v for k, v in where.items()):
+            continue
+        row = {"policy": r["policy"], "category": r.get("category", "")}
+        if r.get("label"):
+            row["label"] = r["label"]
+        opt = r.get("task", {}).get("optimizer")
+        if opt and opt != (task or {}).get("optimizer"):
+            row["optimizer"] = opt
+        paper = {}
+        for src, (dst, scale) in _PAPER_FIELDS.items():
+            if src in r:
+                v = r[src]
+                paper[dst] = None if v is None else (round(v * scale, 6) if scale else v)
+        if "iterations_to_target" in r and r["iterations_to_target"] is None:
+            paper["iters_to_target"] = None  # never reached (the note says so)
+        if r.get("note"):
+            paper["note"] = r["note"]
+        row["paper"] = paper
+        rows.append(row)
+    return rows
+
+
 def load_recipe(path) -> Recipe:
     path = Path(path)
     with open(path, "rb") as f:
         d = tomllib.load(f)
+    if "published" in d:
+        d["rows"] = published_rows(d["published"], d.get("published_where"), d.get("task")) + d.get("rows", [])
+    if "baseline_policy" in d:  # mark the speed-up baseline among published rows
+        want = str(parse(d["baseline_policy"]))
+        marked = [r for r in d["rows"] if str(parse(r["policy"])) == want and "optimizer" not in r]
+        if not marked:
+            raise ValueError(f"recipe {path}: field 'baseline_policy' names no row: {d['baseline_policy']!r}")
+        marked[0]["baseline"] = True
     for key in ("id", "title", "task", "rows", "profiles"):
         if key not in d:
             raise ValueError(f"recipe {path}: missing key {key!r}")

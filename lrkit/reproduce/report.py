@@ -40,6 +40,7 @@ def summarise(recipe: Recipe, results: list[dict], profile: str = "full") -> lis
             "run_policy": res["config"]["policy"],
             "optimizer": res["config"]["optimizer"],
             "category": res["row"].get("category", ""),
+            "label": res["row"].get("label"),
             "baseline": bool(res["row"].get("baseline")),
             "ours_highest_top1": mean,
             "ours_std": statistics.stdev(highs) * 100 if len(highs) > 1 else None,
@@ -88,7 +89,7 @@ def environment_line(results: list[dict]) -> str:
 def markdown(recipe: Recipe, table: list[dict], profile: str, results: list[dict]) -> str:
     lines = [f"# {recipe.title}", "", f"Profile `{profile}`: {environment_line(results)}. Paper: {recipe.source}.", ""]
     if profile != "full":
-        lines += ["Quick profile: shorter budget and fewer rows than the paper — compare trends, not digits.", ""]
+        lines += [f"{profile.capitalize()} profile: shorter budget and fewer rows than the paper — compare trends, not digits.", ""]
     reused = sum(r["reused"] for r in table)
     if reused:
         lines += [f"{reused} of the runs were reused from the run store (same config, seed and device).", ""]
@@ -100,7 +101,7 @@ def markdown(recipe: Recipe, table: list[dict], profile: str, results: list[dict
                   "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
         for r in table:
             ours_it = _num(r["ours_iters_to_target"], "{:.0f}") if r["ours_iters_to_target"] else "not reached"
-            lines.append(f"| `{_label(r)}` | {r['optimizer']} | {ours_it} | {_num(r['paper_iters_to_target'], '{:.0f}')} "
+            lines.append(f"| {_label(r)} | {r['optimizer']} | {ours_it} | {_num(r['paper_iters_to_target'], '{:.0f}')} "
                          f"| {_num(r['ours_speedup'], '{:.2f}×')} | {_num(r['paper_speedup'], '{:.2f}×')} "
                          f"| {_num(r['ours_highest_top1'], std=r['ours_std'])} | {r['reached']} | {r['status']} |")
     else:
@@ -108,7 +109,7 @@ def markdown(recipe: Recipe, table: list[dict], profile: str, results: list[dict
                   "| paper iter @ highest | status |",
                   "| --- | --- | --- | --- | --- | --- | --- | --- |"]
         for r in table:
-            lines.append(f"| `{_label(r)}` | {r['optimizer']} | {_num(r['ours_highest_top1'], std=r['ours_std'])} "
+            lines.append(f"| {_label(r)} | {r['optimizer']} | {_num(r['ours_highest_top1'], std=r['ours_std'])} "
                          f"| {_num(r['paper_highest_top1'], std=r['paper_std'])} | {_num(r['diff'], '{:+.2f}')} "
                          f"| {_num(r['ours_iter_at_highest'], '{:.0f}')} | {_num(r['paper_iter_at_highest'], '{:.0f}')} "
                          f"| {r['status']} |")
@@ -119,7 +120,9 @@ def markdown(recipe: Recipe, table: list[dict], profile: str, results: list[dict
 
 
 def _label(r: dict) -> str:
-    return r["policy"] if r["policy"] == r["run_policy"] else f"{r['policy']} (ran as {r['run_policy']})"
+    """The policy (and what it ran as on a rescaled budget), then the paper's own name for the row."""
+    s = f"`{r['policy']}`" if r["policy"] == r["run_policy"] else f"`{r['policy']} (ran as {r['run_policy']})`"
+    return f"{s} — {r['label']}" if r.get("label") else s
 
 
 def side_by_side(table: list[dict]) -> list[str]:

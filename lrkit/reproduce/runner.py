@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from lrkit.reproduce.recipe import PROFILES, Recipe, get_recipe
+from lrkit.reproduce.recipe import Recipe, get_recipe
 from lrkit.reproduce.report import markdown, plot, summarise
 from lrkit.reproduce.store import RunStore
 
@@ -30,13 +30,13 @@ def reproduce(name: str, profile: str = "quick", repeats: int = 1, device: str =
 
     from lrkit.train import TrainConfig, train
 
-    if profile not in PROFILES:
-        raise ValueError(f"profile must be one of {', '.join(PROFILES)}, got {profile!r}")
     if missing not in ("train", "skip"):
         raise ValueError(f"missing must be 'train' or 'skip', got {missing!r}")
     if not isinstance(repeats, int) or isinstance(repeats, bool) or repeats < 1:
         raise ValueError(f"repeats must be an int >= 1, got {repeats!r}")
     recipe = get_recipe(name)
+    if profile not in recipe.profiles:
+        raise ValueError(f"profile must be one of {', '.join(recipe.profiles)}, got {profile!r}")
     runs = recipe.runs(profile, only)
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)

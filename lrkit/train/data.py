@@ -52,6 +52,7 @@ __all__ = [
     "crop_flip",
     "crop_flip_at",
     "data_dir",
+    "data_present",
     "load_cifar10_jpeg",
     "load_dataset",
     "load_mnist",
@@ -625,6 +626,25 @@ def _load_imagenet(root: Path) -> Dataset:
         train_set=train,
         test_set=test,
     )
+
+
+#: the files each named dataset needs under the data directory (what :func:`data_present` checks)
+_NEEDS = {"mnist": ("MNIST",), "cifar10": (str(_CIFAR_SOURCE),),
+          "svhn": ("svhn/train_32x32.mat", "svhn/test_32x32.mat"), "imagenet": ("imagenet/train", "imagenet/val")}
+
+
+def data_present(name: str, root=None) -> tuple[bool, str]:
+    """Whether the data of ``name`` (one of mnist, cifar10, svhn, imagenet) is in the data directory
+    (``root`` or :func:`data_dir`), and a line saying what was looked for where — for notebooks that
+    show the paper's numbers with a "data not present" note instead of failing."""
+    key = name.strip().lower()
+    if key not in _NEEDS:
+        raise ValueError(f"data_present: name must be one of {', '.join(_NEEDS)}, got {name!r}")
+    base = _root(root)
+    missing = [str(base / p) for p in _NEEDS[key] if not (base / p).exists()]
+    if not missing:
+        return True, f"{key}: found under {base}"
+    return False, f"{key}: data not present (looked for {', '.join(missing)}; set LRKIT_DATA_DIR to the data folder)"
 
 
 def load_dataset(name: str, root=None, *, cache_dir=None) -> Dataset:

@@ -99,3 +99,60 @@ def test_same_policy_with_two_optimizers_is_two_rows(tmp_path):
     r = load_recipe(write_recipe(tmp_path, '[[rows]]\npolicy = "FIX(k=0.1)"\n[[rows]]\npolicy = "FIX(k=0.1)"\noptimizer = "sgd"'))
     assert [row_key(x) for x in r.rows] == ["FIX(k=0.1)", "FIX(k=0.1) [sgd]"]
     assert [x["config"]["optimizer"] for x in r.runs("full")] == ["momentum", "sgd"]
+
+
+def test_published_rows_are_the_transcribed_table():
+    """A recipe with ``published`` takes its rows and the paper's numbers from lrkit/db/published."""
+    import json
+
+    from lrkit.db.published import PUBLISHED_DIR
+
+    r = get_recipe("table5")
+    src = json.loads((PUBLISHED_DIR / "004_table05.json").read_text())["rows"]
+    assert [row["policy"] for row in r.rows] == [s["policy"] for s in src] and len(r.rows) == 19
+    sinexp = next(row for row in r.rows if row["policy"].startswith("SINEXP"))
+    assert sinexp["paper"] == {"highest_top1": 82.16, "std": 0.08}
+    assert next(row for row in r.rows if row.get("label") == "TRI-S")["policy"] == "TRI(k0=0.001, k1=0.006, l=2000)"
+    # Table 12: one row per (policy, optimizer); rows of other optimizers carry an override
+    t12 = get_recipe("table12")
+    assert len(t12.rows) == 39 and {row.get("optimizer", "momentum") for row in t12.rows} == {"momentum", "sgd", "adam"}
+    fix = {row.get("optimizer", "momentum"): row["paper"] for row in t12.rows if row["policy"] == "FIX(k=0.001)"}
+    assert fix["momentum"] == {"highest_top1": 78.62, "iter_at_highest": 45000} and fix["sgd"]["highest_top1"] == 75.26
+    # Table 10's CIFAR-10 / CNN3 rows only, with Caffe's NSTEP as the speed-up baseline
+    t10 = get_recipe("table10_cifar10")
+    assert {row["paper"]["target"] for row in t10.rows} == {0.8} and len(t10.rows) == 8
+    assert [row["policy"] for row in t10.rows if row.get("baseline")] == ["NSTEP(k=0.001, gamma=0.1, l=[60000, 65000])"]
+    assert next(row for row in t10.rows if row["policy"].startswith("SINEXP"))["paper"]["iters_to_target"] == 12000
+    assert all(row["paper"]["iters_to_target"] is None for row in t10.rows if row["category"] == "fixed")
+    # Table 6's STEP/EXP rows are read by their printed parameters; the printed names stay as labels
+    t6 = {row.get("label"): row["policy"] for row in get_recipe("table6").rows}
+    assert t6["STEP"] == "EXP(k=0.1, gamma=0.99994)" and t6["EXP"] == "STEP(k=0.1, gamma=0.85, l=5000)"
+
+
+def test_cifar_tables_share_runs():
+    """Table 10 (CIFAR) and Table 12's Momentum column are Table 5's runs; Tables 3, 6 and 000 I share ResNet-32's."""
+    for profile in ("quick", "full"):
+        t5 = {x["config"]["policy"]: x["config"] for x in get_recipe("table5").runs(profile)}
+        for name in ("table10_cifar10", "table12", "table7"):
+            for x in get_recipe(name).runs(profile):
+                if x["config"]["policy"] in t5 and x["config"]["optimizer"] == "momentum":
+                    assert x["config"] == t5[x["config"]["policy"]], (name, profile)
+    r6 = {x["config"]["policy"]: x["config"] for x in get_recipe("table6").runs("full")}
+    for name in ("table3", "000_table1"):
+        shared = [x for x in get_recipe(name).runs("full") if x["config"]["policy"] in r6]
+        assert shared and all(x["config"] == r6[x["config"]["policy"]] for x in shared)
+
+
+def test_published_field_errors(tmp_path):
+    with pytest.raises(ValueError, match="field 'published' must name a table of lrkit/db/published"):
+        load_recipe(write_recipe(tmp_path, "", head='published = "004_table99"'))
+    with pytest.raises(ValueError, match="field 'baseline_policy' names no row"):
+        load_recipe(write_recipe(tmp_path, "", head='published = "004_table05"\nbaseline_policy = "FIX(k=0.5)"'))
+
+
+def test_a_recipe_may_add_profiles():
+    r = get_recipe("table5")
+    short = r.runs("short")
+    assert [x["config"]["iters"] for x in short] == [1750] * 6
+    assert parse(short[1]["config"]["policy"]) == parse("NSTEP(k=0.001, gamma=0.1, l=[1500, 1625])")
+    assert all(x["config"]["layer_mults"] and x["config"]["normalize"] == "mean" for x in short)

@@ -570,3 +570,16 @@ def test_loader_batches_cycles_and_resumes():
     ev = list(a.iter_eval(8))
     assert [len(yb) for _, yb in ev] == [8, 8, 8, 6]
     assert torch.cat([yb for _, yb in ev]).tolist() == list(range(n))
+
+
+def test_data_present_names_what_is_missing(tmp_path):
+    from lrkit.train.data import data_present
+
+    ok, line = data_present("svhn", root=tmp_path)
+    assert not ok and "data not present" in line and str(tmp_path / "svhn" / "train_32x32.mat") in line
+    (tmp_path / "svhn").mkdir()
+    for f in ("train_32x32.mat", "test_32x32.mat"):
+        (tmp_path / "svhn" / f).write_bytes(b"")
+    assert data_present("svhn", root=tmp_path)[0]
+    with pytest.raises(ValueError, match="name must be one of mnist, cifar10, svhn, imagenet"):
+        data_present("stl10", root=tmp_path)
