@@ -116,7 +116,24 @@ def markdown(recipe: Recipe, table: list[dict], profile: str, results: list[dict
     if len({r["optimizer"] for r in table}) > 1:
         lines += ["", *side_by_side(table)]
     lines += ["", group_means(table)]
+    speed = throughput(results)
+    if speed:
+        lines += ["", speed]
     return "\n".join(lines) + "\n"
+
+
+def throughput(results: list[dict]) -> str:
+    """Iterations per second of the runs in the table (evaluations included), per device: what a
+    profile costs where it ran (the issue asks for it; the full CIFAR profiles want a GPU)."""
+    by: dict[str, list[float]] = {}
+    for res in results:
+        for r in res["records"]:
+            s, env = r.get("summary", {}), r.get("environment", {})
+            if s.get("iterations") and s.get("wall_time_s"):
+                dev = env.get("device_name") or env.get("device") or "?"
+                by.setdefault(dev, []).append(s["iterations"] / s["wall_time_s"])
+    parts = [f"{dev}: median {statistics.median(v):.1f} it/s over {len(v)} run(s)" for dev, v in by.items()]
+    return "Speed (iterations per second, evaluations included) — " + "; ".join(parts) if parts else ""
 
 
 def _label(r: dict) -> str:

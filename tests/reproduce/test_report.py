@@ -55,3 +55,16 @@ def test_two_optimizers_get_the_side_by_side_layout_of_table11(tmp_path):
     assert "| policy | momentum ours (iter) | sgd ours (iter) | momentum paper (iter) | sgd paper (iter) |" in md
     assert "| `SIN2(k0=0.01, k1=0.06, l=2000)` | 99.32 (1000) | 98.90 (1500) | 99.33 (4000) | 98.92 (7500) |" in md
     assert "cyclic/momentum: best 99.32%" in md and "cyclic/sgd: best 98.90%" in md
+
+
+def test_labels_and_speed_are_reported(tmp_path):
+    rows = '[[rows]]\npolicy = "FIX(k=0.01)"\nlabel = "the default"\n[[rows]]\npolicy = "FIX(k=0.1)"\n'
+    r = load_recipe(write_recipe(tmp_path, rows))
+    a, b = record("FIX(k=0.01)"), record("FIX(k=0.1)")
+    a["summary"].update(iterations=1000, wall_time_s=10.0)
+    b["summary"].update(iterations=1000, wall_time_s=40.0)
+    results = [result(a, r.rows[0]), result(b, r.rows[1])]
+    md = markdown(r, summarise(r, results, "short"), "short", results)
+    assert "| `FIX(k=0.01)` — the default | momentum |" in md and "| `FIX(k=0.1)` | momentum |" in md
+    assert "test cpu: median 62.5 it/s over 2 run(s)" in md
+    assert "Short profile: shorter budget" in md
