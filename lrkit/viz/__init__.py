@@ -2,7 +2,9 @@
 
 from .llm import fig7_frame, plot_fig7
 from .mopt import plot_mopt
+from .paths import fig3_paths, plot_fig3
 from .policies import plot_policies, policy_frame
 from .tune import plot_heatmap
 
-__all__ = ["fig7_frame", "plot_fig7", "plot_heatmap", "plot_mopt", "plot_policies", "policy_frame"]
+__all__ = ["fig3_paths", "fig7_frame", "plot_fig3", "plot_fig7", "plot_heatmap", "plot_mopt", "plot_policies",
+           "policy_frame"]

@@ -27,6 +27,10 @@ POINTS = {
     "000_fig6": "heat map complete (every policy × λ cell has a result): True",
     # 000 Table V (reproductions/llm/): quick = SmolLM2-135M, 16 Dolly examples, 4 items per task; every stage runs
     "000_table5": "every stage ran (baseline, 4 policies x 3 epochs, 4 tasks): True",
+    # 000 Fig. 3 (lrkit.viz.paths): gradient descent on our 2-D surface, no training; all three verdict lines
+    "000_fig3": ("early (3a), TRIEXP is the fastest toward the global optimum: True\n"
+                 "middle (3b), FIX heads the wrong way while TRIEXP bounces around the global optimum: True\n"
+                 "end (3c), only NSTEP reaches the global optimum: True"),
 }
 
 
