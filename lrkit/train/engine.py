@@ -9,6 +9,8 @@ With ``mopt_every`` set, a :class:`MoptProbe` measures the M-opt LR (004 §4.2, 
 
 from __future__ import annotations
 
+import dataclasses
+
 import os
 import platform
 import random
@@ -58,6 +60,7 @@ class TrainConfig:
     channels_last: bool = False
     mopt_every: int | None = None  # measure the M-opt LR η* (004 Formula 7) every M iterations; observes only
     layer_mults: bool = False  # the model's Caffe prototxt lr_mult / decay_mult per parameter (CNN3)
+    eval_samples: int | None = None  # evaluate on the first N test samples only (quick profiles); None: all
 
     def __post_init__(self):
         self.validate()
@@ -78,6 +81,9 @@ class TrainConfig:
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
                 bad(name, "an int > 0")
+        n = self.eval_samples
+        if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
+            bad("eval_samples", "None or an int >= 1 (the first N test samples)")
         m = self.mopt_every
         if m is not None and (not isinstance(m, int) or isinstance(m, bool) or m < 2):
             bad("mopt_every", "None or an int >= 2 (iterations between M-opt measurements)")
@@ -260,6 +266,10 @@ class Run:
         self.device = torch.device(cfg.device)
         self.data = data if data is not None else load_dataset(cfg.dataset, root=cfg.data_root)
         ds = self.data
+        if cfg.eval_samples is not None:  # the first N test samples (quick profiles); the train split is untouched
+            n = cfg.eval_samples
+            ds = (dataclasses.replace(ds, x_test=ds.x_test[:n], y_test=ds.y_test[:n]) if ds.in_memory else
+                  dataclasses.replace(ds, test_set=torch.utils.data.Subset(ds.test_set, range(min(n, len(ds.test_set))))))
         if ds.in_memory:  # the fast path: the split as a tensor on the device, no DataLoader
             norm = dict(scale=1 / 256) if cfg.normalize == "scale" else dict(scale="standardize")
             if cfg.normalize == "mean":  # Caffe's mean subtraction on the 0–255 scale: (x/255 − mean)/(1/255)

@@ -87,6 +87,7 @@ def test_live_edit_and_stop_from_another_thread(mnist):
     (dict(policy="SIN2(k0=0.01)"), "SIN2: missing parameter 'k1'"),
     (dict(augment="mixup"), "field 'augment'"),
     (dict(normalize="minmax"), "field 'normalize' must be one of scale, standardize, mean"),
+    (dict(eval_samples=0), "field 'eval_samples' must be None or an int >= 1"),
     (dict(layer_mults=True, optimizer="fused_adam"), "field 'layer_mults' must be False with optimizer 'fused_adam'"),
 ])
 def test_bad_config(kw, match):
@@ -128,5 +129,9 @@ def test_caffe_layer_mults_and_mean_subtraction():
     xb, _ = run.test_batches.next()
     want = torch.from_numpy(x[:20].astype(np.float32)) - 255 * torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
     torch.testing.assert_close(xb[:20], want, rtol=0, atol=1e-3)
+    # eval_samples: the evaluation sees the first N test samples only
+    few = Run(TrainConfig(dataset="toy", model="cnn3", iters=1, eval_every=1, eval_samples=7, threads=2), data=ds,
+              progress=False)
+    assert few.test_batches.num_samples == 7 and run.test_batches.num_samples == 20
     with pytest.raises(ValueError, match="layer_mults: model LeNet has no Caffe multipliers"):
         Run(TrainConfig(dataset="toy", model="lenet", iters=1, eval_every=1, layer_mults=True), data=ds, progress=False)
