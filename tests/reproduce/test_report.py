@@ -68,3 +68,12 @@ def test_labels_and_speed_are_reported(tmp_path):
     assert "| `FIX(k=0.01)` — the default | momentum |" in md and "| `FIX(k=0.1)` | momentum |" in md
     assert "test cpu: median 62.5 it/s over 2 run(s)" in md
     assert "Short profile: shorter budget" in md
+
+
+def test_top5_is_shown_where_the_paper_gives_it(tmp_path):
+    r = load_recipe(write_recipe(tmp_path, '[[rows]]\npolicy = "FIX(k=0.1)"\npaper = { highest_top1 = 50.5, highest_top5 = 76.51 }\n'))
+    rec = record("FIX(k=0.1)")
+    rec["summary"]["highest_top5"] = 0.8
+    results = [result(rec, r.rows[0])]
+    md = markdown(r, summarise(r, results, "full"), "full", results)
+    assert "| `FIX(k=0.1)` | 80.00 | 76.51 |" in md
