@@ -56,6 +56,7 @@ def summarise(recipe: Recipe, results: list[dict], profile: str = "full") -> lis
             "ours_iters_to_target": statistics.median(reached) if reached else None,
             "reached": f"{len(reached)}/{len(hits)}" if target is not None else None,
             "paper_iters_to_target": paper.get("iters_to_target"),
+            "paper_not_reached": "iters_to_target" in paper and paper["iters_to_target"] is None,
             "status": ",".join(sorted({r["status"] for r in recs})) or "not run",
             "reused": sum(bool(r.get("reused_from")) for r in recs),
             "wall_time_s": sum(r["summary"]["wall_time_s"] for r in recs),
@@ -104,7 +105,8 @@ def markdown(recipe: Recipe, table: list[dict], profile: str, results: list[dict
                   "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
         for r in table:
             ours_it = _num(r["ours_iters_to_target"], "{:.0f}") if r["ours_iters_to_target"] else "not reached"
-            lines.append(f"| {_label(r)} | {r['optimizer']} | {ours_it} | {_num(r['paper_iters_to_target'], '{:.0f}')} "
+            paper_it = "not reached" if r.get("paper_not_reached") else _num(r["paper_iters_to_target"], "{:.0f}")
+            lines.append(f"| {_label(r)} | {r['optimizer']} | {ours_it} | {paper_it} "
                          f"| {_num(r['ours_speedup'], '{:.2f}×')} | {_num(r['paper_speedup'], '{:.2f}×')} "
                          f"| {_num(r['ours_highest_top1'], std=r['ours_std'])} | {r['reached']} | {r['status']} |")
     else:

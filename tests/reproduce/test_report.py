@@ -37,6 +37,8 @@ def test_speedups_against_the_baseline_row_as_in_table10(tmp_path):
     assert "Target: test top-1 ≥ 99.00%" in md
     assert "| `COS(k0=0.01, k1=0.06, l=2000)` | momentum | 1000 | 1500 | 2.00× | 6.67× | 99.30 | 1/1 | complete |" in md
     assert "| `FIX(k=0.1)` | momentum | not reached | — | — | — | 11.35 | 0/1 | complete |" in md
+    r.rows[2]["paper"] = {"iters_to_target": None}  # a published row: the paper says it never reached the target
+    assert "| `FIX(k=0.1)` | momentum | not reached | not reached |" in markdown(r, summarise(r, results, "full"), "full", results)
     assert "3 runs on test cpu (cpu), torch x, 2026-11-23" in md
 
 
