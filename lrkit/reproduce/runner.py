@@ -40,7 +40,9 @@ def reproduce(name: str, profile: str = "quick", repeats: int = 1, device: str =
     runs = recipe.runs(profile, only)
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    sources = list(reuse) + ([out_dir / "results.json"] if resume else [])
+    # the table's own results first: the store keeps the first record of a run, so a resumed table
+    # names its own file as the source of its runs, not another table's copy of them
+    sources = ([out_dir / "results.json"] if resume else []) + list(reuse)
     store = RunStore(sources, cache=cache if cache is not None else os.environ.get("LRKIT_RUN_CACHE") or None)
     results = []
     shared_data = data
