@@ -607,7 +607,8 @@ if probed:
     fig, axes = plt.subplots(1, len(probed), figsize=(5.5 * len(probed), 3.8), squeeze=False)
     for ax, (row, r) in zip(axes[0], probed):
         plot_mopt(r, ax=ax, title=(row.get('label') or row['policy'])[:48])
-    fig.tight_layout(); display(fig); plt.close(fig)
+    fig.tight_layout(); fig.savefig(OUT / 'fig7_mopt.png', dpi=100); plt.close(fig)
+    display(Image(str(OUT / 'fig7_mopt.png')))
 else:
     print('no run here measured the M-opt LR (runs reused from Table 5 were not probed)')"""
 
