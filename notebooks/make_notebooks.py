@@ -145,19 +145,24 @@ def build_bench(name: str) -> None:
     nbf.write(nb, str(HERE / f"{name}.ipynb"))
 
 
-def build(name: str, table: str, intro: str) -> None:
+def _save(name: str, cells: list) -> None:
+    """Write ``notebooks/<name>.ipynb`` with these cells and the python3 kernel."""
     nb = nbf.v4.new_notebook()
-    nb.cells = [
-        nbf.v4.new_markdown_cell(intro),
-        nbf.v4.new_code_cell(f"TABLE = {table!r}\n" + SETUP),
-        nbf.v4.new_code_cell(RUN),
-        nbf.v4.new_markdown_cell("LR per iteration (log scale) and test top-1 accuracy of every run:"),
-        nbf.v4.new_code_cell(PLOT),
-        nbf.v4.new_markdown_cell("The paper's point, checked on these runs:"),
-        nbf.v4.new_code_cell(CHECKS[table]),
-    ]
+    nb.cells = cells
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbf.write(nb, str(HERE / f"{name}.ipynb"))
+
+
+def _table_cells(intro: str, setup: str, run: str, plot: str, extra: list, check: str) -> list:
+    """intro; set-up; run and table; the curves; extra (caption, code) pairs; the paper's point checked."""
+    md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
+    return [md(intro), code(setup), code(run), md("LR per iteration (log scale) and test top-1 accuracy of every run:"),
+            code(plot), *[c for text, src in extra for c in (md(text), code(src))],
+            md("The paper's point, checked on these runs:"), code(check)]
+
+
+def build(name: str, table: str, intro: str) -> None:
+    _save(name, _table_cells(intro, f"TABLE = {table!r}\n" + SETUP, RUN, PLOT, [], CHECKS[table]))
 
 
 # ---- search recipes (reproductions/search/, lrkit.tune.recipe): 000 Table IV and Fig. 6 -------------
@@ -616,19 +621,8 @@ EXTRA = {"table7": [("Fig. 7: the applied LR (line) and the M-opt LR η* (points
 
 
 def build_table(name: str, table: str, committed: str, check: str, intro: str) -> None:
-    nb = nbf.v4.new_notebook()
-    nb.cells = [
-        nbf.v4.new_markdown_cell(intro),
-        nbf.v4.new_code_cell(f"TABLE, COMMITTED = {table!r}, {committed!r}\n" + TABLES_SETUP),
-        nbf.v4.new_code_cell(TABLES_RUN),
-        nbf.v4.new_markdown_cell("LR per iteration (log scale) and test top-1 accuracy of every run:"),
-        nbf.v4.new_code_cell(TABLES_PLOT),
-        *[c for text, code in EXTRA.get(table, []) for c in (nbf.v4.new_markdown_cell(text), nbf.v4.new_code_cell(code))],
-        nbf.v4.new_markdown_cell("The paper's points, checked on these runs:"),
-        nbf.v4.new_code_cell(check + TABLES_DONE),
-    ]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbf.write(nb, str(HERE / f"{name}.ipynb"))
+    setup = f"TABLE, COMMITTED = {table!r}, {committed!r}\n" + TABLES_SETUP
+    _save(name, _table_cells(intro, setup, TABLES_RUN, TABLES_PLOT, EXTRA.get(table, []), check + TABLES_DONE))
 
 
 if __name__ == "__main__":
