@@ -498,12 +498,14 @@ else:
 
 # what every table's last cell prints and CI asserts (quick profile): each row of the profile has a result, or
 # the data is absent and the paper's numbers are shown; the paper's own conclusions are printed beside ours
-TABLES_DONE = """done = [r for r in doc['table'] if r['status'] not in ('not run', 'failed')]
-shown = all(r['paper_highest_top1'] is not None or r['paper_iters_to_target'] is not None or r['category'] == 'fixed'
-            for r in doc['table'])
+TABLES_DONE = """ran = [r for r in doc['table'] if r['status'] not in ('not run', 'failed')]
+paper = [r for r in doc['table'] if r['status'] == 'not run' and (r['paper_highest_top1'] is not None or
+         r['paper_iters_to_target'] is not None or r.get('paper_not_reached'))]
+# quick with the data: every row trained here; otherwise a row without a run shows the paper's number
+ok = len(ran) == len(doc['table']) if TRAIN_MISSING else len(ran) + len(paper) == len(doc['table'])
+print(f"{len(ran)} rows with our runs, {len(paper)} with the paper's number only")
 print('paper:', recipe.claim)
-print('every row of the profile has a result, or the data is absent and the paper is shown:',
-      (len(done) == len(doc['table']) if PRESENT else shown) and bool(doc['table']))"""
+print("every row has our result, or (no data, or no run committed) the paper's number:", ok and bool(doc['table']))"""
 
 TABLES_BEST = """best = {}
 for row in doc['table']:
@@ -520,7 +522,9 @@ if fixed is not None and others:
 
 TABLES_TARGET = """for r in doc['table']:
     it = r['ours_iters_to_target']
-    print(f"{r['policy'][:60]:<60} ours {('not reached' if it is None else f'{it:.0f}'):>12}  paper {r['paper_iters_to_target']}")
+    ours = 'not run' if r['status'] == 'not run' else 'not reached' if it is None else f'{it:.0f}'
+    paper = 'not reached' if r.get('paper_not_reached') else r['paper_iters_to_target']
+    print(f"{r['policy'][:60]:<60} ours {ours:>12}  paper {paper}")
 cyc = [r['ours_iters_to_target'] for r in doc['table'] if r['category'] == 'cyclic' and r['ours_iters_to_target']]
 fix = [r['ours_iters_to_target'] for r in doc['table'] if r['category'] == 'fixed']
 if cyc and fix:
@@ -556,6 +560,12 @@ How many iterations each policy needs before CNN3's test top-1 first reaches 80%
 TRIEXP 16,000, POLY 59,000, Caffe's NSTEP 61,000; no fixed LR gets there), and the speed-up over NSTEP. The set-up
 is Table 5's, so these are Table 5's runs (shared through the run store); the `short` profile lowers the target
 to 55% for its 1,750 iterations and `quick` (CI) to 30%. Data: the CIFAR-10 JPEG q75 pack."""),
+    "table10_resnet32_target": ("table10_resnet32", "full", TABLES_TARGET, """# 004 Table 10 (CIFAR-10 / ResNet-32 rows) — iterations to 90% top-1
+
+How many iterations ResNet-32 needs before its test top-1 first reaches 90% (the paper: TRI2 and SIN2 20,000, NSTEP
+33,000, POLY 51,000; no fixed LR gets there). Table 6's set-up and runs; 000 Table III's CIFAR rows are the same runs
+with speed-ups over the 64,000-iteration budget. No run is committed yet (a GPU's job); `quick` (CI) reads Table 6's
+64-iteration NSTEP run with a 15% target. Data: the CIFAR-10 JPEG q75 pack."""),
     "table12_cifar10_optimizers": ("table12", "short", TABLES_OPTIMIZERS, """# 004 Table 12 — Momentum vs SGD vs Adam per LR policy, CNN3 on CIFAR-10
 
 13 policies × 3 optimizers, the highest top-1 and the iteration it was reached (the `full` profile: 39 runs of

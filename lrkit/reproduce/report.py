@@ -104,7 +104,8 @@ def markdown(recipe: Recipe, table: list[dict], profile: str, results: list[dict
                   "| ours highest top-1 (%) | reached | status |",
                   "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
         for r in table:
-            ours_it = _num(r["ours_iters_to_target"], "{:.0f}") if r["ours_iters_to_target"] else "not reached"
+            ours_it = ("—" if r["status"] == "not run" else
+                       _num(r["ours_iters_to_target"], "{:.0f}") if r["ours_iters_to_target"] else "not reached")
             paper_it = "not reached" if r.get("paper_not_reached") else _num(r["paper_iters_to_target"], "{:.0f}")
             lines.append(f"| {_label(r)} | {r['optimizer']} | {ours_it} | {paper_it} "
                          f"| {_num(r['ours_speedup'], '{:.2f}×')} | {_num(r['paper_speedup'], '{:.2f}×')} "

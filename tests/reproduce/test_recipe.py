@@ -141,7 +141,9 @@ def test_cifar_tables_share_runs():
                 if x["config"]["policy"] in t5 and x["config"]["optimizer"] == "momentum":
                     assert run_key(x["config"]) == run_key(t5[x["config"]["policy"]]), (name, profile)
     r6 = {x["config"]["policy"]: x["config"] for x in get_recipe("table6").runs("full")}
-    for name in ("table3", "000_table1"):
+    q6 = get_recipe("table6").runs("quick")[0]["config"]
+    assert get_recipe("table10_resnet32").runs("quick")[0]["config"] == q6 == get_recipe("table3").runs("quick")[0]["config"]
+    for name in ("table3", "000_table1", "table10_resnet32"):
         shared = [x for x in get_recipe(name).runs("full") if x["config"]["policy"] in r6]
         assert shared and all(x["config"] == r6[x["config"]["policy"]] for x in shared)
 
