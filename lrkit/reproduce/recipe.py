@@ -149,9 +149,7 @@ def published_rows(name: str, where: dict | None = None, task: dict | None = Non
         for src, (dst, scale) in _PAPER_FIELDS.items():
             if src in r:
                 v = r[src]
-                paper[dst] = None if v is None else (round(v * scale, 6) if scale else v)
-        if "iterations_to_target" in r and r["iterations_to_target"] is None:
-            paper["iters_to_target"] = None  # never reached (the note says so)
+                paper[dst] = None if v is None else (round(v * scale, 6) if scale else v)  # None: never reached
         if r.get("note"):
             paper["note"] = r["note"]
         row["paper"] = paper

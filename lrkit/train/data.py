@@ -572,7 +572,7 @@ def _needs_torchvision(name: str, where: Path, present: bool, err) -> ImportErro
 def _load_svhn(root: Path) -> Dataset:
     where = root / "svhn"
     tv, err = _torchvision()
-    present = (where / "train_32x32.mat").is_file() and (where / "test_32x32.mat").is_file()
+    present = data_present("svhn", root)[0]
     if tv is None:
         raise _needs_torchvision("svhn", where, present, err)
     d = {}
@@ -593,7 +593,7 @@ def _load_svhn(root: Path) -> Dataset:
 def _load_imagenet(root: Path) -> Dataset:
     where = root / "imagenet"
     tv, err = _torchvision()
-    present = (where / "train").is_dir() and (where / "val").is_dir()
+    present = data_present("imagenet", root)[0]
     if tv is None:
         raise _needs_torchvision("imagenet", where, present, err)
     if not present:
