@@ -552,7 +552,7 @@ Caffe does (per-layer LR/decay multipliers, mean subtraction). **Data: `cifar10-
 q75** — our accuracies are on that pack, not the original PNGs.
 
 Profiles: `full` (the paper's 70,000 iterations; a GPU), `short` (the committed CPU run: 6 rows × 1,750 iterations,
-every time parameter ×1/40) and `quick` (CI: 2 rows × 280 iterations). Short budgets show the ordering, not the
+every time parameter ×1/40) and `quick` (CI: 2 rows × 140 iterations). Short budgets show the ordering, not the
 paper's digits."""),
     "table10_cifar10_target": ("table10_cifar10", "short", TABLES_TARGET, """# 004 Table 10 (CIFAR-10 / CNN3 rows) — iterations to 80% top-1
 
@@ -565,13 +565,13 @@ to 55% for its 1,750 iterations and `quick` (CI) to 30%. Data: the CIFAR-10 JPEG
 How many iterations ResNet-32 needs before its test top-1 first reaches 90% (the paper: TRI2 and SIN2 20,000, NSTEP
 33,000, POLY 51,000; no fixed LR gets there). Table 6's set-up and runs; 000 Table III's CIFAR rows are the same runs
 with speed-ups over the 64,000-iteration budget. No run is committed yet (a GPU's job); `quick` (CI) reads Table 6's
-64-iteration NSTEP run with a 15% target. Data: the CIFAR-10 JPEG q75 pack."""),
+32-iteration NSTEP run with a 15% target. Data: the CIFAR-10 JPEG q75 pack."""),
     "table12_cifar10_optimizers": ("table12", "short", TABLES_OPTIMIZERS, """# 004 Table 12 — Momentum vs SGD vs Adam per LR policy, CNN3 on CIFAR-10
 
 13 policies × 3 optimizers, the highest top-1 and the iteration it was reached (the `full` profile: 39 runs of
 70,000 iterations, a GPU's job). The Momentum column is Table 5's runs. `short` (the committed CPU run) trains
 FIX(k=0.001), NSTEP and SINEXP with each optimizer on Table 5's short budget (1,750 iterations, ×1/40); `quick`
-(CI) trains FIX(k=0.001) with each optimizer for 280 iterations. Data: the CIFAR-10 JPEG q75 pack."""),
+(CI) trains FIX(k=0.001) with each optimizer for 140 iterations. Data: the CIFAR-10 JPEG q75 pack."""),
     "table7_cifar10_composite": ("table7", "short", TABLES_BEST, """# 004 Table 7, Fig. 6 and Fig. 7 — advanced composite LR policies, CNN3 on CIFAR-10
 
 The heterogeneous composite MULTI(TRI, TRI2, TRI2) and the homogeneous NSTEP-new (Change-LR-On-Plateau; the paper
@@ -579,7 +579,7 @@ does not give its levels or patience, so our row is our reading, labelled so) ag
 (NSTEP, SINEXP), and Fig. 7: the M-opt LR (004 Formula 7) measured during training against the applied LR.
 Profiles: `full` (70,000 iterations per row, M-opt every 250: a GPU), `short` (the committed CPU run: Table 5's
 1,750-iteration budget, M-opt every 25; NSTEP and SINEXP are Table 5's runs, which were not probed) and `quick`
-(CI: the heterogeneous composite for 280 iterations). Data: the CIFAR-10 JPEG q75 pack."""),
+(CI: the heterogeneous composite for 140 iterations). Data: the CIFAR-10 JPEG q75 pack."""),
     "table8_svhn_cnn3": ("table8", "full", TABLES_BEST, """# 004 Table 8 — LR tuning for SVHN with CNN3
 
 Caffe's CNN3 on SVHN (70,000 iterations, batch 100): Caffe's default NSTEP, the MNIST-best SIN2 (which fails,
@@ -597,16 +597,16 @@ shows the paper's numbers and says so."""),
 16 policies for 64,000 iterations each (batch 128): a GPU's job. The STEP and EXP rows are printed with each other's
 parameters; we read each row by its printed parameters and keep the printed names as labels (the recipe says
 why). No run is committed yet: by default the notebook shows the paper's numbers; `quick` (CI) runs NSTEP for
-100 iterations. Data: the CIFAR-10 JPEG q75 pack."""),
+32 iterations. Data: the CIFAR-10 JPEG q75 pack."""),
     "table3_cifar10_resnet32": ("table3", "full", TABLES_BEST, """# 004 Table 3 and Fig. 2 — composite LR on ResNet-32, CIFAR-10
 
 FIX, NSTEP, SINEXP and the advanced composite (three TRI stages) with the iteration each reached its highest
 accuracy; Fig. 2 is the LR and accuracy curves below. Table 6's set-up, so the shared rows are its runs.
-No run is committed yet (a GPU's job); `quick` (CI) runs NSTEP for 100 iterations. Data: the CIFAR-10 JPEG q75 pack."""),
+No run is committed yet (a GPU's job); `quick` (CI) runs NSTEP for 32 iterations. Data: the CIFAR-10 JPEG q75 pack."""),
     "000_table1_cifar10_resnet32": ("000_table1", "full", TABLES_BEST, """# 000 Table I and Fig. 5 — LR policies incl. MULTI, ResNet-32 on CIFAR-10
 
 LRBench++'s Table I (every number equals 004 Table 6 / Table 3, and so does the set-up: the runs are shared). No
-run is committed yet (a GPU's job); `quick` (CI) runs NSTEP for 100 iterations. Data: the CIFAR-10 JPEG q75 pack."""),
+run is committed yet (a GPU's job); `quick` (CI) runs NSTEP for 32 iterations. Data: the CIFAR-10 JPEG q75 pack."""),
     "000_table3_mnist_target": ("000_table3", "full", TABLES_TARGET, """# 000 Table III (MNIST rows) — iterations to 99.1% top-1
 
 LRBench++'s cost-to-target table for LeNet on MNIST (its numbers equal 004 Table 10's MNIST rows). The full
