@@ -18,8 +18,9 @@ def reproduce(name: str, profile: str = "quick", repeats: int = 1, device: str =
 
     only: run just the rows whose policy is one of these specs (as written in the table).
     resume: reuse the finished runs already in ``out/results.json`` (an interrupted table goes on
-    where it stopped). reuse: more run records to take finished runs from (files or folders, e.g.
-    ``reproductions/results``). cache: a folder of run records read and written, shared between
+    where it stopped); every write then keeps the stored runs of the rows not run (yet) in this call,
+    so neither an interrupt nor ``only`` drops what the file held. reuse: more run records to take
+    finished runs from (files or folders, e.g. ``reproductions/results``). cache: a folder of run records read and written, shared between
     tables and sessions (default: ``$LRKIT_RUN_CACHE`` if set). A run is reused only when its whole
     config matches (policy, optimizer, budget, seed, device…); see :mod:`lrkit.reproduce.store`.
     Every result records where it came from (``reused_from``).
@@ -38,13 +39,35 @@ def reproduce(name: str, profile: str = "quick", repeats: int = 1, device: str =
     if profile not in recipe.profiles:
         raise ValueError(f"profile must be one of {', '.join(recipe.profiles)}, got {profile!r}")
     runs = recipe.runs(profile, only)
+    every_row = recipe.runs(profile) if only else runs
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     # the table's own results first: the store keeps the first record of a run, so a resumed table
     # names its own file as the source of its runs, not another table's copy of them
     sources = ([out_dir / "results.json"] if resume else []) + list(reuse)
     store = RunStore(sources, cache=cache if cache is not None else os.environ.get("LRKIT_RUN_CACHE") or None)
-    results = []
+    finished: dict[int, dict] = {}  # position in every_row -> its result
+    position = {id(spec): next(i for i, s in enumerate(every_row) if s == spec) for spec in runs}
+
+    def stored(spec) -> dict | None:  # a row's finished runs in the store, without training
+        records = []
+        for rep in range(repeats):
+            try:
+                rec, origin = store.lookup(dict(spec["config"], device=device, seed=rep, threads=threads))
+            except ValueError:  # a row whose config is invalid has no runs (it is recorded as failed when run)
+                return None
+            if rec is not None:
+                records.append(dict(rec, reused_from=origin or "run store"))
+        return {"config": spec["config"], "row": spec["row"], "records": records} if records else None
+
+    def results() -> list:  # the rows run so far and, on resume, the stored runs of the others
+        out = []
+        for i, spec in enumerate(every_row):
+            res = finished.get(i) or (stored(spec) if resume else None)
+            if res is not None:
+                out.append(res)
+        return out
+
     shared_data = data
     bar = tqdm(total=len(runs) * repeats, desc=f"{recipe.id} ({profile})", disable=not progress)
     for spec in runs:
@@ -72,10 +95,10 @@ def reproduce(name: str, profile: str = "quick", repeats: int = 1, device: str =
                                 "summary": {"wall_time_s": 0.0}, "curves": {"lr": [], "loss": []},
                                 "evals": {"iteration": [], "top1": []}})
             bar.update(1)
-        results.append({"config": spec["config"], "row": spec["row"], "records": records})
-        _write(out_dir, recipe, profile, results)  # nothing computed is lost if a later row fails
+        finished[position[id(spec)]] = {"config": spec["config"], "row": spec["row"], "records": records}
+        _write(out_dir, recipe, profile, results())  # nothing computed is lost if a later row fails
     bar.close()
-    return _write(out_dir, recipe, profile, results, plots=True)
+    return _write(out_dir, recipe, profile, results(), plots=True)
 
 
 def _write(out_dir: Path, recipe: Recipe, profile: str, results: list, plots: bool = False) -> dict:

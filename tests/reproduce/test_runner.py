@@ -79,3 +79,44 @@ def test_resume_and_the_run_store_train_nothing_twice(tmp_path, monkeypatch):
     more = reproduce("tiny", profile="quick", repeats=2, out=tmp_path / "c", progress=False, data=ds)
     assert [[r["status"] for r in res["records"]] for res in more["results"]] == [["complete", "failed"]] * 2
     assert "already done" in more["results"][0]["records"][1]["message"]
+
+
+def test_a_resumed_table_keeps_its_stored_rows_through_an_interrupt_and_only(tmp_path, monkeypatch):
+    """--resume: every write keeps the rows the file held, also those after the row being trained when
+    the run is interrupted, and those --only leaves out."""
+    if not os.environ.get("LRKIT_DATA_DIR"):
+        pytest.skip("LRKIT_DATA_DIR is not set: this test trains on the real MNIST (CI sets it)")
+    import lrkit.train
+    from lrkit.train.data import load_dataset
+
+    ds = load_dataset("mnist")
+    ds = dataclasses.replace(ds, x_test=ds.x_test[:200], y_test=ds.y_test[:200])
+    new1, new2, fix, sin2 = "FIX(k=0.02)", "FIX(k=0.03)", "FIX(k=0.01)", "SIN2(k0=0.01, k1=0.06, l=4)"
+    write_recipe(tmp_path, "".join(f'[[rows]]\npolicy = "{p}"\n' for p in (new1, new2, fix, sin2)))
+    monkeypatch.setenv("LRKIT_REPRODUCTIONS_DIR", str(tmp_path))
+    monkeypatch.delenv("LRKIT_RUN_CACHE", raising=False)
+    out = tmp_path / "a"
+    first = reproduce("tiny", profile="quick", out=out, progress=False, data=ds, only=[fix, sin2])
+    assert [r["policy"] for r in first["table"]] == [fix, sin2]
+
+    real_train, calls = lrkit.train.train, []
+
+    def train_once_then_interrupt(*a, **k):
+        calls.append(1)
+        if len(calls) > 1:
+            raise KeyboardInterrupt
+        return real_train(*a, **k)
+
+    monkeypatch.setattr(lrkit.train, "train", train_once_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        reproduce("tiny", profile="quick", out=out, progress=False, data=ds, resume=True)
+    saved = json.loads((out / "results.json").read_text())
+    assert [r["policy"] for r in saved["table"]] == [new1, fix, sin2]  # the new row, and the two it held
+    assert saved["results"][1]["records"][0]["evals"] == first["results"][0]["records"][0]["evals"]
+
+    trained = []
+    monkeypatch.setattr(lrkit.train, "train", lambda cfg, *a, **k: trained.append(cfg.policy) or real_train(cfg, *a, **k))
+    again = reproduce("tiny", profile="quick", out=out, progress=False, data=ds, resume=True, only=[new2])
+    assert trained == [new2]
+    assert [r["policy"] for r in again["table"]] == [new1, new2, fix, sin2]
+    assert [r["reused"] for r in again["table"]] == [1, 0, 1, 1]
