@@ -76,7 +76,7 @@ NOTEBOOKS = {
         "Networks* (`../shared/papers/004_c2aa064785a8cb4d.txt`): LeNet (Caffe), batch 100, momentum 0.9, "
         "weight decay 5e-4, 10,000 iterations, test accuracy every 500 iterations, 16 policies.\n\n"
         "The recipe is `reproductions/table4_mnist_lenet.toml`. The `full` profile is the paper's budget (about "
-        "5 min per policy on a 2-core CPU); `quick` (CI, `LRKIT_PROFILE=quick`) runs six policies on a 10× "
+        "5 min per policy on a 2-core CPU); `quick` (CI, `LRKIT_PROFILE=quick`) runs four policies on a 10× "
         "shorter budget. The outputs below say which profile and machine produced them."),
     "table10_mnist_target": ("table10", "# Table 10 (MNIST rows) — iterations to reach 99.1% top-1\n\n"
         "Cost-effective training in Wu & Liu (`../shared/papers/004_c2aa064785a8cb4d.txt`, Table 10): how many "
