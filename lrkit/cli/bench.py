@@ -1,4 +1,5 @@
-"""``lrkit bench fused-adam``: the optimizer-step benchmark (prints a table, writes JSON and Markdown)."""
+"""``lrkit bench fused-adam`` (the optimizer step) and ``lrkit bench train`` (training iterations per second):
+each prints a table and writes JSON and Markdown."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import sys
 
 
 def add_parser(sub) -> None:
-    b = sub.add_parser("bench", help="benchmarks of the compiled kernels")
+    b = sub.add_parser("bench", help="benchmarks: the compiled optimizer step, training throughput")
     bsub = b.add_subparsers(dest="bench", metavar="BENCH")
     f = bsub.add_parser("fused-adam", help="FusedAdam vs torch Adam (fused, foreach) + scheduler vs 8-bit Adam; M-opt")
     f.add_argument("--sizes", type=float, nargs="+", default=[1e6, 1e7], help="one-tensor cases (parameters)")
@@ -19,6 +20,21 @@ def add_parser(sub) -> None:
     f.add_argument("--skip", nargs="*", default=[], choices=["lrkit", "reference", "fused", "foreach", "bnb8"])
     f.add_argument("--out", default=None, help="write JSON here (and a .md table beside it)")
     f.set_defaults(func=run_fused_adam)
+    from lrkit.train.bench import VARIANTS
+
+    t = bsub.add_parser("train", help="training iterations/s of a table's task: eager, channels-last, torch.compile, "
+                                      "CUDA graphs")
+    t.add_argument("--recipe", nargs="+", default=["table5", "table6"], metavar="TABLE",
+                   help="tables whose full-profile task is timed (first row's policy); default: table5 (CNN3), "
+                        "table6 (ResNet-32)")
+    t.add_argument("--variants", nargs="+", default=["eager", "channels_last", "compile"], choices=list(VARIANTS))
+    t.add_argument("--device", default="cpu")
+    t.add_argument("--steps", type=int, default=100, help="timed iterations per variant")
+    t.add_argument("--warmup", type=int, default=20, help="untimed iterations first (compilation, autotuning)")
+    t.add_argument("--threads", type=int, default=None)
+    t.add_argument("--out", default=None, help="write JSON here (and a .md table beside it)")
+    t.add_argument("--no-progress", action="store_true")
+    t.set_defaults(func=run_train_bench)
     b.set_defaults(func=lambda args: (b.print_help(), 2)[1])
 
 
@@ -34,6 +50,30 @@ def run_fused_adam(args) -> int:
         return 2
     doc = bench_fused_adam(sizes=[int(s) for s in args.sizes], many_small=args.many_small, small_size=args.small_size,
                            device=args.device, dtype=getattr(torch, args.dtype), steps=args.steps, skip=args.skip)
+    print(table(doc))
+    if args.out:
+        write(doc, args.out)
+        print(f"written: {args.out} and {args.out.rsplit('.', 1)[0]}.md")
+    return 0
+
+
+def run_train_bench(args) -> int:
+    import torch
+
+    from lrkit.train.bench import bench_train, table, write
+
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        print(f"lrkit bench: --device {args.device} but torch sees no CUDA device", file=sys.stderr)
+        return 2
+    if args.steps < 1 or args.warmup < 1:
+        print(f"lrkit bench train: --steps and --warmup must be >= 1, got {args.steps} and {args.warmup}", file=sys.stderr)
+        return 2
+    try:
+        doc = bench_train(args.recipe, args.variants, device=args.device, steps=args.steps, warmup=args.warmup,
+                          threads=args.threads, progress=not args.no_progress)
+    except ValueError as e:  # an unknown recipe names the available ones
+        print(f"lrkit bench train: {e}", file=sys.stderr)
+        return 2
     print(table(doc))
     if args.out:
         write(doc, args.out)

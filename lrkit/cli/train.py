@@ -29,6 +29,7 @@ def add_parsers(sub) -> None:
     t.add_argument("--out", default=None, help="write the run record here (JSON)")
     t.add_argument("--db", default=None, metavar="URL",
                    help="record the run in this policy database (default: $LRKIT_DB_URL when set, else not recorded)")
+    _speed_args(t)
     t.add_argument("--no-progress", action="store_true")
     t.set_defaults(func=run_train)
 
@@ -48,8 +49,17 @@ def add_parsers(sub) -> None:
                    help="run store folder, read and written (default $LRKIT_RUN_CACHE)")
     r.add_argument("--stored-only", action="store_true",
                    help="train nothing: show the runs the store holds, list the other rows as 'not run'")
+    _speed_args(r)
     r.add_argument("--no-progress", action="store_true")
     r.set_defaults(func=run_reproduce)
+
+
+def _speed_args(p) -> None:
+    from lrkit.train.engine import COMPILE_MODES
+
+    p.add_argument("--channels-last", action="store_true", help="model and batches in channels-last (NHWC) memory format")
+    p.add_argument("--compile", default=None, choices=COMPILE_MODES[1:], metavar="MODE",
+                   help="torch.compile the model: " + " | ".join(COMPILE_MODES[1:]) + " (reduce-overhead: CUDA graphs)")
 
 
 def run_train(args) -> int:
@@ -61,7 +71,8 @@ def run_train(args) -> int:
                           iters=args.iters, batch_size=args.batch_size, eval_every=args.eval_every,
                           weight_decay=args.weight_decay, target_acc=args.target_acc, stop_at_target=args.stop_at_target,
                           augment=args.augment, normalize=args.normalize, seed=args.seed, device=args.device,
-                          threads=args.threads, mopt_every=args.mopt_every)
+                          threads=args.threads, mopt_every=args.mopt_every, channels_last=args.channels_last,
+                          compile=args.compile)
     except (ValueError, PolicyError) as e:
         print(f"lrkit train: {e}", file=sys.stderr)
         return 2
@@ -130,7 +141,8 @@ def run_reproduce(args) -> int:
     out = args.out or f"out/{args.table}-{args.profile}"
     doc = reproduce(args.table, profile=args.profile, repeats=args.repeats, device=args.device, out=out,
                     progress=not args.no_progress, threads=args.threads, only=args.only, resume=args.resume,
-                    reuse=args.reuse, cache=args.cache, missing="skip" if args.stored_only else "train")
+                    reuse=args.reuse, cache=args.cache, missing="skip" if args.stored_only else "train",
+                    speed={k: v for k, v in (("channels_last", args.channels_last), ("compile", args.compile)) if v})
     print(Path(out, "table.md").read_text())
     print(f"results: {out}/results.json, {out}/table.md, plots: {', '.join(doc.get('plots', []))}")
     return 0

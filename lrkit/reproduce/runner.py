@@ -13,7 +13,8 @@ from lrkit.reproduce.store import RunStore
 
 def reproduce(name: str, profile: str = "quick", repeats: int = 1, device: str = "cpu", out: str | Path = "out",
               progress: bool = True, threads: int | None = None, data=None, only: list[str] | None = None,
-              resume: bool = False, reuse=(), cache: str | Path | None = None, missing: str = "train") -> dict:
+              resume: bool = False, reuse=(), cache: str | Path | None = None, missing: str = "train",
+              speed: dict | None = None) -> dict:
     """Run every row of a table's profile ``repeats`` times; write results.json, table.md and curves.png.
 
     only: run just the rows whose policy is one of these specs (as written in the table).
@@ -26,6 +27,8 @@ def reproduce(name: str, profile: str = "quick", repeats: int = 1, device: str =
     Every result records where it came from (``reused_from``).
     missing: ``"train"`` (default) runs what the store does not hold; ``"skip"`` only shows the stored
     runs and lists the others as "not run" (how the committed notebooks open without training for hours).
+    speed: how the runs execute on a GPU, ``{"channels_last": bool, "compile": mode}`` (TrainConfig
+    fields, see ``lrkit bench train``); they are part of a run's config, so its record says how it ran.
     """
     from tqdm.auto import tqdm
 
@@ -35,6 +38,10 @@ def reproduce(name: str, profile: str = "quick", repeats: int = 1, device: str =
         raise ValueError(f"missing must be 'train' or 'skip', got {missing!r}")
     if not isinstance(repeats, int) or isinstance(repeats, bool) or repeats < 1:
         raise ValueError(f"repeats must be an int >= 1, got {repeats!r}")
+    speed = dict(speed or {})
+    if set(speed) - {"channels_last", "compile"}:
+        raise ValueError(f"speed: unknown option(s) {sorted(set(speed) - {'channels_last', 'compile'})}; "
+                         "allowed: channels_last, compile")
     recipe = get_recipe(name)
     if profile not in recipe.profiles:
         raise ValueError(f"profile must be one of {', '.join(recipe.profiles)}, got {profile!r}")
@@ -53,7 +60,7 @@ def reproduce(name: str, profile: str = "quick", repeats: int = 1, device: str =
         records = []
         for rep in range(repeats):
             try:
-                rec, origin = store.lookup(dict(spec["config"], device=device, seed=rep, threads=threads))
+                rec, origin = store.lookup(dict(spec["config"], **speed, device=device, seed=rep, threads=threads))
             except ValueError:  # a row whose config is invalid has no runs (it is recorded as failed when run)
                 return None
             if rec is not None:
@@ -73,7 +80,7 @@ def reproduce(name: str, profile: str = "quick", repeats: int = 1, device: str =
     for spec in runs:
         records = []
         for rep in range(repeats):
-            cfg = dict(spec["config"], device=device, seed=rep, threads=threads)
+            cfg = dict(spec["config"], **speed, device=device, seed=rep, threads=threads)
             try:
                 tc = TrainConfig.from_dict(cfg)
                 done, origin = store.lookup(cfg)

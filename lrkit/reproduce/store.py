@@ -25,7 +25,7 @@ REUSABLE = ("complete", "diverged")
 _NOT_WHAT_IS_TRAINED = ("threads", "data_root", "mopt_every")
 #: Fields added after runs were stored: left out of the key while they hold this default, so the
 #: keys of the stored runs (which lack them) do not change.
-_ADDED_LATER = {"layer_mults": False, "eval_samples": None}
+_ADDED_LATER = {"layer_mults": False, "eval_samples": None, "compile": None}
 
 
 def run_key(config: dict) -> str:

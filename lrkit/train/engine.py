@@ -28,6 +28,7 @@ from lrkit.optim.mopt import mopt_lr
 from .monitor import LRMonitor, RunRecord
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "fused_adam")
+COMPILE_MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 NORMALIZE = ("scale", "standardize", "mean")
 AUGMENT = (None, "crop_flip")
 
@@ -61,6 +62,7 @@ class TrainConfig:
     mopt_every: int | None = None  # measure the M-opt LR η* (004 Formula 7) every M iterations; observes only
     layer_mults: bool = False  # the model's Caffe prototxt lr_mult / decay_mult per parameter (CNN3)
     eval_samples: int | None = None  # evaluate on the first N test samples only (quick profiles); None: all
+    compile: str | None = None  # torch.compile the model with this mode (COMPILE_MODES; "reduce-overhead": CUDA graphs)
 
     def __post_init__(self):
         self.validate()
@@ -75,6 +77,8 @@ class TrainConfig:
             bad("normalize", "one of " + ", ".join(NORMALIZE))
         if self.layer_mults and self.optimizer == "fused_adam":
             bad("layer_mults", "False with optimizer 'fused_adam' (its schedule has one LR per group and no multipliers)")
+        if self.compile not in COMPILE_MODES:
+            bad("compile", "None or one of " + ", ".join(repr(m) for m in COMPILE_MODES[1:]))
         if self.augment not in AUGMENT:
             bad("augment", "None or 'crop_flip'")
         for name in ("iters", "batch_size", "eval_every", "eval_batch_size"):
@@ -165,6 +169,34 @@ def make_optimizer(cfg: TrainConfig, params, lr: float):
     return torch.optim.Adam(params, lr=lr, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay)
 
 
+class _Compiled(torch.nn.Module):
+    """``torch.compile(model, mode=mode)`` as a module; with CUDA graphs (``reduce-overhead``,
+    ``max-autotune``) every call starts a new graph step, so an output is never overwritten by a
+    later replay while the loop still reads it (the loss, the eval logits)."""
+
+    def __init__(self, model: torch.nn.Module, mode: str):
+        super().__init__()
+        self.compiled = torch.compile(model, mode=None if mode == "default" else mode)
+        self.graphs = mode in ("reduce-overhead", "max-autotune")
+
+    def forward(self, x):
+        if self.graphs:
+            torch.compiler.cudagraph_mark_step_begin()
+        return self.compiled(x)
+
+
+def compiled(model: torch.nn.Module, mode: str) -> torch.nn.Module:
+    """The model compiled with ``torch.compile`` (``mode``: one of :data:`COMPILE_MODES` but None).
+
+    The compiled module shares the model's parameters and buffers; ``.train()`` / ``.eval()`` reach
+    the model. Train and eval batches of other sizes are compiled once each. On a GPU,
+    ``reduce-overhead`` replays the forward and backward as CUDA graphs (the optimizer step and the
+    LR stay eager, so a live policy edit needs no re-capture)."""
+    if mode not in COMPILE_MODES[1:]:
+        raise ValueError(f"compiled: 'mode' must be one of {', '.join(map(repr, COMPILE_MODES[1:]))}, got {mode!r}")
+    return _Compiled(model, mode)
+
+
 @torch.no_grad()
 def evaluate(model, batches, batch_size: int) -> tuple[float, float, float]:
     """Top-1, top-5 accuracy and mean loss of ``model`` on every sample of ``batches`` (in order)."""
@@ -252,10 +284,13 @@ class Run:
     ``pause()`` and ``resume()`` are thread-safe. ``db``: the policy database the run is recorded
     to as it happens (a :class:`lrkit.db.Database` or URL; ``None``: ``$LRKIT_DB_URL`` when set;
     ``False``: not recorded); ``run.run_id`` is its id there. ``on_eval(iteration, top1, top5,
-    test_loss)`` is called after every eval (a tuner reports intermediate results through it).
+    test_loss)`` is called after every eval (a tuner reports intermediate results through it);
+    ``on_step(t)`` after every update t (the throughput benchmark times the loop through it).
+    With ``cfg.compile`` the loop calls ``run.forward``, the compiled model (:func:`compiled`);
+    ``run.model`` is the module itself.
     """
 
-    def __init__(self, cfg: TrainConfig, data=None, progress: bool = True, db=None, on_eval=None):
+    def __init__(self, cfg: TrainConfig, data=None, progress: bool = True, db=None, on_eval=None, on_step=None):
         from .data import load_dataset
         from .models import build_model
 
@@ -283,6 +318,8 @@ class Run:
         self.model = build_model(cfg.model, num_classes=ds.num_classes, in_channels=ds.input_shape[0]).to(self.device)
         if cfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
+        # what the loop calls: the model, or its torch.compile'd form (same parameters, same module state)
+        self.forward = compiled(self.model, cfg.compile) if cfg.compile else self.model
         from lrkit.policies import parse
 
         policy = parse(cfg.policy)
@@ -299,6 +336,7 @@ class Run:
         self.progress = progress
         self.db = db
         self.on_eval = on_eval
+        self.on_step = on_step
         self.run_id: int | None = None
         self._stop = threading.Event()
         self._running = threading.Event()
@@ -321,13 +359,13 @@ class Run:
         return not self._running.is_set()
 
     def run(self) -> RunRecord:
-        cfg, mon, model, opt = self.cfg, self.monitor, self.model, self.optimizer
+        cfg, mon, model, opt = self.cfg, self.monitor, self.forward, self.optimizer
         from tqdm.auto import tqdm
 
         bar = tqdm(total=cfg.iters, disable=not self.progress, desc=f"{cfg.model}/{cfg.dataset} {mon.record.policy}"[:60],
                    leave=False, mininterval=0.5)
         pending_losses: list[torch.Tensor] = []
-        probe = MoptProbe(model.parameters(), cfg.mopt_every, mon) if cfg.mopt_every else None
+        probe = MoptProbe(self.model.parameters(), cfg.mopt_every, mon) if cfg.mopt_every else None
         flush_every = 1 if self.device.type == "cpu" else 50  # avoid a host sync every step on GPUs
         status, message = "complete", ""
         from lrkit.db.recorder import RunRecorder
@@ -357,6 +395,8 @@ class Run:
                 if probe is not None:
                     probe.after_update(t)
                 self.t = t + 1
+                if self.on_step is not None:
+                    self.on_step(t)
                 pending_losses.append(loss.detach())
                 end_of_eval = (t + 1) % cfg.eval_every == 0 or t + 1 == cfg.iters
                 if len(pending_losses) >= flush_every or end_of_eval:

@@ -120,3 +120,22 @@ def test_a_resumed_table_keeps_its_stored_rows_through_an_interrupt_and_only(tmp
     assert trained == [new2]
     assert [r["policy"] for r in again["table"]] == [new1, new2, fix, sin2]
     assert [r["reused"] for r in again["table"]] == [1, 0, 1, 1]
+
+
+def test_speed_options_reach_the_runs_and_their_keys(tmp_path, monkeypatch):
+    if not os.environ.get("LRKIT_DATA_DIR"):
+        pytest.skip("LRKIT_DATA_DIR is not set: this test trains on the real MNIST (CI sets it)")
+    from lrkit.train.data import load_dataset
+
+    ds = load_dataset("mnist")
+    ds = dataclasses.replace(ds, x_test=ds.x_test[:100], y_test=ds.y_test[:100])
+    write_recipe(tmp_path, '[[rows]]\npolicy = "FIX(k=0.01)"\n')
+    monkeypatch.setenv("LRKIT_REPRODUCTIONS_DIR", str(tmp_path))
+    monkeypatch.delenv("LRKIT_RUN_CACHE", raising=False)
+    doc = reproduce("tiny", profile="quick", out=tmp_path / "a", progress=False, data=ds, speed={"channels_last": True})
+    rec = doc["results"][0]["records"][0]
+    assert rec["status"] == "complete" and rec["config"]["channels_last"] is True
+    plain = reproduce("tiny", profile="quick", out=tmp_path / "a", progress=False, data=ds, resume=True, missing="skip")
+    assert [r["status"] for r in plain["table"]] == ["not run"]  # a channels-last run is not the plain run
+    with pytest.raises(ValueError, match="speed: unknown option.*allowed: channels_last, compile"):
+        reproduce("tiny", profile="quick", out=tmp_path / "b", progress=False, data=ds, speed={"amp": "bf16"})

@@ -18,7 +18,7 @@ def test_run_key_is_what_was_run_not_where():
     assert run_key(cfg(policy="SIN2(l=2000, k1=0.06, k0=0.01)")) == base  # canonical policy spelling
     for change in ({"seed": 1}, {"device": "cuda"}, {"optimizer": "sgd"}, {"iters": 9999},
                    {"policy": "SIN2(k0=0.01, k1=0.06, l=2001)"}, {"weight_decay": 0.0}, {"layer_mults": True},
-                   {"normalize": "mean"}, {"eval_samples": 2000}):
+                   {"normalize": "mean"}, {"eval_samples": 2000}, {"compile": "default"}, {"channels_last": True}):
         assert run_key(cfg(**{"policy": "SIN2(k0=0.01, k1=0.06, l=2000)", **change})) != base, change
 
 
@@ -26,7 +26,8 @@ def test_fields_added_later_keep_the_keys_of_stored_runs():
     stored = cfg(policy="FIX(k=0.01)")
     stored.pop("layer_mults")  # a record written before the fields existed
     stored.pop("eval_samples")
-    assert run_key(stored) == run_key(cfg(policy="FIX(k=0.01)", layer_mults=False, eval_samples=None))
+    stored.pop("compile")
+    assert run_key(stored) == run_key(cfg(policy="FIX(k=0.01)", layer_mults=False, eval_samples=None, compile=None))
 
 
 def test_reads_run_records_results_files_and_folders(tmp_path):

@@ -88,6 +88,7 @@ def test_live_edit_and_stop_from_another_thread(mnist):
     (dict(augment="mixup"), "field 'augment'"),
     (dict(normalize="minmax"), "field 'normalize' must be one of scale, standardize, mean"),
     (dict(eval_samples=0), "field 'eval_samples' must be None or an int >= 1"),
+    (dict(compile="fast"), "field 'compile' must be None or one of 'default', 'reduce-overhead'"),
     (dict(layer_mults=True, optimizer="fused_adam"), "field 'layer_mults' must be False with optimizer 'fused_adam'"),
 ])
 def test_bad_config(kw, match):
@@ -135,3 +136,20 @@ def test_caffe_layer_mults_and_mean_subtraction():
     assert few.test_batches.num_samples == 7 and run.test_batches.num_samples == 20
     with pytest.raises(ValueError, match="layer_mults: model LeNet has no Caffe multipliers"):
         Run(TrainConfig(dataset="toy", model="lenet", iters=1, eval_every=1, layer_mults=True), data=ds, progress=False)
+
+
+def test_a_compiled_model_trains_as_the_eager_one(mnist):
+    """compile: the loop calls torch.compile'd LeNet (inductor on this CPU); the losses, LRs and evals
+    follow the eager run's (fusion may change the last bits, so close, not equal), and the step count,
+    callbacks and the module's parameters are the run's own."""
+    steps = []
+    eager = train(cfg(iters=12, eval_every=6), data=mnist, progress=False)
+    run = Run(cfg(iters=12, eval_every=6, compile="default"), data=mnist, progress=False, on_step=steps.append)
+    assert run.forward is not run.model and list(run.forward.parameters())[0] is next(run.model.parameters())
+    rec = run.run()
+    assert rec.status == "complete" and steps == list(range(12)) and rec.config["compile"] == "default"
+    assert rec.curves["lr"] == eager.curves["lr"]
+    np.testing.assert_allclose(rec.curves["loss"][:4], eager.curves["loss"][:4], rtol=1e-5)
+    np.testing.assert_allclose(rec.curves["loss"], eager.curves["loss"], rtol=2e-3)  # SGD amplifies last-bit differences
+    np.testing.assert_allclose(rec.evals["top1"], eager.evals["top1"], atol=2e-3)  # 1000 test images: 2 may flip
+    assert run.model.training
