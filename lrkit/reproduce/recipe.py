@@ -127,7 +127,8 @@ def published_rows(name: str, where: dict | None = None, task: dict | None = Non
     """
     import json
 
-    from lrkit.db.published import PUBLISHED_DIR
+    # the folder lrkit.db.published reads, found without importing lrkit.db (and SQLAlchemy with it)
+    PUBLISHED_DIR = Path(__file__).resolve().parents[1] / "db" / "published"  # noqa: N806
 
     path = PUBLISHED_DIR / f"{name}.json"
     if not path.exists():

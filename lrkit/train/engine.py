@@ -368,9 +368,11 @@ class Run:
         probe = MoptProbe(self.model.parameters(), cfg.mopt_every, mon) if cfg.mopt_every else None
         flush_every = 1 if self.device.type == "cpu" else 50  # avoid a host sync every step on GPUs
         status, message = "complete", ""
-        from lrkit.db.recorder import RunRecorder
+        recorder = None
+        if self.db is not False and (self.db is not None or os.environ.get("LRKIT_DB_URL")):
+            from lrkit.db.recorder import RunRecorder  # SQLAlchemy is imported only when a run is recorded
 
-        recorder = RunRecorder.open(self.db)
+            recorder = RunRecorder.open(self.db)
         if recorder is not None:
             self.run_id = recorder.start(mon.record)
         model.train()

@@ -69,3 +69,27 @@ def test_bench_train_document_table_and_cli(mnist, tmp_path, capsys):
     assert "unknown table 'table99'" in capsys.readouterr().err
     assert main(["bench", "train", "--steps", "0"]) == 2
     assert set(VARIANTS) >= {"eager", "channels_last", "compile", "cuda-graphs"}
+
+
+def test_training_and_the_benchmark_need_no_database_packages(mnist, tmp_path):
+    """A GPU machine may lack SQLAlchemy (nothing can be installed there): training, the table recipes and
+    the benchmark import it only when a run is recorded to a database."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "nodb.py"
+    script.write_text(
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('sqlalchemy', 'ray', 'ipywidgets'):\n"
+        "            raise ImportError('blocked ' + name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "from lrkit.cli.main import main\n"
+        "sys.exit(main(['bench', 'train', '--recipe', 'table4', '--variants', 'eager', '--steps', '1', '--warmup', '1',"
+        " '--no-progress']))\n")
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    env.pop("LRKIT_DB_URL", None)
+    p = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "| table4 | lenet / mnist | 100 | eager |" in p.stdout
