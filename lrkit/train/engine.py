@@ -299,6 +299,8 @@ class Run:
             torch.set_num_threads(cfg.threads)
         seed_everything(cfg.seed)
         self.device = torch.device(cfg.device)
+        if self.device.type == "cuda":  # fixed batch shapes: let cuDNN pick its fastest convolution algorithms
+            torch.backends.cudnn.benchmark = True
         self.data = data if data is not None else load_dataset(cfg.dataset, root=cfg.data_root)
         ds = self.data
         if cfg.eval_samples is not None:  # the first N test samples (quick profiles); the train split is untouched
