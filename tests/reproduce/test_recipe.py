@@ -134,7 +134,7 @@ def test_cifar_tables_share_runs():
     change what is trained); Tables 3, 6 and 000 I share ResNet-32's."""
     from lrkit.reproduce import run_key
 
-    for profile in ("quick", "full"):
+    for profile in ("quick", "short", "full"):
         t5 = {x["config"]["policy"]: x["config"] for x in get_recipe("table5").runs(profile)}
         for name in ("table10_cifar10", "table12", "table7"):
             for x in get_recipe(name).runs(profile):
@@ -158,6 +158,7 @@ def test_published_field_errors(tmp_path):
 def test_a_recipe_may_add_profiles():
     r = get_recipe("table5")
     short = r.runs("short")
-    assert [x["config"]["iters"] for x in short] == [1750] * 6
-    assert parse(short[1]["config"]["policy"]) == parse("NSTEP(k=0.001, gamma=0.1, l=[1500, 1625])")
+    assert [x["config"]["iters"] for x in short] == [1750] * 19  # every row of Table 5
+    nstep = next(x for x in short if x["row"]["policy"].startswith("NSTEP"))
+    assert parse(nstep["config"]["policy"]) == parse("NSTEP(k=0.001, gamma=0.1, l=[1500, 1625])")
     assert all(x["config"]["layer_mults"] and x["config"]["normalize"] == "mean" for x in short)
