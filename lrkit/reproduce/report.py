@@ -93,7 +93,8 @@ def environment_line(results: list[dict]) -> str:
 def markdown(recipe: Recipe, table: list[dict], profile: str, results: list[dict]) -> str:
     lines = [f"# {recipe.title}", "", f"Profile `{profile}`: {environment_line(results)}. Paper: {recipe.source}.", ""]
     if profile != "full":
-        lines += [f"{profile.capitalize()} profile: shorter budget and fewer rows than the paper — compare trends, not digits.", ""]
+        fewer = " and fewer rows" if len(table) < len(recipe.rows) else ""
+        lines += [f"{profile.capitalize()} profile: shorter budget{fewer} than the paper — compare trends, not digits.", ""]
     reused = sum(r["reused"] for r in table)
     if reused:
         lines += [f"{reused} of the runs were reused from the run store (same config, seed and device).", ""]
