@@ -25,8 +25,8 @@ def add_parser(sub) -> None:
     t = bsub.add_parser("train", help="training iterations/s of a table's task: eager, channels-last, torch.compile, "
                                       "CUDA graphs")
     t.add_argument("--recipe", nargs="+", default=["table5", "table6"], metavar="TABLE",
-                   help="tables whose full-profile task is timed (first row's policy); default: table5 (CNN3), "
-                        "table6 (ResNet-32)")
+                   help="tables whose full-profile task is timed (with the policy of the quick profile's first row); "
+                        "default: table5 (CNN3), table6 (ResNet-32)")
     t.add_argument("--variants", nargs="+", default=["eager", "channels_last", "compile"], choices=list(VARIANTS))
     t.add_argument("--device", default="cpu")
     t.add_argument("--steps", type=int, default=100, help="timed iterations per variant")

@@ -11,7 +11,7 @@ backward, optimizer step) for each *variant* of how the model runs:
   graphs (GPU only; the optimizer step and the LR stay eager, so live policy edits still apply).
 
 A case is a recipe's ``full`` task (dataset, model, batch size, optimizer, normalisation, Caffe
-multipliers) with its first row's policy. Each variant trains ``warmup + steps`` iterations of a
+multipliers) with the policy of its quick profile's first row (see :func:`recipe_config`). Each variant trains ``warmup + steps`` iterations of a
 fresh run; the clock runs over the last ``steps`` (compilation and cuDNN autotuning fall in the
 warm-up, reported apart as ``warmup_s``), with the device synchronised at both ends. Evaluation is
 left out (one eval on 1,000 images after the clock stops). ``budget_min`` projects the paper's
@@ -42,13 +42,17 @@ GPU_ONLY = ("cuda-graphs", "cuda-graphs+channels_last")
 
 
 def recipe_config(name: str) -> dict:
-    """The ``full`` task of a table recipe with its first row's policy (a TrainConfig dict)."""
+    """The ``full`` task of a table recipe with the policy of its ``quick`` profile's first row (a row CI
+    trains, so it does not diverge at once as, say, Table 5's FIX(k=0.1) does), else its first row's."""
     from lrkit.reproduce import get_recipe
 
-    runs = get_recipe(name).runs("full")
+    recipe = get_recipe(name)
+    runs = recipe.runs("full")
     if not runs:
         raise ValueError(f"recipe {name!r} has no rows in its full profile")
-    return dict(runs[0]["config"])
+    quick = recipe.runs("quick") if "quick" in recipe.profiles else []
+    pick = next((r for r in runs if quick and r["row"] == quick[0]["row"]), runs[0])
+    return dict(pick["config"])
 
 
 def _sync(device: torch.device) -> None:
@@ -151,7 +155,8 @@ def table(doc: dict) -> str:
         if "error" in c:
             lines.append(f"{head} — | — | — | — | {c['budget_iters']:,} | does not run here: {c['error']} |")
         else:
-            lines.append(f"{head} {c['it_per_s']:.2f} | {c['ms_per_it']:.1f} | {c.get('vs_eager', float('nan')):.2f}× | "
+            vs = f"{c['vs_eager']:.2f}×" if "vs_eager" in c else "—"
+            lines.append(f"{head} {c['it_per_s']:.2f} | {c['ms_per_it']:.1f} | {vs} | "
                          f"{c['warmup_s']:.1f} | {c['budget_iters']:,} | {_duration(c['budget_min'])} |")
     return "\n".join(lines) + "\n"
 

@@ -22,7 +22,7 @@ def mnist():
 def test_recipe_config_is_the_full_task_of_the_first_row():
     c = recipe_config("table5")
     assert (c["model"], c["dataset"], c["batch_size"], c["iters"], c["layer_mults"]) == ("cnn3", "cifar10", 100, 70000, True)
-    assert c["policy"] == "FIX(k=0.1)"
+    assert c["policy"] == "FIX(k=0.001)"  # the quick profile's first row (the table's first, FIX(k=0.1), diverges)
     assert recipe_config("table6")["model"] == "resnet32"
     with pytest.raises(ValueError, match="unknown table 'table99'"):
         recipe_config("table99")
