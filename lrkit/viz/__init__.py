@@ -4,7 +4,8 @@ from .llm import fig7_frame, plot_fig7
 from .mopt import plot_mopt
 from .paths import fig3_paths, plot_fig3
 from .policies import plot_policies, policy_frame
+from .runs import plot_lr_and_accuracy, runs_frame
 from .tune import plot_heatmap
 
-__all__ = ["fig3_paths", "fig7_frame", "plot_fig3", "plot_fig7", "plot_heatmap", "plot_mopt", "plot_policies",
-           "policy_frame"]
+__all__ = ["fig3_paths", "fig7_frame", "plot_fig3", "plot_fig7", "plot_heatmap", "plot_lr_and_accuracy", "plot_mopt",
+           "plot_policies", "policy_frame", "runs_frame"]
