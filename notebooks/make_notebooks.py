@@ -83,7 +83,7 @@ NOTEBOOKS = {
         "iterations each policy needs before LeNet's test top-1 first reaches 99.1% (evaluated every 500 "
         "iterations, as in the paper), and the speed-up over the fixed LR `FIX(k=0.01)`. The set-up is Table 4's, "
         "so the runs are shared with it.\n\nThe recipe is `reproductions/table10_mnist_target.toml`; the `quick` "
-        "profile runs three policies for 1,000 iterations with a 98% target and an eval every 100 iterations."),
+        "profile runs three policies for 1,000 iterations with a 98% target and an eval every 500 iterations."),
     "table11_mnist_optimizers": ("table11", "# Table 11 — Momentum vs SGD per LR policy (LeNet, MNIST)\n\n"
         "Wu & Liu (`../shared/papers/004_c2aa064785a8cb4d.txt`, Table 11): each of the 13 policies trained with "
         "Momentum (0.9) and with plain SGD, the Table 4 set-up otherwise; the highest test top-1 and the "
@@ -520,6 +520,29 @@ if fixed is not None and others:
     print('a decaying/cyclic/composite policy beats the best fixed LR here:', max(others) > fixed)
 """
 
+# Table 5's three claims, and how well our ordering of the rows follows the paper's (Spearman's ρ)
+TABLE5_CHECK = TABLES_BEST + """import numpy as np
+done = [r for r in doc['table'] if r['ours_highest_top1'] is not None and r['paper_highest_top1'] is not None]
+fix = max((r['ours_highest_top1'] for r in done if r['category'] == 'fixed'), default=None)
+if fix is not None:
+    beat = [r for r in done if r['category'] != 'fixed' and r['ours_highest_top1'] > fix]
+    print(f"decaying/cyclic rows above our best fixed LR ({fix:.2f}%): {len(beat)} of "
+          f"{sum(r['category'] != 'fixed' for r in done)} (paper: all of them)")
+if done:
+    top = max(done, key=lambda r: r['ours_highest_top1'])
+    print(f"our best row: {top['label'] or top['policy']} {top['ours_highest_top1']:.2f}% (paper's best: SINEXP 82.16%)")
+smith = [r['ours_highest_top1'] for r in done if (r['label'] or '').endswith('-S')]
+ours_cyc = [r['ours_highest_top1'] for r in done if r['category'] == 'cyclic' and not (r['label'] or '').endswith('-S')]
+if smith and ours_cyc:
+    print(f"LRBench's cyclic rows: mean {np.mean(ours_cyc):.2f}%, min {min(ours_cyc):.2f}%; Smith's -S rows: mean "
+          f"{np.mean(smith):.2f}%, max {max(smith):.2f}% (paper: every LRBench row above every -S row)")
+if len(done) >= 3:
+    def ranks(v):
+        return np.argsort(np.argsort(v)).astype(float)
+    rho = np.corrcoef(ranks([r['ours_highest_top1'] for r in done]), ranks([r['paper_highest_top1'] for r in done]))[0, 1]
+    print(f"rank correlation of our rows with the paper's (Spearman, {len(done)} rows): {rho:.2f}")
+"""
+
 TABLES_TARGET = """for r in doc['table']:
     it = r['ours_iters_to_target']
     ours = 'not run' if r['status'] == 'not run' else 'not reached' if it is None else f'{it:.0f}'
@@ -539,11 +562,20 @@ for r in doc['table']:
 for opt, v in by.items():
     acc, pol = max(v)
     print(f'best with {opt:<9} ours {acc:6.2f}%  {pol}')
+stuck = [(r['optimizer'], r['policy']) for r in doc['table'] if r['ours_highest_top1'] is not None and r['ours_highest_top1'] < 15]
+paper_stuck = [(r['optimizer'], r['policy']) for r in doc['table'] if (r['paper_highest_top1'] or 100) < 15]
+print('rows that stay near chance (< 15%) — ours:', stuck or 'none', '| paper:', paper_stuck or 'none')
+for res in doc['results']:  # a run that learns, then loses it (an LR too large for the optimizer)
+    for r in res['records'][:1]:
+        acc = [a for a in r['evals']['top1'] if isinstance(a, (int, float))]
+        if acc and max(acc) - acc[-1] > 0.10:
+            print(f"{res['config']['optimizer']} + {res['row']['policy']}: ours peaks at {100 * max(acc):.2f}% and ends at "
+                  f"{100 * acc[-1]:.2f}% (falls {100 * (max(acc) - acc[-1]):.1f} points)")
 """
 
 TABLE_NOTEBOOKS = {
     # name: (recipe id, committed profile, intro, extra check)
-    "table5_cifar10_cnn3": ("table5", "short", TABLES_BEST, """# 004 Table 5 — 19 LR policies, CNN3 on CIFAR-10
+    "table5_cifar10_cnn3": ("table5", "short", TABLE5_CHECK, """# 004 Table 5 — 19 LR policies, CNN3 on CIFAR-10
 
 Wu & Liu (`../shared/papers/004_c2aa064785a8cb4d.txt`, Table 5): the highest test top-1 of fixed, decaying and
 cyclic policies training Caffe's CNN3 (cifar10_full) on CIFAR-10 for 70,000 iterations, batch 100, Momentum.
@@ -551,8 +583,8 @@ The recipe `reproductions/table5_cifar10_cnn3.toml` takes its rows from the tran
 Caffe does (per-layer LR/decay multipliers, mean subtraction). **Data: `cifar10-jpeg`, CIFAR-10 re-encoded as JPEG
 q75** — our accuracies are on that pack, not the original PNGs.
 
-Profiles: `full` (the paper's 70,000 iterations; a GPU), `short` (the committed CPU run: 6 rows × 1,750 iterations,
-every time parameter ×1/40) and `quick` (CI: 2 rows × 140 iterations). Short budgets show the ordering, not the
+Profiles: `full` (the paper's 70,000 iterations; a GPU), `short` (the committed CPU run: all 19 rows × 1,750
+iterations, every time parameter ×1/40) and `quick` (CI: 2 rows × 140 iterations). Short budgets show the ordering, not the
 paper's digits."""),
     "table10_cifar10_target": ("table10_cifar10", "short", TABLES_TARGET, """# 004 Table 10 (CIFAR-10 / CNN3 rows) — iterations to 80% top-1
 
@@ -570,7 +602,8 @@ with speed-ups over the 64,000-iteration budget. No run is committed yet (a GPU'
 
 13 policies × 3 optimizers, the highest top-1 and the iteration it was reached (the `full` profile: 39 runs of
 70,000 iterations, a GPU's job). The Momentum column is Table 5's runs. `short` (the committed CPU run) trains
-FIX(k=0.001), NSTEP and SINEXP with each optimizer on Table 5's short budget (1,750 iterations, ×1/40); `quick`
+FIX(k=0.001), NSTEP, POLY, SINEXP and COS (the paper's Adam stays at 10% with POLY and COS) with each optimizer
+on Table 5's short budget (1,750 iterations, ×1/40); `quick`
 (CI) trains FIX(k=0.001) with each optimizer for 140 iterations. Data: the CIFAR-10 JPEG q75 pack."""),
     "table7_cifar10_composite": ("table7", "short", TABLES_BEST, """# 004 Table 7, Fig. 6 and Fig. 7 — advanced composite LR policies, CNN3 on CIFAR-10
 
@@ -598,11 +631,13 @@ shows the paper's numbers and says so."""),
 parameters; we read each row by its printed parameters and keep the printed names as labels (the recipe says
 why). No run is committed yet: by default the notebook shows the paper's numbers; `quick` (CI) runs NSTEP for
 32 iterations. Data: the CIFAR-10 JPEG q75 pack."""),
-    "table3_cifar10_resnet32": ("table3", "full", TABLES_BEST, """# 004 Table 3 and Fig. 2 — composite LR on ResNet-32, CIFAR-10
+    "table3_cifar10_resnet32": ("table3", "short", TABLES_BEST, """# 004 Table 3 and Fig. 2 — composite LR on ResNet-32, CIFAR-10
 
 FIX, NSTEP, SINEXP and the advanced composite (three TRI stages) with the iteration each reached its highest
-accuracy; Fig. 2 is the LR and accuracy curves below. Table 6's set-up, so the shared rows are its runs.
-No run is committed yet (a GPU's job); `quick` (CI) runs NSTEP for 32 iterations. Data: the CIFAR-10 JPEG q75 pack."""),
+accuracy; Fig. 2 is the LR and top-1/top-5 curves below. Table 6's set-up (batch 128, weight decay 1e-4, crop and
+flip). Profiles: `full` (the paper's 64,000 iterations; a GPU's job, shared with Table 6's runs), `short` (the
+committed CPU run: the four rows × 800 iterations, every time parameter ×1/80, channels-last) and `quick` (CI: NSTEP
+for 32 iterations). Data: the CIFAR-10 JPEG q75 pack."""),
     "000_table1_cifar10_resnet32": ("000_table1", "full", TABLES_BEST, """# 000 Table I and Fig. 5 — LR policies incl. MULTI, ResNet-32 on CIFAR-10
 
 LRBench++'s Table I (every number equals 004 Table 6 / Table 3, and so does the set-up: the runs are shared). No
@@ -627,7 +662,18 @@ if probed:
 else:
     print('no run here measured the M-opt LR (runs reused from Table 5 were not probed)')"""
 
-EXTRA = {"table7": [("Fig. 7: the applied LR (line) and the M-opt LR η* (points) of every probed run:", FIG7)]}
+FIG2 = """from lrkit.viz import plot_lr_and_accuracy
+ran = [res for res in doc['results'] if res['records'] and res['records'][0].get('curves', {}).get('lr')]
+if ran:
+    fig = plot_lr_and_accuracy(ran, path=OUT / 'fig2.png', title=f'{recipe.id}, profile {PROFILE}')
+    plt.close(fig)
+    display(Image(str(OUT / 'fig2.png')))
+else:
+    print('no runs to plot for this profile here')"""
+
+EXTRA = {"table7": [("Fig. 7: the applied LR (line) and the M-opt LR η* (points) of every probed run:", FIG7)],
+         "table3": [("Fig. 2: the LR, test top-1 and test top-5 of each policy:", "import matplotlib.pyplot as plt\n" + FIG2)],
+         "000_table1": [("Fig. 5: the LR, test top-1 and test top-5 of each policy:", "import matplotlib.pyplot as plt\n" + FIG2)]}
 
 
 def build_table(name: str, table: str, committed: str, check: str, intro: str) -> None:
