@@ -625,12 +625,12 @@ ResNet-18 on ImageNet for 60 epochs (batch 256; 5,005 iterations per epoch assum
 STEP (÷10 every 30 epochs) and the composite by epochs FIX → SINEXP → FIX → FIX (69.05% top-1). ImageNet is read as
 ImageFolder trees `$LRKIT_DATA_DIR/imagenet/{train,val}`; where they are absent (as on our machines) the notebook
 shows the paper's numbers and says so."""),
-    "table6_cifar10_resnet32": ("table6", "full", TABLES_BEST, """# 004 Table 6 — LR policies, ResNet-32 on CIFAR-10
+    "table6_cifar10_resnet32": ("table6", "short", TABLES_BEST, """# 004 Table 6 — LR policies, ResNet-32 on CIFAR-10
 
-16 policies for 64,000 iterations each (batch 128): a GPU's job. The STEP and EXP rows are printed with each other's
-parameters; we read each row by its printed parameters and keep the printed names as labels (the recipe says
-why). No run is committed yet: by default the notebook shows the paper's numbers; `quick` (CI) runs NSTEP for
-32 iterations. Data: the CIFAR-10 JPEG q75 pack."""),
+16 policies for 64,000 iterations each (batch 128): the `full` profile, a GPU's job. The STEP and EXP rows are printed
+with each other's parameters; we read each row by its printed parameters and keep the printed names as labels (the
+recipe says why). `short` (committed) shows the three rows Table 3 shares (FIX, NSTEP, SINEXP) from Table 3's
+800-iteration CPU runs (×1/80); `quick` (CI) runs NSTEP for 32 iterations. Data: the CIFAR-10 JPEG q75 pack."""),
     "table3_cifar10_resnet32": ("table3", "short", TABLES_BEST, """# 004 Table 3 and Fig. 2 — composite LR on ResNet-32, CIFAR-10
 
 FIX, NSTEP, SINEXP and the advanced composite (three TRI stages) with the iteration each reached its highest
@@ -638,10 +638,12 @@ accuracy; Fig. 2 is the LR and top-1/top-5 curves below. Table 6's set-up (batch
 flip). Profiles: `full` (the paper's 64,000 iterations; a GPU's job, shared with Table 6's runs), `short` (the
 committed CPU run: the four rows × 800 iterations, every time parameter ×1/80, channels-last) and `quick` (CI: NSTEP
 for 32 iterations). Data: the CIFAR-10 JPEG q75 pack."""),
-    "000_table1_cifar10_resnet32": ("000_table1", "full", TABLES_BEST, """# 000 Table I and Fig. 5 — LR policies incl. MULTI, ResNet-32 on CIFAR-10
+    "000_table1_cifar10_resnet32": ("000_table1", "short", TABLES_BEST, """# 000 Table I and Fig. 5 — LR policies incl. MULTI, ResNet-32 on CIFAR-10
 
-LRBench++'s Table I (every number equals 004 Table 6 / Table 3, and so does the set-up: the runs are shared). No
-run is committed yet (a GPU's job); `quick` (CI) runs NSTEP for 32 iterations. Data: the CIFAR-10 JPEG q75 pack."""),
+LRBench++'s Table I (every number equals 004 Table 6 / Table 3, and so does the set-up: the runs are shared). `full`
+(64,000 iterations per row) is a GPU's job; `short` (committed) shows the four rows Table 3 shares (FIX, NSTEP, SINEXP,
+MULTI) from Table 3's 800-iteration CPU runs (×1/80); `quick` (CI) runs NSTEP for 32 iterations. Data: the CIFAR-10
+JPEG q75 pack."""),
     "000_table3_mnist_target": ("000_table3", "full", TABLES_TARGET, """# 000 Table III (MNIST rows) — iterations to 99.1% top-1
 
 LRBench++'s cost-to-target table for LeNet on MNIST (its numbers equal 004 Table 10's MNIST rows). The full
