@@ -54,8 +54,9 @@ def test_reproduce_runs_every_stage_and_resumes(tiny_dir, tmp_path, data_dir):
     # read-back runs keep the throughput they measured, and the document keeps the date it was computed
     assert throughput(again) == tp and "tokens/s (median over runs)" in markdown(again)
     stamped = json.loads((tmp_path / "results.json").read_text())
-    (tmp_path / "results.json").write_text(json.dumps({**stamped, "date": "2001-02-03"}))
-    assert reproduce_table5("test", tmp_path, rows=["linear-6e-5", "fixed"], recipe=recipe, progress=False)["date"] == "2001-02-03"
+    (tmp_path / "results.json").write_text(json.dumps({**stamped, "date": "2001-02-03", "wall_time_s": 1234.5}))
+    read_back = reproduce_table5("test", tmp_path, rows=["linear-6e-5", "fixed"], recipe=recipe, progress=False)
+    assert read_back["date"] == "2001-02-03" and read_back["wall_time_s"] == 1234.5  # a read-back rewrites nothing
     # on another machine the model lives elsewhere: committed results are still read back, the model never loaded
     recipe["profiles"]["test"]["model"] = str(tmp_path / "elsewhere" / "tiny-llama")
     moved = reproduce_table5("test", tmp_path, rows=["linear-6e-5", "fixed"], recipe=recipe, progress=False)
