@@ -182,10 +182,14 @@ display(Markdown(recipe.describe(searches)))"""
 
 SEARCH_RUN = """# quick starts from an empty database each time; full resumes: finished trials are read back, not retrained
 RESUME = PROFILE == 'full'
+# trials in parallel processes: one per CPU core (each trial trains on one thread), or one per GPU
+import torch
+WORKERS = (os.cpu_count() or 1) if DEVICE == 'cpu' else max(1, torch.cuda.device_count())
 OUT.mkdir(parents=True, exist_ok=True)
 if not RESUME:
     (OUT / 'lrkit.db').unlink(missing_ok=True)
-run = run_search_recipe(RECIPE, PROFILE, executor='local', db=DB, out=OUT, resume=RESUME, progress=False, device=DEVICE)
+run = run_search_recipe(RECIPE, PROFILE, executor='local', workers=WORKERS, db=DB, out=OUT, resume=RESUME,
+                        progress=False, device=DEVICE)
 display(Markdown(run.markdown))"""
 
 TABLE_IV_INTRO = """# 000 Table IV — grid search vs random search over the LR coefficient λ
