@@ -67,7 +67,8 @@ def add_parser(sub) -> None:
     t.add_argument("--profile", default="quick", help="quick | cpu | full")
     t.add_argument("--model", default=None, help="override the profile's model")
     t.add_argument("--device", default=None, help="override the profile's device")
-    t.add_argument("--rows", nargs="+", default=None, help="only these policies: linear-2e-5 linear-6e-5 cosine fixed")
+    t.add_argument("--rows", nargs="+", default=None,
+                   help="only these policies: linear-2e-5 linear-6e-5 cosine fixed (default: the profile's; quick runs two)")
     t.add_argument("--fresh", action="store_true", help="recompute everything (default: keep finished runs in --out)")
     t.add_argument("--db", default=None, metavar="URL")
     t.add_argument("--out", default="out/table5")

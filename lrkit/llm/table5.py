@@ -42,13 +42,37 @@ def load_recipe(path=None) -> dict:
 
 
 def profile_config(recipe: dict, profile: str, **overrides) -> dict:
-    """The FinetuneConfig fields of a profile: the recipe's [finetune] block, the profile, then overrides."""
+    """The FinetuneConfig fields of a profile: the recipe's [finetune] block, the profile (less its
+    ``rows``, see :func:`profile_rows`), then overrides."""
     if profile not in recipe["profiles"]:
         raise ValueError(f"table5: field 'profile' must be one of {', '.join(recipe['profiles'])}, got {profile!r}")
-    cfg = {**recipe.get("finetune", {}), **recipe["profiles"][profile]}
+    cfg = {**recipe.get("finetune", {}), **{k: v for k, v in recipe["profiles"][profile].items() if k != "rows"}}
     cfg.update({k: v for k, v in overrides.items() if v is not None})
     cfg["eval_tasks"] = list(recipe["tasks"])
     return cfg
+
+
+#: the FinetuneConfig fields that decide a run's numbers: a stored run is resumed only if they all match
+#: (the model is matched by name, the policy by the row's key; out, device and batch sizes of scoring are not compared)
+RESUME_FIELDS = ("data", "limit", "data_seed", "epochs", "batch_size", "grad_accum", "max_length", "batching", "optimizer",
+                 "weight_decay", "betas", "max_grad_norm", "bf16", "dtype", "quantize", "lora", "seed", "eval_tasks",
+                 "eval_limit", "eval_subjects", "eval_seed")
+
+
+def _plain(d):
+    """``d`` as it reads back from JSON (tuples become lists), so stored and wanted configs compare equal."""
+    return json.loads(json.dumps(d))
+
+
+def profile_rows(recipe: dict, profile: str) -> list[str]:
+    """The row keys a profile runs: its ``rows`` (a profile may run a subset: CI's quick does), else all."""
+    keys = [r["key"] for r in recipe["rows"]]
+    rows = recipe["profiles"].get(profile, {}).get("rows", keys)
+    bad = [r for r in rows if r not in keys]
+    if bad or not rows:
+        raise ValueError(f"table5: field 'rows' of profile {profile!r} must name rows of the recipe ({', '.join(keys)}), "
+                         f"got {rows!r}")
+    return list(rows)
 
 
 def reproduce_table5(profile: str = "quick", out: str | Path = "out/table5", *, model: Optional[str] = None,
@@ -57,7 +81,8 @@ def reproduce_table5(profile: str = "quick", out: str | Path = "out/table5", *, 
     """Run (or finish) the Table V reproduction for ``profile``; returns the results document.
 
     ``model``/``device`` override the profile's; ``rows`` picks policies by key (linear-2e-5,
-    linear-6e-5, cosine, fixed); ``db`` records every fine-tuning run in the policy database.
+    linear-6e-5, cosine, fixed; default: the profile's, :func:`profile_rows`); ``db`` records every
+    fine-tuning run in the policy database.
     """
     import pandas as pd
 
@@ -69,11 +94,13 @@ def reproduce_table5(profile: str = "quick", out: str | Path = "out/table5", *, 
     recipe = recipe or load_recipe()
     cfg = profile_config(recipe, profile, model=model, device=device)
     keys = [r["key"] for r in recipe["rows"]]
-    if rows is not None:
+    if rows is None:
+        rows = profile_rows(recipe, profile)
+    else:
         bad = [r for r in rows if r not in keys]
         if bad:
             raise ValueError(f"table5: field 'rows' must name rows of the recipe ({', '.join(keys)}), got {bad}")
-    chosen = [r for r in recipe["rows"] if rows is None or r["key"] in rows]
+    chosen = [r for r in recipe["rows"] if r["key"] in rows]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
@@ -96,7 +123,9 @@ def reproduce_table5(profile: str = "quick", out: str | Path = "out/table5", *, 
     computed = False  # anything evaluated or trained in this call (else the document keeps its date)
     # the pretrained baseline (Table V's first row)
     base_csv, base_json = out / "baseline.csv", out / "baseline.json"
-    if resume and base_csv.exists() and base_json.exists() and _same_model(json.loads(base_json.read_text()).get("model"), model_id):
+    scored = _plain({k: eval_kw[k] for k in ("tasks", "limit", "subjects", "seed")})  # what decides the baseline's scores
+    if resume and base_csv.exists() and base_json.exists() and _same_model(json.loads(base_json.read_text()).get("model"), model_id) \
+            and json.loads(base_json.read_text()).get("eval", scored) == scored:  # (files written before "eval" was kept: trusted)
         baseline = pd.read_csv(base_csv)
         base_timing = json.loads(base_json.read_text())["timing"]
     else:
@@ -109,7 +138,7 @@ def reproduce_table5(profile: str = "quick", out: str | Path = "out/table5", *, 
         base_timing = res.timing
         computed = True
         baseline.to_csv(base_csv, index=False)
-        base_json.write_text(json.dumps({"model": model_path(), "timing": _jsonable(base_timing)}, indent=1))
+        base_json.write_text(json.dumps({"model": model_path(), "eval": scored, "timing": _jsonable(base_timing)}, indent=1))
         del m
 
     results = []
@@ -118,7 +147,9 @@ def reproduce_table5(profile: str = "quick", out: str | Path = "out/table5", *, 
         rec_path, ev_path = run_dir / "run.json", run_dir / "evals.csv"
         if resume and rec_path.exists() and ev_path.exists():
             rec = json.loads(rec_path.read_text())
-            if rec.get("status") == "complete" and _same_model(rec["config"].get("model_path"), model_id):
+            wanted = _plain(FinetuneConfig(**{**cfg, "policy": row["policy"]}).to_dict())
+            if rec.get("status") == "complete" and _same_model(rec["config"].get("model_path"), model_id) \
+                    and all(rec["config"].get(k) == wanted[k] for k in RESUME_FIELDS):
                 results.append({"row": row, "record": rec, "evals": pd.read_csv(ev_path), "reused": True})
                 continue
         fc = FinetuneConfig(**{**cfg, "model": model_path(), "policy": row["policy"], "out": str(run_dir), "eval_baseline": False,

@@ -1,11 +1,13 @@
 """The Table V / Fig. 7 runner end to end on a tiny random Llama (the real model runs in the notebook test)."""
 
 import json
+import sys
 
 import pytest
 
 from lrkit.llm.models import save_tiny_llama
-from lrkit.llm.table5 import load_recipe, markdown, paper_frame, profile_config, reproduce_table5, table_frame, throughput
+from lrkit.llm.table5 import (load_recipe, markdown, paper_frame, profile_config, profile_rows, reproduce_table5, table_frame,
+                              throughput)
 
 
 @pytest.fixture(scope="module")
@@ -22,9 +24,15 @@ def test_recipe_has_the_papers_table():
     assert cfg["batch_size"] * cfg["grad_accum"] == 128 and cfg["epochs"] == 3  # the paper's batch 128
     with pytest.raises(ValueError, match="'profile' must be one of"):
         profile_config(r, "medium")
+    # a profile may run a subset of the policies (CI's quick runs two); rows are not a FinetuneConfig field
+    assert profile_rows(r, "quick") == ["linear-6e-5", "fixed"] and "rows" not in profile_config(r, "quick")
+    assert profile_rows(r, "cpu") == profile_rows(r, "full") == ["linear-2e-5", "linear-6e-5", "cosine", "fixed"]
+    r["profiles"]["quick"]["rows"] = ["linear-6e-5", "step"]
+    with pytest.raises(ValueError, match=r"field 'rows' of profile 'quick' must name rows of the recipe .*'step'"):
+        profile_rows(r, "quick")
 
 
-def test_reproduce_runs_every_stage_and_resumes(tiny_dir, tmp_path, data_dir):
+def test_reproduce_runs_every_stage_and_resumes(tiny_dir, tmp_path, data_dir, monkeypatch):
     recipe = load_recipe()
     recipe["profiles"]["test"] = {"model": tiny_dir, "limit": 4, "batch_size": 4, "max_length": 256, "eval_limit": 1,
                                   "eval_batch_size": 8, "save_checkpoints": False}
@@ -63,6 +71,26 @@ def test_reproduce_runs_every_stage_and_resumes(tiny_dir, tmp_path, data_dir):
     assert all(r["reused"] for r in moved["runs"]) and moved["table"] == doc["table"]
     with pytest.raises(ValueError, match="'rows'"):
         reproduce_table5("test", tmp_path, rows=["step"], recipe=recipe, progress=False)
+    # a stored run or baseline computed under other settings is not resumed but computed again
+    class Recomputed(Exception):
+        pass
+
+    def recompute(*a, **k):
+        raise Recomputed
+
+    monkeypatch.setattr(sys.modules["lrkit.llm.finetune"], "finetune", recompute)  # (lrkit.llm.finetune is also a function)
+    monkeypatch.setattr(sys.modules["lrkit.llm.models"], "load_model", recompute)
+    recipe["profiles"]["test"]["model"] = tiny_dir
+    reproduce_table5("test", tmp_path, rows=["linear-6e-5", "fixed"], recipe=recipe, progress=False)  # all read back
+    run_json = tmp_path / "runs" / "fixed" / "run.json"
+    stored = json.loads(run_json.read_text())
+    run_json.write_text(json.dumps({**stored, "config": {**stored["config"], "epochs": 5}}))
+    with pytest.raises(Recomputed):
+        reproduce_table5("test", tmp_path, rows=["fixed"], recipe=recipe, progress=False)
+    run_json.write_text(json.dumps(stored))
+    recipe["profiles"]["test"]["eval_limit"] = 2  # the baseline was scored on 1 item per task
+    with pytest.raises(Recomputed):
+        reproduce_table5("test", tmp_path, rows=[], recipe=recipe, progress=False)  # the baseline alone
 
 
 def test_throughput_is_the_median_so_one_slowed_run_does_not_set_it():
