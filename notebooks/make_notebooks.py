@@ -528,6 +528,13 @@ if fixed is not None and others:
     print('a decaying/cyclic/composite policy beats the best fixed LR here:', max(others) > fixed)
 """
 
+# Spearman's ρ between our highest top-1 and the paper's over the rows in `paired` (both numbers present)
+SPEARMAN = """if len(paired) >= 3:
+    ranks = lambda v: np.argsort(np.argsort(v)).astype(float)
+    rho = np.corrcoef(ranks([r['ours_highest_top1'] for r in paired]), ranks([r['paper_highest_top1'] for r in paired]))[0, 1]
+    print(f"rank correlation of our rows with the paper's (Spearman, {len(paired)} rows): {rho:.2f}")
+"""
+
 # the ResNet-32 tables' claims (004 Table 6, 000 Table I), category means and Spearman's ρ with the paper
 RESNET_CHECK = TABLES_BEST + """import numpy as np
 done = [r for r in doc['table'] if r['ours_highest_top1'] is not None]
@@ -549,12 +556,8 @@ cats = {}
 for r in done:
     cats.setdefault(r['category'], []).append(r['ours_highest_top1'])
 print('category means here:', ', '.join(f'{c} {np.mean(v):.2f}% (n={len(v)})' for c, v in cats.items()))
-both = [r for r in done if r['paper_highest_top1'] is not None]
-if len(both) >= 3:
-    ranks = lambda v: np.argsort(np.argsort(v)).astype(float)
-    rho = np.corrcoef(ranks([r['ours_highest_top1'] for r in both]), ranks([r['paper_highest_top1'] for r in both]))[0, 1]
-    print(f"rank correlation of our rows with the paper's (Spearman, {len(both)} rows): {rho:.2f}")
-"""
+paired = [r for r in done if r['paper_highest_top1'] is not None]
+""" + SPEARMAN
 
 # Table 5's three claims, and how well our ordering of the rows follows the paper's (Spearman's ρ)
 CIFAR_TABLE5_CHECK = TABLES_BEST + """import numpy as np
@@ -572,12 +575,8 @@ ours_cyc = [r['ours_highest_top1'] for r in done if r['category'] == 'cyclic' an
 if smith and ours_cyc:
     print(f"LRBench's cyclic rows: mean {np.mean(ours_cyc):.2f}%, min {min(ours_cyc):.2f}%; Smith's -S rows: mean "
           f"{np.mean(smith):.2f}%, max {max(smith):.2f}% (paper: every LRBench row above every -S row)")
-if len(done) >= 3:
-    def ranks(v):
-        return np.argsort(np.argsort(v)).astype(float)
-    rho = np.corrcoef(ranks([r['ours_highest_top1'] for r in done]), ranks([r['paper_highest_top1'] for r in done]))[0, 1]
-    print(f"rank correlation of our rows with the paper's (Spearman, {len(done)} rows): {rho:.2f}")
-"""
+paired = done
+""" + SPEARMAN
 
 TABLES_TARGET = """for r in doc['table']:
     it = r['ours_iters_to_target']

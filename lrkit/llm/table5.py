@@ -64,15 +64,19 @@ def _plain(d):
     return json.loads(json.dumps(d))
 
 
+def _check_rows(recipe: dict, rows, field: str, allow_empty: bool = False) -> list[str]:
+    """``rows`` if every key names a row of the recipe, else a ValueError naming ``field`` and the keys."""
+    keys = [r["key"] for r in recipe["rows"]]
+    bad = [r for r in rows if r not in keys]
+    if bad or not (rows or allow_empty):
+        raise ValueError(f"table5: {field} must name rows of the recipe ({', '.join(keys)}), got {bad or rows!r}")
+    return list(rows)
+
+
 def profile_rows(recipe: dict, profile: str) -> list[str]:
     """The row keys a profile runs: its ``rows`` (a profile may run a subset: CI's quick does), else all."""
-    keys = [r["key"] for r in recipe["rows"]]
-    rows = recipe["profiles"].get(profile, {}).get("rows", keys)
-    bad = [r for r in rows if r not in keys]
-    if bad or not rows:
-        raise ValueError(f"table5: field 'rows' of profile {profile!r} must name rows of the recipe ({', '.join(keys)}), "
-                         f"got {rows!r}")
-    return list(rows)
+    rows = recipe["profiles"].get(profile, {}).get("rows", [r["key"] for r in recipe["rows"]])
+    return _check_rows(recipe, rows, f"field 'rows' of profile {profile!r}")
 
 
 def reproduce_table5(profile: str = "quick", out: str | Path = "out/table5", *, model: Optional[str] = None,
@@ -93,13 +97,7 @@ def reproduce_table5(profile: str = "quick", out: str | Path = "out/table5", *, 
 
     recipe = recipe or load_recipe()
     cfg = profile_config(recipe, profile, model=model, device=device)
-    keys = [r["key"] for r in recipe["rows"]]
-    if rows is None:
-        rows = profile_rows(recipe, profile)
-    else:
-        bad = [r for r in rows if r not in keys]
-        if bad:
-            raise ValueError(f"table5: field 'rows' must name rows of the recipe ({', '.join(keys)}), got {bad}")
+    rows = profile_rows(recipe, profile) if rows is None else _check_rows(recipe, rows, "field 'rows'", allow_empty=True)
     chosen = [r for r in recipe["rows"] if r["key"] in rows]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -124,10 +122,11 @@ def reproduce_table5(profile: str = "quick", out: str | Path = "out/table5", *, 
     # the pretrained baseline (Table V's first row)
     base_csv, base_json = out / "baseline.csv", out / "baseline.json"
     scored = _plain({k: eval_kw[k] for k in ("tasks", "limit", "subjects", "seed")})  # what decides the baseline's scores
-    if resume and base_csv.exists() and base_json.exists() and _same_model(json.loads(base_json.read_text()).get("model"), model_id) \
-            and json.loads(base_json.read_text()).get("eval", scored) == scored:  # (files written before "eval" was kept: trusted)
+    stored = json.loads(base_json.read_text()) if resume and base_csv.exists() and base_json.exists() else None
+    # (a baseline.json written before "eval" was kept is trusted)
+    if stored and _same_model(stored.get("model"), model_id) and stored.get("eval", scored) == scored:
         baseline = pd.read_csv(base_csv)
-        base_timing = json.loads(base_json.read_text())["timing"]
+        base_timing = stored["timing"]
     else:
         m, tok = load_model(model_path(), dtype=cfg.get("dtype", "float32"), device=cfg.get("device", "cpu"))
         res = evaluate(m, tok, **eval_kw)
