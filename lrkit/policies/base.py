@@ -263,6 +263,21 @@ class Policy:
         return PolicyLR(optimizer, self, last_epoch=last_epoch)
 
 
+def formula_policy(owner: str, field: str, policy: Any) -> Any:
+    """``policy`` unchanged if it is a formula policy; a :class:`PolicyError` if it is state-based.
+
+    Composites (MULTI stages, λ·policy, SHIFT, Change-LR-On-Plateau's candidates) only evaluate the
+    policies inside them: they do not hand training metrics on, so a state-based policy nested in one
+    would silently keep its starting LR. It must be the whole spec instead.
+    """
+    if isinstance(policy, MetricPolicy):
+        rule = ("must be a formula policy (fixed, decaying, cyclic, composite, llm), got the state-based "
+                       f"{policy.name}: {owner} does not pass training metrics on, so a state-based policy must be "
+                       "the whole spec")
+        raise PolicyError(f"{owner}: {field} {rule}")
+    return policy
+
+
 class MetricPolicy:
     """Interface for state-based policies that read training metrics (e.g. plateau rules).
 

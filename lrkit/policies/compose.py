@@ -16,7 +16,7 @@ import numbers
 from dataclasses import dataclass
 from typing import Any, Mapping, Tuple
 
-from .base import Policy, PolicyError, _as_iteration, format_value, param
+from .base import Policy, PolicyError, _as_iteration, format_value, formula_policy, param
 from .registry import register
 
 
@@ -41,6 +41,7 @@ def _normalise_stages(stages: Any) -> tuple:
             pol = parse(pol)
         if not isinstance(pol, Policy):
             raise PolicyError(f"MULTI: stage {i} policy must be a policy or a spec, got {pol!r}")
+        formula_policy("MULTI", f"stage {i} policy", pol)
         out.append((_as_iteration(start), pol))
     return tuple(out)
 
@@ -113,6 +114,7 @@ class SCALE(Policy):
             object.__setattr__(self, "policy", parse(pol))
         elif not isinstance(pol, Policy):
             raise PolicyError(f"{self.name}: parameter 'policy' must be a policy or a spec, got {pol!r}")
+        formula_policy(self.name, "parameter 'policy'", self.policy)
         Policy.__post_init__(self)
 
     def _lr(self, t, xp):

@@ -7,6 +7,10 @@ loss, every iteration) or ``{"test_loss": …, "test_top1": …}`` (every eval i
 reads only its ``monitor`` key and ignores observations without it. ``p(t)`` is the LR at ``t``
 given what was observed so far. Their parameters are frozen and form a spec like any policy's
 (``parse(str(p))`` gives a fresh policy with the same settings); ``state_dict()`` holds the rest.
+
+A state-based policy must be the whole spec: MULTI stages, λ·p, SHIFT and Change-LR-On-Plateau's
+candidates only evaluate what they hold and never pass metrics on, so they refuse one (a
+:class:`PolicyError` naming the field) rather than let it sit at its starting LR.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import math
 from dataclasses import dataclass
 from typing import Mapping, Tuple
 
-from .base import MetricPolicy, Policy, PolicyError, format_value, lr_param, param
+from .base import MetricPolicy, Policy, PolicyError, format_value, formula_policy, lr_param, param
 from .registry import register
 
 
@@ -127,7 +131,8 @@ class ChangeLROnPlateau(_Stateful):
         pols = self.policies
         if isinstance(pols, (str, bytes)) or not hasattr(pols, "__iter__"):
             raise PolicyError(f"{self.name}: parameter 'policies' must be a list of policies, got {pols!r}")
-        object.__setattr__(self, "policies", tuple(parse(p) for p in pols))
+        object.__setattr__(self, "policies", tuple(formula_policy(self.name, f"policies[{i}]", parse(p))
+                                                   for i, p in enumerate(pols)))
         if not self.policies:
             raise PolicyError(f"{self.name}: parameter 'policies' must hold at least one policy")
         _Stateful.__post_init__(self)

@@ -250,6 +250,10 @@ def replay_policy(history) -> Policy:
     for h in history:
         pol = parse(h["policy"])
         s = h["iteration"]
+        if isinstance(pol, MetricPolicy) and len(history) > 1:
+            raise ValueError(f"replay_policy: the run used the state-based {pol.name} (from iteration {s}); its LR "
+                             "followed the metrics it observed, so the edited run is no single formula policy — "
+                             "its LR trace is the record's curves['lr']")
         if h.get("time", "global") == "global" and s > 0:
             pol = SHIFT(offset=s, policy=pol)
         if stages and stages[-1][0] == s:

@@ -22,7 +22,7 @@ Rules shared by all functions:
   not 0.00010000000000000002), so specs are short and stable.
 * State-based policies (ReduceLROnPlateau, ChangeLROnPlateau) must be the whole trained policy:
   MULTI, SCALE (λ) and SHIFT do not pass metrics on, so one nested inside them would never leave
-  its starting LR. Such nestings are rejected; to apply λ to a Change-LR-On-Plateau composition,
+  its starting LR. The policy library rejects such nestings (PolicyError); to apply λ to a Change-LR-On-Plateau composition,
   scale its candidate functions (``plateau_compositions([f"{lam}*{c}" for c in candidates])``).
 * Errors are ``ValueError`` naming the field (``'boundaries'``, ``'stage_candidates'[1][0]``, …)
   and the allowed values.
@@ -56,30 +56,6 @@ def _listish(x: Any) -> bool:
     return not isinstance(x, (str, bytes)) and hasattr(x, "__iter__") and not hasattr(x, "items")
 
 
-def _nested_state(pol, top: bool = True):
-    """The first state-based policy nested inside ``pol`` (``pol`` itself counts when not ``top``)."""
-    from lrkit.policies import MetricPolicy, Policy
-
-    if not top and isinstance(pol, MetricPolicy):
-        return pol
-
-    def walk(v):
-        if isinstance(v, Policy):
-            return _nested_state(v, top=False)
-        if isinstance(v, tuple):
-            for item in v:
-                found = walk(item)
-                if found is not None:
-                    return found
-        return None
-
-    for v in pol.params().values():
-        found = walk(v)
-        if found is not None:
-            return found
-    return None
-
-
 def _parse(spec: Any, field: str):
     """``parse(spec)`` with errors naming ``field``."""
     from lrkit.policies import Policy, PolicyError, parse
@@ -97,9 +73,8 @@ def _stage_policy(spec: Any, field: str):
     from lrkit.policies import MetricPolicy
 
     pol = _parse(spec, field)
-    bad = pol if isinstance(pol, MetricPolicy) else _nested_state(pol)
-    if bad is not None:
-        raise ValueError(f"field {field}: {bad.name} is state-based and cannot be a MULTI stage (MULTI does not "
+    if isinstance(pol, MetricPolicy):  # (the policy library refuses one nested in a composite)
+        raise ValueError(f"field {field}: {pol.name} is state-based and cannot be a MULTI stage (MULTI does not "
                          f"pass metrics on); allowed: formula policies (fixed, decaying, cyclic, composite, llm)")
     return pol
 
@@ -325,9 +300,8 @@ def plateau_compositions(candidates: Sequence[str], *, orders: str = "descending
     pols = []
     for j, spec in enumerate(candidates):
         pol = _parse(spec, f"'candidates'[{j}]")
-        bad = pol if isinstance(pol, MetricPolicy) else _nested_state(pol)
-        if bad is not None:
-            raise ValueError(f"field 'candidates'[{j}]: {bad.name} is state-based; Change-LR-On-Plateau switches "
+        if isinstance(pol, MetricPolicy):
+            raise ValueError(f"field 'candidates'[{j}]: {pol.name} is state-based; Change-LR-On-Plateau switches "
                              "between formula policies (fixed, decaying, cyclic, composite, llm)")
         if any(str(pol) == str(p) for p in pols):
             raise ValueError(f"field 'candidates'[{j}]: {pol} is given twice; the candidates must be distinct")
@@ -404,10 +378,6 @@ def composition_trials(specs: Sequence[str], lams: Sequence[float] | None = None
     pols: dict[str, Any] = {}
     for i, spec in enumerate(specs):
         pol = _parse(spec, f"'specs'[{i}]")
-        nested = _nested_state(pol)
-        if nested is not None:
-            raise ValueError(f"field 'specs'[{i}]: {nested.name} is state-based and nested in {pol.name}, which does not "
-                             "pass metrics on; a state-based policy must be the whole spec")
         if isinstance(pol, MetricPolicy) and any(lam not in (None, 1.0) for lam in lams):
             raise ValueError(f"field 'lams' must be None (λ = 1) for the state-based spec 'specs'[{i}] ({pol.name}): "
                              "λ·policy would hide it from the metrics; scale its candidate functions instead")

@@ -73,3 +73,29 @@ def test_lambda_coefficient():
 def test_bad_lambda(text, match):
     with pytest.raises(PolicyError, match=match):
         parse(text)
+
+
+@pytest.mark.parametrize("text,where", [
+    ("MULTI({0: FIX(k=0.1), 50: ReduceLROnPlateau(k=0.1)})", "MULTI: stage 1 policy"),
+    ("MULTI({0: FIX(k=0.1), 50: 0.5*ChangeLROnPlateau(policies=[FIX(k=0.1), FIX(k=0.01)])})", "SCALE: parameter 'policy'"),
+    ("0.5*ReduceLROnPlateau(k=0.1)", "SCALE: parameter 'policy'"),
+    ("SHIFT(offset=10, policy=ReduceLROnPlateau(k=0.1))", "SHIFT: parameter 'policy'"),
+    ("ChangeLROnPlateau(policies=[FIX(k=0.1), ReduceLROnPlateau(k=0.01)])", r"ChangeLROnPlateau: policies\[1\]"),
+])
+def test_a_state_based_policy_cannot_hide_inside_a_composite(text, where):
+    # a composite only evaluates what it holds and never hands metrics on: a nested plateau policy
+    # would keep its starting LR without a word, so it is refused, naming the field and what is allowed
+    with pytest.raises(PolicyError, match=where + r" must be a formula policy \(fixed, decaying, cyclic, composite, llm\), "
+                       r"got the state-based \w+: \w+ does not pass training metrics on"):
+        parse(text)
+
+
+def test_state_based_policies_stay_usable_as_the_whole_spec():
+    from lrkit.policies import ReduceLROnPlateau
+
+    p = parse("ReduceLROnPlateau(k=0.1, patience=1, factor=0.5)")
+    assert isinstance(p, ReduceLROnPlateau) and p(0) == 0.1
+    p.observe(0, {"loss": 1.0})
+    p.observe(1, {"loss": 1.0})
+    assert p(2) == 0.05
+    assert parse("MULTI({0: FIX(k=0.1), 5: 0.5*SHIFT(offset=5, policy=FIX(k=0.2))})")(7) == pytest.approx(0.1)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from lrkit.policies import REGISTRY, Policy, from_epochs, parse
+from lrkit.policies import REGISTRY, MetricPolicy, Policy, PolicyError, from_epochs, parse
 
 from .examples import EXAMPLES
 
@@ -102,6 +102,10 @@ def test_negative_iteration_is_rejected(spec):
 @pytest.mark.parametrize("spec", EXAMPLES)
 def test_lambda_scales_every_policy(spec):
     p = parse(spec)
+    if isinstance(p, MetricPolicy):  # λ·p would never hand p its metrics: refused (tests/policies/test_compose.py)
+        with pytest.raises(PolicyError, match="state-based"):
+            0.25 * p
+        return
     q = 0.25 * p
     np.testing.assert_allclose(q(T), 0.25 * p(T), rtol=1e-15)
     assert str(q).startswith("0.25*")

@@ -124,3 +124,11 @@ def test_state_based_policy_reads_the_training_loss_through_the_monitor():
     assert lrs[:4] == [0.1] * 4 and lrs[4] == 0.05 and lrs[7] == 0.025 and lrs[10] == 0.0125
     assert opt.param_groups[0]["lr"] == 0.0125
     assert m.record.policy.startswith("ReduceLROnPlateau(")
+
+
+def test_replay_of_an_edited_run_with_a_state_based_policy_says_why_not():
+    history = [{"iteration": 0, "policy": "FIX(k=0.1)"}, {"iteration": 20, "policy": "ReduceLROnPlateau(k=0.05)"}]
+    with pytest.raises(ValueError, match=r"state-based ReduceLROnPlateau \(from iteration 20\).*curves\['lr'\]"):
+        replay_policy(history)
+    never_edited = [{"iteration": 0, "policy": "ReduceLROnPlateau(k=0.05)"}]
+    assert str(replay_policy(never_edited)) == "ReduceLROnPlateau(k=0.05)"  # the policy itself

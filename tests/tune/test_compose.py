@@ -202,7 +202,7 @@ def test_composition_trials():
     assert [parse(t.spec) for t in pt] == [parse(s) for s in plateau] and all(t.lam is None for t in pt)
     with pytest.raises(ValueError, match="'lams' must be None"):
         composition_trials(plateau, lams=[0.5])
-    with pytest.raises(ValueError, match=r"'specs'\[0\]: ChangeLROnPlateau is state-based and nested in MULTI"):
+    with pytest.raises(ValueError, match=r"'specs'\[0\]: MULTI: stage 1 policy must be a formula policy .* got the state-based ChangeLROnPlateau"):
         composition_trials([f"MULTI({{0: FIX(k=0.1), 5: {plateau[0]}}})"])
     with pytest.raises(ValueError, match=r"'specs'\[1\]: FIX: missing parameter 'k'"):
         composition_trials(["FIX(k=0.1)", "FIX()"])
