@@ -145,8 +145,11 @@ def make_optimizer(name: str, params, *, policy, lr0: float, weight_decay: float
 
 
 def environment(device: str) -> dict:
-    env = {"python": platform.python_version(), "torch": torch.__version__, "machine": platform.machine(),
-           "processor": platform.processor() or platform.machine(), "threads": torch.get_num_threads(), "device": device}
+    """:func:`lrkit.train.engine.environment` plus the keys fine-tuning records have always carried."""
+    from lrkit.train.engine import environment as base
+
+    env = dict(base(str(device)), machine=platform.machine(), processor=platform.processor() or platform.machine(),
+               threads=torch.get_num_threads())
     try:
         import transformers
 

@@ -309,7 +309,7 @@ def _paper_line(doc) -> str:
 
 def _env_line(doc) -> str:
     e = doc.get("environment") or {}
-    dev = e.get("gpu") or f"CPU {e.get('processor', '')} x{e.get('threads', '?')} threads"
+    dev = e.get("gpu") or f"CPU {e.get('device_name') or e.get('processor', '')} x{e.get('threads', '?')} threads"
     return f"{dev}, torch {e.get('torch', '?')}, transformers {e.get('transformers', '?')}"
 
 

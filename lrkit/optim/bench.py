@@ -11,7 +11,6 @@ bandwidth (``dst.copy_(src)`` on a 256 MB tensor), and the speed-up over torch f
 from __future__ import annotations
 
 import json
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -163,10 +162,11 @@ def _device_name(device: torch.device) -> str:
 
 
 def _env(device) -> dict:
-    import lrkit
+    """:func:`lrkit.train.engine.environment` (versions, device, CPU/GPU name), dated by the day."""
+    from lrkit.train.engine import environment
 
-    return {"lrkit": lrkit.__version__, "torch": torch.__version__, "python": platform.python_version(),
-            "platform": platform.platform(), "date": time.strftime("%Y-%m-%d"), "device": str(device)}
+    env = environment(str(device))
+    return dict(env, date=env["date"][:10])
 
 
 def table(doc: dict) -> str:

@@ -23,7 +23,6 @@ and the others go on.
 from __future__ import annotations
 
 import json
-import platform
 import time
 from pathlib import Path
 
@@ -132,14 +131,11 @@ def bench_train(recipes=("table5", "table6"), variants=("eager", "channels_last"
 
 
 def _env(device: torch.device) -> dict:
-    import lrkit
+    """:func:`lrkit.train.engine.environment` plus the keys this table prints (threads, the day)."""
+    from .engine import environment
 
-    from .engine import _cpu_name
-
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name()
-    return {"device": str(device), "device_name": name, "threads": torch.get_num_threads(), "lrkit": lrkit.__version__,
-            "torch": torch.__version__, "cuda": torch.version.cuda, "python": platform.python_version(),
-            "date": time.strftime("%Y-%m-%d")}
+    env = environment(str(device))
+    return dict(env, threads=env["torch_threads"], cuda=torch.version.cuda, date=env["date"][:10])
 
 
 def table(doc: dict) -> str:
