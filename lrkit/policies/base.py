@@ -271,10 +271,9 @@ def formula_policy(owner: str, field: str, policy: Any) -> Any:
     would silently keep its starting LR. It must be the whole spec instead.
     """
     if isinstance(policy, MetricPolicy):
-        rule = ("must be a formula policy (fixed, decaying, cyclic, composite, llm), got the state-based "
-                       f"{policy.name}: {owner} does not pass training metrics on, so a state-based policy must be "
-                       "the whole spec")
-        raise PolicyError(f"{owner}: {field} {rule}")
+        raise PolicyError(f"{owner}: {field} must be a formula policy (fixed, decaying, cyclic, composite, llm), got the "
+                          f"state-based {policy.name}: {owner} does not pass training metrics on, so a state-based "
+                          "policy must be the whole spec")
     return policy
 
 

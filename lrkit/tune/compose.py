@@ -22,8 +22,9 @@ Rules shared by all functions:
   not 0.00010000000000000002), so specs are short and stable.
 * State-based policies (ReduceLROnPlateau, ChangeLROnPlateau) must be the whole trained policy:
   MULTI, SCALE (λ) and SHIFT do not pass metrics on, so one nested inside them would never leave
-  its starting LR. The policy library rejects such nestings (PolicyError); to apply λ to a Change-LR-On-Plateau composition,
-  scale its candidate functions (``plateau_compositions([f"{lam}*{c}" for c in candidates])``).
+  its starting LR. The policy library refuses such nestings (PolicyError); to apply λ to a
+  Change-LR-On-Plateau composition, scale its candidate functions
+  (``plateau_compositions([f"{lam}*{c}" for c in candidates])``).
 * Errors are ``ValueError`` naming the field (``'boundaries'``, ``'stage_candidates'[1][0]``, …)
   and the allowed values.
 """
