@@ -666,7 +666,7 @@ shows the paper's numbers and says so."""),
 16 policies for 64,000 iterations each (batch 128): the `full` profile, a GPU's job. The STEP and EXP rows are printed
 with each other's parameters; we read each row by its printed parameters and keep the printed names as labels (the
 recipe says why). `short` (committed) is every row on 800 iterations (every time parameter ×1/80, channels-last) on
-the 2-core CPU, about 11 min a row; FIX(k=0.1), NSTEP and SINEXP are Table 3's runs, and a row without a committed
+the 2-core CPU, 11.5–14 min a row; FIX(k=0.1), NSTEP and SINEXP are Table 3's runs, and a row without a committed
 run shows the paper's number. `quick` (CI) runs NSTEP for 32 iterations. Data: the CIFAR-10 JPEG q75 pack."""),
     "table3_cifar10_resnet32": ("table3", "short", TABLES_BEST, """# 004 Table 3 and Fig. 2 — composite LR on ResNet-32, CIFAR-10
 
