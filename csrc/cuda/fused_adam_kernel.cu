@@ -118,6 +118,7 @@ __global__ void __launch_bounds__(kThreads) adam_kernel(const TensorEntry* tenso
 }  // namespace
 }  // namespace lrkit
 
+#if !defined(LRKIT_CUDA_HOST_EMULATION)  // tests/optim/cuda_host_emulation.cpp replaces the launcher with loops
 // C ABI for the ATen binding (csrc/cuda/fused_adam_cuda.cpp). Returns a cudaError_t.
 // step_scratch: device memory for n_groups AdamStep records. Pointers may be null for grad_scale/found_inf.
 extern "C" int lrkit_fused_adam_cuda(const void* tensors, const void* chunks, int64_t n_chunks, int64_t chunk_size,
@@ -137,3 +138,4 @@ extern "C" int lrkit_fused_adam_cuda(const void* tensors, const void* chunks, in
 }
 
 extern "C" int64_t lrkit_adam_step_record_size() { return static_cast<int64_t>(sizeof(lrkit::AdamStep)); }
+#endif  // !LRKIT_CUDA_HOST_EMULATION

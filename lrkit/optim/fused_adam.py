@@ -171,14 +171,18 @@ class FusedAdam(torch.optim.Optimizer):
                         "l1_update": a, "l1_change": b})
         return out
 
+    def _multi_tensor_launch(self):
+        """(device type, op) of the multi-tensor step: CUDA tensors and ``lrkit::fused_adam_multi_``, or
+        op None where the CUDA extension is not built. Tests override it to run the CUDA kernel source,
+        emulated on the host, on CPU tensors (tests/optim/test_cuda_kernel_emulated.py)."""
+        return "cuda", (torch.ops.lrkit.fused_adam_multi_ if _ext.has_cuda_kernel() else None)
+
     def _cuda_ready(self, cuda) -> bool:
-        if not _ext.has_cuda_kernel():
-            return False
         ok = all(p.is_contiguous() and g.is_contiguous() and g.dtype == p.dtype
                  for _, _, _, params, grads, _, _ in cuda for p, g in zip(params, grads))
         return ok and len({w[2] for w in cuda}) == 1
 
-    def _cuda_step(self, cuda, grad_scale, found_inf) -> None:
+    def _cuda_step(self, cuda, grad_scale, found_inf, launch) -> None:
         """All CUDA groups in one launch pair (schedule kernel, then the multi-tensor Adam kernel)."""
         from lrkit.optim.tables import pack
 
@@ -204,8 +208,7 @@ class FusedAdam(torch.optim.Optimizer):
         vl = [x for w in cuda for x in w[6]]
         gs = None if grad_scale is None else grad_scale.to(device=device, dtype=torch.float32).reshape(1)
         fi = None if found_inf is None else found_inf.to(device=device, dtype=torch.float32).reshape(1)
-        torch.ops.lrkit.fused_adam_multi_(fl, gl, ml, vl, blob, t.n_tensors, t.n_chunks, t.chunk_size, t.n_groups,
-                                          scratch, gs, fi)
+        launch(fl, gl, ml, vl, blob, t.n_tensors, t.n_chunks, t.chunk_size, t.n_groups, scratch, gs, fi)
 
     # ---- the step ------------------------------------------------------------------------------
     @torch.no_grad()
@@ -240,9 +243,10 @@ class FusedAdam(torch.optim.Optimizer):
         stepped = [w[0] for w in work]
         index_of = {id(g): i for i, g in enumerate(self.param_groups)}
         modes = {id(w[0]): self._mopt_mode(index_of[id(w[0])]) for w in work}
-        cuda = [w for w in work if w[2].type == "cuda" and modes[id(w[0])] == 0]  # M-opt steps: the reference path
-        if cuda and self.backend != "torch" and self._cuda_ready(cuda):
-            self._cuda_step(cuda, grad_scale, found_inf)
+        multi_type, launch = self._multi_tensor_launch() if self.backend != "torch" else (None, None)
+        cuda = [w for w in work if w[2].type == multi_type and modes[id(w[0])] == 0]  # M-opt steps: the reference path
+        if cuda and launch is not None and self._cuda_ready(cuda):
+            self._cuda_step(cuda, grad_scale, found_inf, launch)
             done = {id(w[0]) for w in cuda}
             work = [w for w in work if id(w[0]) not in done]
         for group, buf, device, params, grads, ms, vs in work:

@@ -17,9 +17,9 @@ TENSOR = np.dtype([("p", "<u8"), ("g", "<u8"), ("m", "<u8"), ("v", "<u8"), ("num
                    ("dtype", "<i4")])
 CHUNK = np.dtype([("tensor", "<i4"), ("pad", "<i4"), ("start", "<i8")])
 GROUP = np.dtype([("meta", "<u8"), ("code", "<u8"), ("consts", "<u8"), ("step", "<u8"), ("lr_out", "<u8"),
-                  ("beta1", "<f4"), ("beta2", "<f4"), ("eps", "<f4"), ("weight_decay", "<f4"), ("flags", "<i4"),
+                  ("beta1", "<f8"), ("beta2", "<f8"), ("eps", "<f8"), ("weight_decay", "<f8"), ("flags", "<i4"),
                   ("pad", "<i4")])
-assert (TENSOR.itemsize, CHUNK.itemsize, GROUP.itemsize) == (48, 16, 64)  # == tables.h
+assert (TENSOR.itemsize, CHUNK.itemsize, GROUP.itemsize) == (48, 16, 80)  # == tables.h
 DTYPES = {torch.float32: 0, torch.bfloat16: 1, torch.float16: 2}
 FLAG_DECOUPLED, FLAG_MAXIMIZE = 1, 2
 CHUNK_SIZE = 65536

@@ -30,13 +30,14 @@ struct GroupEntry {
   uint64_t meta, code, consts;  // int32[4], int32[cap, 4], float64[cap]  (lrkit.optim.Program.pack)
   uint64_t step;                // float64[1]: steps already taken (t)
   uint64_t lr_out;              // float64[1]: eta(t) written by the step
-  float beta1, beta2, eps, weight_decay;
+  double beta1, beta2, eps, weight_decay;  // double, as the CPU op takes them: 1 - beta2 and the bias
+                                           // corrections are computed before any rounding to float
   int32_t flags;  // GroupFlags
   int32_t pad;
 };
 
 static_assert(sizeof(TensorEntry) == 48, "TensorEntry layout");
 static_assert(sizeof(ChunkEntry) == 16, "ChunkEntry layout");
-static_assert(sizeof(GroupEntry) == 64, "GroupEntry layout");
+static_assert(sizeof(GroupEntry) == 80, "GroupEntry layout");
 
 }  // namespace lrkit

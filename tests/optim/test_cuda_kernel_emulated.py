@@ -1,0 +1,190 @@
+"""The CUDA kernel source (csrc/cuda/fused_adam_kernel.cu), run on the host by cuda_host_emulation.cpp.
+
+FusedAdam's multi-tensor path — launch tables packed by lrkit/optim/tables.py, the descriptor and step
+counter read by the schedule kernel, the chunk walk, float4 and scalar paths, bf16/fp16, AMP — driven
+here on CPU tensors, one block and one thread at a time. It needs the host C++ compiler and the CUDA
+headers (nvcc's include folder; .ci/run requires nvcc), not a GPU. Concurrency, device rounding and
+speed are what it cannot show: tests/optim/test_fused_adam_cuda.py checks those where a GPU is visible.
+"""
+
+import ctypes
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import torch
+
+from lrkit.optim import FusedAdam
+from lrkit.optim.tables import CHUNK, GROUP, TENSOR
+from lrkit.policies import parse
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cuda_include() -> Path | None:
+    """The CUDA headers: $CUDA_HOME/include, else next to nvcc, else /usr/local/cuda/include."""
+    candidates = []
+    if os.environ.get("CUDA_HOME"):
+        candidates.append(Path(os.environ["CUDA_HOME"]) / "include")
+    if shutil.which("nvcc"):
+        candidates.append(Path(shutil.which("nvcc")).resolve().parent.parent / "include")
+    candidates.append(Path("/usr/local/cuda/include"))
+    return next((c for c in candidates if (c / "cuda_runtime.h").exists()), None)
+
+
+@pytest.fixture(scope="module")
+def lib(tmp_path_factory):
+    include = cuda_include()
+    if include is None:
+        pytest.skip("no CUDA headers (cuda_runtime.h; nvcc is not installed): the CUDA kernel source cannot be "
+                    "host-emulated here")
+    out = tmp_path_factory.mktemp("emu") / "libemu.so"
+    cmd = [os.environ.get("CXX", "g++"), "-std=c++17", "-O2", "-ffp-contract=off", "-shared", "-fPIC", "-x", "c++",
+           f"-I{ROOT / 'csrc' / 'include'}", f"-I{include}", str(ROOT / "tests" / "optim" / "cuda_host_emulation.cpp"),
+           "-o", str(out)]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    assert done.returncode == 0, f"the host emulation of the CUDA kernels did not compile:\n{done.stderr[-4000:]}"
+    so = ctypes.CDLL(str(out))
+    so.lrkit_emulate_fused_adam.restype = ctypes.c_int
+    so.lrkit_emulate_fused_adam.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64,
+                                            ctypes.c_void_p, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p,
+                                            ctypes.c_void_p]
+    so.lrkit_emulate_adam_step_record_size.restype = ctypes.c_int64
+    return so
+
+
+def emulated_launch(so, calls):
+    """``lrkit::fused_adam_multi_``'s contract (csrc/cuda/fused_adam_cuda.cpp) on the emulated kernels."""
+
+    def launch(params, grads, exp_avgs, exp_avg_sqs, tables, n_tensors, n_chunks, chunk_size, n_groups, scratch,
+               grad_scale, found_inf):
+        assert len(params) == len(grads) == len(exp_avgs) == len(exp_avg_sqs) == n_tensors
+        size = n_tensors * TENSOR.itemsize + n_chunks * CHUNK.itemsize + n_groups * GROUP.itemsize
+        assert tables.dtype == torch.uint8 and tables.is_contiguous() and tables.numel() == size
+        assert scratch.nbytes >= n_groups * so.lrkit_emulate_adam_step_record_size()
+        base = tables.data_ptr()
+        chunks = base + n_tensors * TENSOR.itemsize
+        groups = chunks + n_chunks * CHUNK.itemsize
+        rc = so.lrkit_emulate_fused_adam(base, chunks, n_chunks, chunk_size, groups, n_groups, scratch.data_ptr(),
+                                         None if grad_scale is None else grad_scale.data_ptr(),
+                                         None if found_inf is None else found_inf.data_ptr())
+        assert rc == 0
+        calls.append((n_tensors, n_chunks, n_groups))
+
+    return launch
+
+
+def emulated(so):
+    """A FusedAdam whose CPU groups take the multi-tensor CUDA path, on the host-emulated kernels."""
+    calls = []
+
+    class EmulatedCudaAdam(FusedAdam):
+        def _multi_tensor_launch(self):
+            return "cpu", emulated_launch(so, calls)
+
+    return EmulatedCudaAdam, calls
+
+
+def make_params(seed, dtype=torch.float32):
+    g = torch.Generator().manual_seed(seed)
+    ps = [torch.nn.Parameter(torch.randn(s, generator=g).to(dtype)) for s in [(1,), (7,), (0,), (3, 5), (70001,), (33, 17, 3)]]
+    big = torch.randn(5000, generator=g).to(dtype)
+    ps.append(torch.nn.Parameter(big[1:4002]))  # an element's offset: the kernel must take its unaligned path
+    assert ps[-1].data_ptr() % 16 != 0
+    return ps
+
+
+def rel(a, b):
+    return max(((x.double() - y.double()).norm() / max(y.double().norm(), 1e-30)).item() for x, y in zip(a, b) if y.numel())
+
+
+@pytest.mark.parametrize("adamw", [False, True])
+def test_the_cuda_kernel_source_matches_torch_adam_with_the_scheduler(lib, adamw):
+    spec = "MULTI({0: LINEAR(lr=0.01, total=400, warmup=50), 400: 0.5*SIN2(k0=0.001, k1=0.01, l=100)})"
+    cls, calls = emulated(lib)
+    ours = make_params(0)
+    theirs = [torch.nn.Parameter(p.detach().clone()) for p in ours]
+    opt = cls(ours, policy=spec, weight_decay=0.01, adamw=adamw)
+    ref = (torch.optim.AdamW if adamw else torch.optim.Adam)(theirs, lr=1.0, weight_decay=0.01, foreach=False)
+    sched = parse(spec).scheduler(ref)
+    g = torch.Generator().manual_seed(1)
+    for _ in range(1000):
+        for a, b in zip(ours, theirs):
+            a.grad = torch.randn(a.shape, generator=g)
+            b.grad = a.grad.clone()
+        opt.step()
+        ref.step()
+        sched.step()
+    # every step was one launch over all 7 tensors: the 70,001-element one in two chunks, the empty one in none
+    assert len(calls) == 1000 and set(calls) == {(7, 7, 1)}
+    assert opt.steps() == [1000]
+    assert opt.last_lr()[0] == pytest.approx(parse(spec)(999), rel=1e-12)
+    assert rel(ours, theirs) < 1e-6
+    for key in ("exp_avg", "exp_avg_sq"):  # the moments too: (1 - β2) and the bias corrections in double, as torch
+        assert rel([opt.state[p][key] for p in ours if p.numel()], [ref.state[p][key] for p in theirs if p.numel()]) < 1e-6
+
+
+def test_groups_with_their_own_policies_in_one_launch_with_bf16_and_fp16(lib):
+    cls, calls = emulated(lib)
+    a = torch.nn.Parameter(torch.zeros(1001))
+    b = torch.nn.Parameter(torch.zeros(1000, dtype=torch.bfloat16))
+    c = torch.nn.Parameter(torch.zeros(999, dtype=torch.float16))
+    opt = cls([{"params": [a]}, {"params": [b], "policy": "FIX(k=0.5)"}, {"params": [c], "policy": "FIX(k=0.25)"}],
+              policy="FIX(k=0.125)")
+    a.grad, b.grad, c.grad = torch.ones_like(a), torch.ones_like(b), torch.ones_like(c)
+    opt.step()
+    assert calls == [(3, 3, 3)] and opt.last_lr() == [0.125, 0.5, 0.25] and opt.steps() == [1, 1, 1]
+    # Adam's first step moves each coordinate by lr·g/|g| (eps aside), in every dtype
+    assert torch.allclose(a, torch.full_like(a, -0.125))
+    assert torch.equal(b, torch.full_like(b, -0.5)) and torch.equal(c, torch.full_like(c, -0.25))
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_half_precision_params_follow_the_reference_step(lib, dtype):
+    cls, _ = emulated(lib)
+    spec = "TRI2(k0=0.001, k1=0.01, l=20)"
+    ours = make_params(2, dtype)
+    theirs = [torch.nn.Parameter(p.detach().clone()) for p in ours]
+    opt, ref = cls(ours, policy=spec, weight_decay=0.1, adamw=True), FusedAdam(theirs, policy=spec, weight_decay=0.1,
+                                                                             adamw=True, backend="torch")
+    g = torch.Generator().manual_seed(3)
+    for _ in range(100):
+        for a, b in zip(ours, theirs):
+            a.grad = torch.randn(a.shape, generator=g).to(dtype)
+            b.grad = a.grad.clone()
+        opt.step()
+        ref.step()
+    for a, b in zip(ours, theirs):  # within a rounding step of the half type, where the two paths round differently
+        tol = 2 * torch.finfo(dtype).eps * b.detach().float().abs().clamp_min(1e-2)
+        assert torch.all((a.float() - b.float()).abs() <= tol)
+    m = [opt.state[p]["exp_avg"] for p in ours]
+    assert rel(m, [ref.state[p]["exp_avg"] for p in theirs]) < 1e-2
+
+
+def test_live_policy_edit_amp_skip_and_grad_scale_on_the_cuda_path(lib):
+    cls, calls = emulated(lib)
+    w = torch.nn.Parameter(torch.zeros(4099))
+    w.grad = torch.ones_like(w)  # one grad tensor throughout, as with a captured graph: the tables are packed once
+    opt = cls([w], policy="FIX(k=0.1)")
+    for _ in range(3):
+        opt.step()
+    tables = opt._cuda_tables[2]
+    opt.set_policy("STEP(k=1.0, gamma=0.5, l=2)")  # the descriptor is rewritten in place: the tables stay
+    opt.step()
+    assert opt.last_lr() == [0.5] and opt._cuda_tables[2] is tables  # η(3) of the new policy
+    before = w.detach().clone()
+    w.grad.fill_(1024.0)
+    opt.step(grad_scale=torch.tensor(1024.0), found_inf=torch.tensor(1.0))
+    assert torch.equal(w, before) and opt.steps() == [4]  # skipped and not counted
+    ref = FusedAdam([torch.nn.Parameter(before.clone())], policy="STEP(k=1.0, gamma=0.5, l=2)", backend="torch")
+    ref.param_groups[0]["step"] = torch.tensor([4.0], dtype=torch.float64)
+    ref.state[ref.param_groups[0]["params"][0]].update({k: v.clone() for k, v in opt.state[w].items()})
+    opt.step(grad_scale=torch.tensor(1024.0), found_inf=torch.tensor(0.0))
+    rp = ref.param_groups[0]["params"][0]
+    rp.grad = torch.ones_like(rp)  # the unscaled grad
+    ref.step()
+    assert opt.steps() == [5] and opt.last_lr() == [0.25] == ref.last_lr()
+    assert torch.allclose(w, rp, rtol=1e-6, atol=1e-7)
+    assert len(calls) == 6 and opt._cuda_tables[2] is tables
