@@ -24,7 +24,7 @@ def reproduce(name: str, profile: str = "quick", repeats: int = 1, device: str =
     finished runs from (files or folders, e.g. ``reproductions/results``). cache: a folder of run records read and written, shared between
     tables and sessions (default: ``$LRKIT_RUN_CACHE`` if set). A run is reused only when its whole
     config matches (policy, optimizer, budget, seed, device…); see :mod:`lrkit.reproduce.store`.
-    Every result records where it came from (``reused_from``).
+    Every reused result records where it came from (``reused_from``, see :func:`provenance`).
     missing: ``"train"`` (default) runs what the store does not hold; ``"skip"`` only shows the stored
     runs and lists the others as "not run" (how the committed notebooks open without training for hours).
     speed: how the runs execute on a GPU, ``{"channels_last": bool, "compile": mode}`` (TrainConfig
@@ -64,7 +64,7 @@ def reproduce(name: str, profile: str = "quick", repeats: int = 1, device: str =
             except ValueError:  # a row whose config is invalid has no runs (it is recorded as failed when run)
                 return None
             if rec is not None:
-                records.append(dict(rec, reused_from=origin or "run store"))
+                records.append(dict(rec, reused_from=provenance(rec, origin, out_dir)))
         return {"config": spec["config"], "row": spec["row"], "records": records} if records else None
 
     def results() -> list:  # the rows run so far and, on resume, the stored runs of the others
@@ -85,7 +85,7 @@ def reproduce(name: str, profile: str = "quick", repeats: int = 1, device: str =
                 tc = TrainConfig.from_dict(cfg)
                 done, origin = store.lookup(cfg)
                 if done is not None:
-                    rec = dict(done, reused_from=origin or "run store")
+                    rec = dict(done, reused_from=provenance(done, origin, out_dir))
                 elif missing == "skip":
                     bar.update(1)
                     continue
@@ -106,6 +106,32 @@ def reproduce(name: str, profile: str = "quick", repeats: int = 1, device: str =
         _write(out_dir, recipe, profile, results())  # nothing computed is lost if a later row fails
     bar.close()
     return _write(out_dir, recipe, profile, results(), plots=True)
+
+
+def provenance(record: dict, origin: str, out_dir: Path) -> str:
+    """Where a reused run first came from, as written in ``reused_from``.
+
+    A record read from a results.json that already names its source keeps that source, so a resumed
+    table (or one reusing another table's copy) still names the table that trained the run, not the
+    file it was last copied from. Paths inside the folder that holds ``out_dir`` (e.g.
+    ``reproductions/results``) are written relative to ``out_dir``, so the string does not depend on
+    the working directory (the CLI at the repository root, a notebook in ``notebooks/``); others stay
+    as given. A named source that no longer exists is replaced by the file the record was read from.
+    "run store" means a run added earlier in this call.
+    """
+    if not origin:
+        return "run store"
+    source = Path(origin)
+    prior = record.get("reused_from")
+    if prior and prior != "run store":
+        named = Path(prior) if Path(prior).is_absolute() else source.parent / prior
+        source = named if named.exists() else source
+    out_dir = Path(out_dir).resolve()
+    try:
+        source.resolve().relative_to(out_dir.parent)
+    except ValueError:
+        return str(source)
+    return os.path.relpath(source.resolve(), out_dir)
 
 
 def _write(out_dir: Path, recipe: Recipe, profile: str, results: list, plots: bool = False) -> dict:

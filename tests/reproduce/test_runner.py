@@ -3,10 +3,12 @@
 import dataclasses
 import json
 import os
+from pathlib import Path
 
 import pytest
 
 from lrkit.reproduce import reproduce
+from lrkit.reproduce.runner import provenance
 from tests.reproduce.helpers import write_recipe
 
 
@@ -62,12 +64,13 @@ def test_resume_and_the_run_store_train_nothing_twice(tmp_path, monkeypatch):
     again = reproduce("tiny", profile="quick", out=tmp_path / "a", progress=False, data=ds, resume=True)
     assert [r["status"] for r in again["table"]] == ["complete", "complete"]
     assert [r["reused"] for r in again["table"]] == [1, 1]
-    assert again["results"][0]["records"][0]["reused_from"].endswith("results.json")
+    assert again["results"][0]["records"][0]["reused_from"] == "results.json"  # its own earlier run
     assert again["results"][1]["records"][0]["evals"] == first["results"][1]["records"][0]["evals"]
     assert "2 of the runs were reused from the run store" in (tmp_path / "a" / "table.md").read_text()
     monkeypatch.setenv("LRKIT_RUN_CACHE", str(tmp_path / "cache"))  # another table, same runs: from the cache
     other = reproduce("tiny", profile="quick", out=tmp_path / "b", progress=False, data=ds)
-    assert other["results"][0]["records"][0]["reused_from"].startswith(str(tmp_path / "cache"))
+    source = (tmp_path / "b" / other["results"][0]["records"][0]["reused_from"]).resolve()
+    assert source.parent == (tmp_path / "cache").resolve()
     # missing="skip" shows what is stored and trains nothing
     shown = reproduce("tiny", profile="quick", repeats=2, out=tmp_path / "d", progress=False, data=ds, missing="skip")
     assert [len(res["records"]) for res in shown["results"]] == [1, 1]
@@ -139,3 +142,27 @@ def test_speed_options_reach_the_runs_and_their_keys(tmp_path, monkeypatch):
     assert [r["status"] for r in plain["table"]] == ["not run"]  # a channels-last run is not the plain run
     with pytest.raises(ValueError, match="speed: unknown option.*allowed: channels_last, compile"):
         reproduce("tiny", profile="quick", out=tmp_path / "b", progress=False, data=ds, speed={"amp": "bf16"})
+
+
+def test_provenance_names_the_first_source_relative_to_the_table_and_independent_of_the_cwd(tmp_path, monkeypatch):
+    results = tmp_path / "results"
+    for name in ("table5", "table12", "table10"):
+        (results / name).mkdir(parents=True)
+        (results / name / "results.json").write_text("{}")
+    own = results / "table12" / "results.json"
+    assert provenance({}, str(own), results / "table12") == "results.json"
+    assert provenance({}, "", results / "table12") == "run store"
+    # table12 took the run from table5; table10 reads table12's copy and still names table5
+    copied = {"reused_from": provenance({}, str(results / "table5" / "results.json"), results / "table12")}
+    assert copied["reused_from"] == os.path.join("..", "table5", "results.json")
+    assert provenance(copied, str(own), results / "table10") == os.path.join("..", "table5", "results.json")
+    assert provenance(copied, str(own), results / "table12") == os.path.join("..", "table5", "results.json")
+    # the same answer whatever the working directory and however the paths are written
+    monkeypatch.chdir(tmp_path / "results" / "table10")
+    assert provenance(copied, "../table12/results.json", Path("../table12")) == os.path.join("..", "table5", "results.json")
+    # a source outside the results folder stays as given; a named source that is gone falls back
+    outside = tmp_path / "cache" / "abc.json"
+    assert provenance({}, str(outside), results / "table12") == str(outside)
+    assert provenance({"reused_from": "../gone/results.json"}, str(own), results / "table10") == os.path.join(
+        "..", "table12", "results.json")
+    assert provenance({"reused_from": "run store"}, str(own), results / "table12") == "results.json"
