@@ -637,10 +637,10 @@ with speed-ups over the 64,000-iteration budget. No run is committed yet (a GPU'
 
 13 policies × 3 optimizers, the highest top-1 and the iteration it was reached (the `full` profile: 39 runs of
 70,000 iterations, a GPU's job). The Momentum column is Table 5's runs. `short` (the committed CPU run) is all 13
-policies on Table 5's short budget (1,750 iterations, ×1/40, about 4 min a run): the Momentum column is Table 5's
-runs, the SGD and Adam runs committed so far are listed in `reproductions/results/README.md` (POLY and COS among
-them: the rows where the paper's Adam stays at 10%), and a cell without a run shows the paper's number. `quick`
-(CI) trains FIX(k=0.001) with each optimizer for 140 iterations. Data: the CIFAR-10 JPEG q75 pack."""),
+policies × 3 optimizers on Table 5's short budget (1,750 iterations, ×1/40, 3.6–4.6 min a run): the Momentum
+column is Table 5's runs, the 26 SGD and Adam runs were trained for this table (POLY and COS among them: the rows
+where the paper's Adam stays at 10%). `quick` (CI) trains FIX(k=0.001) with each optimizer for 140 iterations.
+Data: the CIFAR-10 JPEG q75 pack."""),
     "table7_cifar10_composite": ("table7", "short", TABLES_BEST, """# 004 Table 7, Fig. 6 and Fig. 7 — advanced composite LR policies, CNN3 on CIFAR-10
 
 The heterogeneous composite MULTI(TRI, TRI2, TRI2) and the homogeneous NSTEP-new (Change-LR-On-Plateau; the paper
