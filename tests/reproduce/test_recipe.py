@@ -152,6 +152,8 @@ def test_cifar_tables_share_runs():
     assert len(s6) == 16 and len(s3 & s6) == 3  # FIX(k=0.1), NSTEP, SINEXP
     short1 = {run_key(x["config"]) for x in get_recipe("000_table1").runs("short")}
     assert len(short1) == 15 and short1 <= s3 | s6 and short1 - s6 == s3 - s6  # + MULTI, Table 3's composite
+    short10 = {run_key(x["config"]) for x in get_recipe("table10_resnet32").runs("short")}
+    assert len(short10) == 8 and short10 <= s6  # Table 10's ResNet-32 rows: Table 6's short runs, nothing new
 
 
 def test_published_field_errors(tmp_path):
