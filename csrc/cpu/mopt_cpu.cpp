@@ -68,6 +68,9 @@ at::Tensor mopt_l1_cpu(at::TensorList theta0, at::TensorList theta1, at::TensorL
 
 TORCH_LIBRARY_FRAGMENT(lrkit, m) {
   m.def("mopt_l1(Tensor[] theta0, Tensor[] theta1, Tensor[] theta2) -> Tensor");
+  // the CUDA form (csrc/cuda/mopt_cuda.cpp): launch tables packed by lrkit.optim.tables.pack_mopt
+  m.def("mopt_l1_multi(Tensor[] theta0, Tensor[] theta1, Tensor[] theta2, Tensor tables, int n_tensors, "
+        "int n_chunks, int chunk_size) -> Tensor");
 }
 
 TORCH_LIBRARY_IMPL(lrkit, CPU, m) { m.impl("mopt_l1", &mopt_l1_cpu); }

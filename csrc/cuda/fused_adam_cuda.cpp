@@ -1,7 +1,7 @@
 // ATen binding of the CUDA step (built only where torch has CUDA): lrkit::fused_adam_multi_ on CUDA.
 // The launch tables are packed by lrkit/optim/tables.py; this file checks them and calls the kernels
 // of fused_adam_kernel.cu on the current stream.
-#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAStream.h>
 #include <torch/library.h>
 #include <torch/types.h>
 
@@ -41,7 +41,7 @@ void fused_adam_multi_cuda(at::TensorList params, at::TensorList grads, at::Tens
   const int err = lrkit_fused_adam_cuda(base, chunks, n_chunks, chunk_size, groups, static_cast<int32_t>(n_groups),
                                         scratch.data_ptr(), grad_scale.has_value() ? grad_scale->data_ptr<float>() : nullptr,
                                         found_inf.has_value() ? found_inf->data_ptr<float>() : nullptr,
-                                        at::cuda::getCurrentCUDAStream().stream());
+                                        c10::cuda::getCurrentCUDAStream(tables.get_device()).stream());
   TORCH_CHECK(err == 0, "lrkit.fused_adam_multi_: CUDA launch failed with error ", err);
 }
 

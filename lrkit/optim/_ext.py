@@ -85,12 +85,13 @@ def cxx_flags(native: bool | None = None) -> list[str]:
     return flags
 
 
-def has_cuda_kernel() -> bool:
-    """Whether the multi-tensor CUDA step is built and registered."""
+def has_cuda_kernel(op: str = "fused_adam_multi_") -> bool:
+    """Whether the CUDA kernel of ``lrkit::<op>`` is built and registered (the multi-tensor Adam step by
+    default; ``"mopt_l1_multi"``: the M-opt sums)."""
     if not load():
         return False
     try:
-        return torch._C._dispatch_has_kernel_for_dispatch_key("lrkit::fused_adam_multi_", "CUDA")
+        return torch._C._dispatch_has_kernel_for_dispatch_key(f"lrkit::{op}", "CUDA")
     except RuntimeError:
         return False
 
@@ -105,6 +106,10 @@ def _register_fakes() -> None:
     @torch.library.register_fake("lrkit::mopt_l1")
     def _mopt_l1_fake(theta0, theta1, theta2):
         return torch.empty(2, dtype=torch.float64)
+
+    @torch.library.register_fake("lrkit::mopt_l1_multi")
+    def _mopt_l1_multi_fake(theta0, theta1, theta2, tables, n_tensors, n_chunks, chunk_size):
+        return torch.empty(2, dtype=torch.float64, device=tables.device)
 
     @torch.library.register_fake("lrkit::fused_adam_multi_")
     def _fused_adam_multi_fake(params, grads, exp_avgs, exp_avg_sqs, tables, n_tensors, n_chunks, chunk_size, n_groups,

@@ -4,8 +4,10 @@
 
 over all parameters, from three consecutive snapshots Θ_t, Θ_{t+1}, Θ_{t+2} (η_{t+1} is the LR that
 was applied to go from Θ_{t+1} to Θ_{t+2}). :func:`mopt_l1` computes both L1 sums in one fused pass
-(``torch.ops.lrkit.mopt_l1`` on CPU, deterministic: fixed chunks summed in float64, in order);
-:func:`mopt_l1_reference` is the same sums with numpy in float64, and the pure-torch fallback.
+(``torch.ops.lrkit.mopt_l1`` on CPU, deterministic: fixed chunks summed in float64, in order;
+``torch.ops.lrkit.mopt_l1_multi`` on CUDA, every tensor in one launch pair with fixed-order tree
+reductions, the result left on the device); :func:`mopt_l1_reference` is the same sums with numpy in
+float64, and the pure-torch expression is the fallback.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ def mopt_l1(theta0, theta1, theta2) -> torch.Tensor:
     if not (len(t0) == len(t1) == len(t2)):
         raise ValueError(f"mopt_l1: the snapshots must hold the same number of tensors, got {len(t0)}, {len(t1)}, {len(t2)}")
     on_cpu = all(x.device.type == "cpu" for x in t0 + t1 + t2)
+    devices = {x.device for x in t0 + t1 + t2}
+    if len(devices) == 1 and next(iter(devices)).type == "cuda" and _ext.has_cuda_kernel("mopt_l1_multi"):
+        return mopt_l1_tables(t0, t1, t2, torch.ops.lrkit.mopt_l1_multi)
     if on_cpu and _ext.load():
         return torch.ops.lrkit.mopt_l1(t0, t1, t2)
     if on_cpu:
@@ -49,6 +54,19 @@ def mopt_l1(theta0, theta1, theta2) -> torch.Tensor:
         sums[0] += (x1 - x0).abs().sum()
         sums[1] += (2.0 * x1 - x0 - x2).abs().sum()
     return sums
+
+
+def mopt_l1_tables(theta0: list, theta1: list, theta2: list, launch, chunk_size: int | None = None) -> torch.Tensor:
+    """The multi-tensor form: launch tables packed by :func:`lrkit.optim.tables.pack_mopt` (on the snapshots'
+    device), then ``launch(theta0, theta1, theta2, tables, n_tensors, n_chunks, chunk_size)`` — the CUDA op,
+    or in tests the host emulation of its kernels."""
+    from lrkit.optim.tables import CHUNK_SIZE, pack_mopt
+
+    t0, t1, t2 = ([x.contiguous() for x in t] for t in (theta0, theta1, theta2))
+    t = pack_mopt(t0, t1, t2, chunk_size or CHUNK_SIZE)
+    device = t0[0].device if t0 else torch.device("cpu")
+    blob = torch.from_numpy(t.blob).to(device)
+    return launch(t0, t1, t2, blob, t.n_tensors, t.n_chunks, t.chunk_size)
 
 
 def mopt_lr(eta: float | torch.Tensor, theta0: Sequence, theta1: Sequence, theta2: Sequence) -> torch.Tensor:

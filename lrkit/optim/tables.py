@@ -19,8 +19,10 @@ CHUNK = np.dtype([("tensor", "<i4"), ("pad", "<i4"), ("start", "<i8")])
 GROUP = np.dtype([("meta", "<u8"), ("code", "<u8"), ("consts", "<u8"), ("step", "<u8"), ("lr_out", "<u8"),
                   ("beta1", "<f8"), ("beta2", "<f8"), ("eps", "<f8"), ("weight_decay", "<f8"), ("flags", "<i4"),
                   ("pad", "<i4")])
-assert (TENSOR.itemsize, CHUNK.itemsize, GROUP.itemsize) == (48, 16, 80)  # == tables.h
+MOPT = np.dtype([("x0", "<u8"), ("x1", "<u8"), ("x2", "<u8"), ("numel", "<i8"), ("dtype", "<i4"), ("pad", "<i4")])
+assert (TENSOR.itemsize, CHUNK.itemsize, GROUP.itemsize, MOPT.itemsize) == (48, 16, 80, 40)  # == tables.h
 DTYPES = {torch.float32: 0, torch.bfloat16: 1, torch.float16: 2}
+MOPT_DTYPES = {**DTYPES, torch.float64: 3}
 FLAG_DECOUPLED, FLAG_MAXIMIZE = 1, 2
 CHUNK_SIZE = 65536
 
@@ -59,3 +61,26 @@ def pack(groups: list[dict], chunk_size: int = CHUNK_SIZE) -> Tables:
     blob = np.concatenate([np.array(tensors, dtype=TENSOR).view(np.uint8), np.array(chunks, dtype=CHUNK).view(np.uint8),
                            np.array(gtab, dtype=GROUP).view(np.uint8)])
     return Tables(blob=blob, n_tensors=len(tensors), n_chunks=len(chunks), n_groups=len(gtab), chunk_size=chunk_size)
+
+
+def pack_mopt(theta0, theta1, theta2, chunk_size: int = CHUNK_SIZE) -> Tables:
+    """Launch tables of the M-opt L1 sums (``lrkit::mopt_l1_multi``): one ``MoptEntry`` per tensor (the
+    addresses of its three snapshots), then its chunks. The tensors must be contiguous, and the three
+    snapshots of a tensor alike in shape and dtype (float32, bfloat16, float16 or float64)."""
+    if chunk_size <= 0:
+        raise ValueError(f"pack_mopt: chunk_size must be positive, got {chunk_size}")
+    if not len(theta0) == len(theta1) == len(theta2):
+        raise ValueError(f"pack_mopt: the snapshots must hold the same number of tensors, got {len(theta0)}, "
+                         f"{len(theta1)}, {len(theta2)}")
+    tensors, chunks = [], []
+    for k, (a, b, c) in enumerate(zip(theta0, theta1, theta2)):
+        if not (a.shape == b.shape == c.shape and a.dtype == b.dtype == c.dtype):
+            raise ValueError(f"pack_mopt: tensor {k} differs in shape or dtype between the snapshots")
+        if a.dtype not in MOPT_DTYPES:
+            raise TypeError(f"pack_mopt: snapshots must be float32, bfloat16, float16 or float64, got {a.dtype}")
+        if not (a.is_contiguous() and b.is_contiguous() and c.is_contiguous()):
+            raise ValueError(f"pack_mopt: tensor {k} of a snapshot is not contiguous")
+        tensors.append((a.data_ptr(), b.data_ptr(), c.data_ptr(), a.numel(), MOPT_DTYPES[a.dtype], 0))
+        chunks += [(k, 0, s) for s in range(0, a.numel(), chunk_size)]
+    blob = np.concatenate([np.array(tensors, dtype=MOPT).view(np.uint8), np.array(chunks, dtype=CHUNK).view(np.uint8)])
+    return Tables(blob=blob, n_tensors=len(tensors), n_chunks=len(chunks), n_groups=0, chunk_size=chunk_size)

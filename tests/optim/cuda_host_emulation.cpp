@@ -1,21 +1,26 @@
-// Runs the CUDA kernels of csrc/cuda/fused_adam_kernel.cu on the host, one block and one thread at a
-// time, so that tests on a machine without a GPU exercise the kernel source itself: the launch-table
-// layouts packed by lrkit/optim/tables.py, the schedule kernel reading a group's descriptor and step
-// counter, the chunk walk, the float4 and the scalar paths, bf16/fp16 conversions, grad_scale and
-// found_inf. Built by tests/optim/test_cuda_kernel_emulated.py with the host C++ compiler and the CUDA
-// headers (nvcc's include folder), loaded with ctypes.
+// Runs the CUDA kernels of csrc/cuda/*.cu on the host, so that tests on a machine without a GPU exercise
+// the kernel source itself: the launch-table layouts packed by lrkit/optim/tables.py, the schedule kernel
+// reading a group's descriptor and step counter, the chunk walks, the float4 and the scalar paths,
+// bf16/fp16 conversions, grad_scale and found_inf, and the M-opt block reductions. Built by
+// tests/optim/test_cuda_kernel_emulated.py with the host C++ compiler and the CUDA headers (nvcc's include
+// folder), loaded with ctypes.
 //
-// What this cannot show: anything that depends on threads running concurrently (races, the
-// __syncthreads in adam_kernel — serial order makes thread 0's shared-memory writes visible to the
-// others, which is what the barrier guarantees on a GPU), device FMA contraction, and speed. Those
-// need a GPU (tests/optim/test_fused_adam_cuda.py).
+// Blocks run one after another. The Adam kernel's threads run one after another too (its one
+// __syncthreads only publishes thread 0's shared-memory loads, which serial order already does); the
+// M-opt kernels, whose tree reductions need a real barrier, run every thread of a block as a std::thread
+// with a std::barrier for __syncthreads. What this cannot show: warp-level timing and races beyond what
+// the barrier orders, device FMA contraction, and speed. Those need a GPU
+// (tests/optim/test_fused_adam_cuda.py).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <barrier>
 #include <cstdint>
+#include <thread>
+#include <vector>
 
-// The CUDA built-ins the kernel uses, as host objects driven by the launch loops below.
+// The CUDA built-ins the kernels use, as host objects driven by the launch loops below.
 #undef __global__
 #undef __device__
 #undef __shared__
@@ -24,13 +29,36 @@
 #define __device__
 #define __shared__ static  // one block runs at a time; every thread of it sees the same object
 #define __launch_bounds__(...)
-static uint3 lrkit_emu_thread_idx, lrkit_emu_block_idx;
+static thread_local uint3 lrkit_emu_thread_idx;
+static uint3 lrkit_emu_block_idx;
+static std::barrier<>* lrkit_emu_barrier = nullptr;  // set while a block runs on real threads
 #define threadIdx lrkit_emu_thread_idx
 #define blockIdx lrkit_emu_block_idx
-static inline void __syncthreads() {}
+static inline void __syncthreads() {
+  if (lrkit_emu_barrier != nullptr) lrkit_emu_barrier->arrive_and_wait();
+}
 
 #define LRKIT_CUDA_HOST_EMULATION 1
 #include "../../csrc/cuda/fused_adam_kernel.cu"
+#include "../../csrc/cuda/mopt_kernel.cu"
+
+// One block of n threads, each a std::thread, with a barrier for __syncthreads.
+template <typename F>
+static void run_block_threaded(unsigned block, unsigned n, F&& body) {
+  lrkit_emu_block_idx = {block, 0, 0};
+  std::barrier<> bar(static_cast<std::ptrdiff_t>(n));
+  lrkit_emu_barrier = &bar;
+  std::vector<std::thread> threads;
+  threads.reserve(n);
+  for (unsigned t = 0; t < n; ++t) {
+    threads.emplace_back([&body, t] {
+      lrkit_emu_thread_idx = {t, 0, 0};
+      body();
+    });
+  }
+  for (auto& th : threads) th.join();
+  lrkit_emu_barrier = nullptr;
+}
 
 // The launcher of fused_adam_kernel.cu (lrkit_fused_adam_cuda) with <<<grid, block>>> replaced by loops.
 extern "C" int lrkit_emulate_fused_adam(const void* tensors, const void* chunks, int64_t n_chunks, int64_t chunk_size,
@@ -55,3 +83,21 @@ extern "C" int lrkit_emulate_fused_adam(const void* tensors, const void* chunks,
 }
 
 extern "C" int64_t lrkit_emulate_adam_step_record_size() { return static_cast<int64_t>(sizeof(lrkit::AdamStep)); }
+
+// The launcher of mopt_kernel.cu (lrkit_mopt_l1_cuda) with the two launches run block by block.
+extern "C" int lrkit_emulate_mopt_l1(const void* tensors, const void* chunks, int64_t n_chunks, int64_t chunk_size,
+                                     double* partials, double* out) {
+  using namespace lrkit;
+  if (n_chunks <= 0) {
+    out[0] = out[1] = 0.0;
+    return 0;
+  }
+  for (int64_t b = 0; b < n_chunks; ++b) {  // mopt_partial_kernel<<<n_chunks, kMoptThreads>>>
+    run_block_threaded(static_cast<unsigned>(b), kMoptThreads, [&] {
+      mopt_partial_kernel(static_cast<const MoptEntry*>(tensors), static_cast<const ChunkEntry*>(chunks), chunk_size,
+                          partials);
+    });
+  }
+  run_block_threaded(0, kMoptThreads, [&] { mopt_final_kernel(partials, n_chunks, out); });  // <<<1, kMoptThreads>>>
+  return 0;
+}

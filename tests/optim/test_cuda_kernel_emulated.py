@@ -17,7 +17,8 @@ import pytest
 import torch
 
 from lrkit.optim import FusedAdam, _ext
-from lrkit.optim.tables import CHUNK, GROUP, TENSOR
+from lrkit.optim.mopt import mopt_l1_reference, mopt_l1_tables
+from lrkit.optim.tables import CHUNK, GROUP, MOPT, TENSOR
 from lrkit.policies import parse
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,7 +42,7 @@ def lib(tmp_path_factory):
         pytest.skip("no CUDA headers (cuda_runtime.h; nvcc is not installed): the CUDA kernel source cannot be "
                     "host-emulated here")
     out = tmp_path_factory.mktemp("emu") / "libemu.so"
-    cmd = [os.environ.get("CXX", "g++"), "-std=c++17", "-O2", "-ffp-contract=off", "-shared", "-fPIC", "-x", "c++",
+    cmd = [os.environ.get("CXX", "g++"), "-std=c++20", "-O2", "-pthread", "-ffp-contract=off", "-shared", "-fPIC", "-x", "c++",
            f"-I{ROOT / 'csrc' / 'include'}", f"-I{include}", str(ROOT / "tests" / "optim" / "cuda_host_emulation.cpp"),
            "-o", str(out)]
     done = subprocess.run(cmd, capture_output=True, text=True)
@@ -52,6 +53,9 @@ def lib(tmp_path_factory):
                                             ctypes.c_void_p, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p,
                                             ctypes.c_void_p]
     so.lrkit_emulate_adam_step_record_size.restype = ctypes.c_int64
+    so.lrkit_emulate_mopt_l1.restype = ctypes.c_int
+    so.lrkit_emulate_mopt_l1.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64,
+                                         ctypes.c_void_p, ctypes.c_void_p]
     return so
 
 
@@ -215,3 +219,94 @@ def test_live_policy_edit_amp_skip_and_grad_scale_on_the_cuda_path(lib):
     assert opt.steps() == [5] and opt.last_lr() == [0.25] == ref.last_lr()
     assert torch.allclose(w, rp, rtol=1e-6, atol=1e-7)
     assert len(calls) == 6 and opt._cuda_tables[2] is tables
+
+
+def emulated_mopt_launch(so, calls):
+    """``lrkit::mopt_l1_multi``'s contract (csrc/cuda/mopt_cuda.cpp) on the emulated kernels."""
+
+    def launch(theta0, theta1, theta2, tables, n_tensors, n_chunks, chunk_size):
+        assert len(theta0) == len(theta1) == len(theta2) == n_tensors
+        assert tables.dtype == torch.uint8 and tables.numel() == n_tensors * MOPT.itemsize + n_chunks * CHUNK.itemsize
+        assert all(t.is_contiguous() for t in theta0 + theta1 + theta2)
+        partials = torch.full((2 * max(n_chunks, 1),), float("nan"), dtype=torch.float64)
+        out = torch.full((2,), float("nan"), dtype=torch.float64)
+        base = tables.data_ptr()
+        assert so.lrkit_emulate_mopt_l1(base, base + n_tensors * MOPT.itemsize, n_chunks, chunk_size,
+                                        partials.data_ptr(), out.data_ptr()) == 0
+        calls.append(n_chunks)
+        return out
+
+    return launch
+
+
+def snapshots(seed):
+    g = torch.Generator().manual_seed(seed)
+    shapes = [((1,), torch.float32), ((0,), torch.float32), ((3001,), torch.float32), ((33, 17, 3), torch.bfloat16),
+              ((999,), torch.float16), ((4097,), torch.float64), ((70001,), torch.float32)]
+    theta = [[], [], []]
+    for shape, dtype in shapes:
+        x0 = torch.randn(shape, generator=g, dtype=torch.float64)
+        x1 = x0 + 0.01 * torch.randn(shape, generator=g, dtype=torch.float64)
+        x2 = x1 + 0.01 * torch.randn(shape, generator=g, dtype=torch.float64)
+        for k, x in enumerate((x0, x1, x2)):
+            theta[k].append(x.to(dtype))
+    theta[1][2] = torch.randn(6002, generator=g)[::2]  # not contiguous: mopt_l1_tables makes it so
+    theta[0][2], theta[2][2] = theta[1][2] - 0.01, theta[1][2] + 0.02
+    return theta
+
+
+@pytest.mark.parametrize("chunk_size", [1000, None])
+def test_the_cuda_mopt_kernels_give_formula_7s_sums_deterministically(lib, chunk_size):
+    calls = []
+    launch = emulated_mopt_launch(lib, calls)
+    t0, t1, t2 = snapshots(0)
+    got = mopt_l1_tables(t0, t1, t2, launch, chunk_size=chunk_size)
+    want = mopt_l1_reference(t0, t1, t2)
+    assert got.dtype == torch.float64 and got.tolist() == pytest.approx(list(want), rel=1e-12)
+    # chunks: one per chunk_size elements of each non-empty tensor
+    sizes = [x.numel() for x in t0]
+    assert calls == [sum(-(-n // (chunk_size or 65536)) for n in sizes)]
+    again = mopt_l1_tables(t0, t1, t2, launch, chunk_size=chunk_size)
+    assert torch.equal(got, again)  # fixed-order reductions: the same bits every time
+    empty = mopt_l1_tables([torch.zeros(0)], [torch.zeros(0)], [torch.zeros(0)], launch)
+    assert empty.tolist() == [0.0, 0.0]
+
+
+def test_mopt_tables_refuse_mismatched_snapshots(lib):
+    launch = emulated_mopt_launch(lib, [])
+    with pytest.raises(ValueError, match="tensor 0 differs in shape or dtype"):
+        mopt_l1_tables([torch.zeros(3)], [torch.zeros(4)], [torch.zeros(3)], launch)
+    with pytest.raises(TypeError, match="float32, bfloat16, float16 or float64"):
+        mopt_l1_tables([torch.zeros(3, dtype=torch.int32)] * 1, [torch.zeros(3, dtype=torch.int32)],
+                       [torch.zeros(3, dtype=torch.int32)], launch)
+    with pytest.raises(ValueError, match="same number of tensors"):
+        mopt_l1_tables([torch.zeros(3)], [], [torch.zeros(3)], launch)
+
+
+def test_the_cuda_bindings_compile_against_torchs_headers(tmp_path):
+    """csrc/cuda/*.cpp (the ATen bindings) build only where torch has CUDA; here they are at least
+    compiled (-fsyntax-only) against this torch's headers and the CUDA headers, so a binding that would
+    break the CUDA extension's build fails CI. The CPU wheel lacks one generated c10/cuda header, which
+    is stubbed."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from torch.utils.cpp_extension import include_paths
+
+    include = cuda_include()
+    if include is None:
+        pytest.skip("no CUDA headers (cuda_runtime.h; nvcc is not installed): the CUDA bindings cannot be compiled here")
+    macros = Path("c10/cuda/impl/cuda_cmake_macros.h")
+    if not any((Path(p) / macros).exists() for p in include_paths()):
+        (tmp_path / macros).parent.mkdir(parents=True)
+        (tmp_path / macros).write_text("// stub of a header that CUDA builds of torch generate\n")
+    bindings = sorted((ROOT / "csrc" / "cuda").glob("*.cpp"))
+    assert [b.name for b in bindings] == ["fused_adam_cuda.cpp", "mopt_cuda.cpp"]
+
+    def check(src):
+        cmd = [os.environ.get("CXX", "g++"), "-std=c++17", "-fsyntax-only", f"-I{tmp_path}",
+               *(f"-I{p}" for p in include_paths()), f"-I{include}", f"-I{ROOT / 'csrc' / 'include'}", str(src)]
+        return src.name, subprocess.run(cmd, capture_output=True, text=True)
+
+    with ThreadPoolExecutor(2) as pool:
+        for name, done in pool.map(check, bindings):
+            assert done.returncode == 0, f"{name} does not compile against torch's headers:\n{done.stderr[-4000:]}"

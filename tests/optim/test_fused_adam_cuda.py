@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from lrkit.optim import FusedAdam, _ext
+from lrkit.optim import FusedAdam, _ext, mopt_l1, mopt_l1_reference
+from lrkit.optim.tables import pack_mopt
 from lrkit.policies import parse
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(),
@@ -79,7 +80,7 @@ def test_cuda_graph_replay_follows_the_schedule_and_live_edits(cuda_ext):
     assert lrs == [parse("STEP(k=1.0, gamma=0.5, l=2)")(t) for t in (3, 4, 5, 6)]
     opt.set_policy("FIX(k=0.01)")  # rewrites the descriptor in place: the captured graph stays valid
     graph.replay()
-    assert opt.last_lr() == [0.01] and opt.steps() == [3 + 1 + 4 + 1]
+    assert opt.last_lr() == [0.01] and opt.steps() == [3 + 4 + 1]  # capture records the step, it does not run it
 
 
 def test_found_inf_skips_without_a_sync(cuda_ext):
@@ -90,3 +91,22 @@ def test_found_inf_skips_without_a_sync(cuda_ext):
     assert torch.equal(w, torch.ones_like(w)) and opt.steps() == [0]
     opt.step(grad_scale=torch.tensor(1024.0, device="cuda"), found_inf=torch.tensor(0.0, device="cuda"))
     assert torch.allclose(w, torch.full_like(w, 0.9)) and opt.steps() == [1]
+
+
+def test_mopt_l1_on_cuda_is_one_deterministic_launch_pair(cuda_ext):
+    assert _ext.has_cuda_kernel("mopt_l1_multi"), f"the CUDA M-opt kernel is not registered: {_ext.error()}"
+    g = torch.Generator().manual_seed(0)
+    t0 = [torch.randn(s, generator=g) for s in [(1,), (0,), (70001,), (33, 17, 3), (200000,)]]
+    t1 = [x + 0.01 * torch.randn(x.shape, generator=g) for x in t0]
+    t2 = [x + 0.01 * torch.randn(x.shape, generator=g) for x in t1]
+    cuda = [[x.cuda() for x in t] for t in (t0, t1, t2)]
+    got = mopt_l1(*cuda)
+    assert got.device.type == "cuda" and got.dtype == torch.float64
+    assert got.tolist() == pytest.approx(list(mopt_l1_reference(t0, t1, t2)), rel=1e-12)
+    assert torch.equal(got, mopt_l1(*cuda))  # fixed-order reductions, no atomics
+    half = [[x.to(torch.bfloat16) for x in t] for t in cuda]
+    assert mopt_l1(*half).tolist() == pytest.approx(list(mopt_l1_reference(*half)), rel=1e-12)
+    t = pack_mopt(*cuda)
+    torch.library.opcheck(torch.ops.lrkit.mopt_l1_multi.default,
+                          (*cuda, torch.from_numpy(t.blob).cuda(), t.n_tensors, t.n_chunks, t.chunk_size),
+                          test_utils=("test_schema", "test_faketensor"))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from lrkit.optim.tables import CHUNK, GROUP, TENSOR, pack
+from lrkit.optim.tables import CHUNK, GROUP, MOPT, TENSOR, pack, pack_mopt
 
 
 def group(sizes, dtype=torch.float32, **kw):
@@ -23,6 +23,19 @@ def test_layout_sizes_match_the_header():
     assert "sizeof(TensorEntry) == 48" in header and TENSOR.itemsize == 48
     assert "sizeof(ChunkEntry) == 16" in header and CHUNK.itemsize == 16
     assert "sizeof(GroupEntry) == 80" in header and GROUP.itemsize == 80
+    assert "sizeof(MoptEntry) == 40" in header and MOPT.itemsize == 40
+
+
+def test_mopt_tables_point_at_the_three_snapshots_and_cover_every_element():
+    snaps = [[torch.zeros(n, dtype=d) for n, d in [(130, torch.float32), (0, torch.float64), (64, torch.bfloat16)]]
+             for _ in range(3)]
+    t = pack_mopt(*snaps, chunk_size=64)
+    blob = t.blob
+    entries = blob[:t.n_tensors * MOPT.itemsize].view(MOPT)
+    chunks = blob[t.n_tensors * MOPT.itemsize:].view(CHUNK)
+    assert (t.n_tensors, t.n_chunks) == (3, 3 + 0 + 1)
+    assert entries["x2"][2] == snaps[2][2].data_ptr() and entries["dtype"].tolist() == [0, 3, 1]
+    assert [(int(c["tensor"]), int(c["start"])) for c in chunks] == [(0, 0), (0, 64), (0, 128), (2, 0)]
 
 
 def test_chunks_cover_every_element_once_and_groups_carry_their_fields():
@@ -39,7 +52,8 @@ def test_chunks_cover_every_element_once_and_groups_carry_their_fields():
         covered.setdefault(int(c["tensor"]), []).extend(range(int(c["start"]), min(int(c["start"]) + 64, int(n))))
     assert {k: sorted(v) for k, v in covered.items()} == {0: list(range(10)), 2: list(range(300)), 3: list(range(129))}
     assert t.n_chunks == 1 + 5 + 3  # the empty tensor has no chunk
-    assert groups["flags"].tolist() == [1, 2] and groups["weight_decay"][0] == 0.1 and groups["beta2"][1] == 0.999  # doubles, not rounded
+    assert groups["flags"].tolist() == [1, 2]
+    assert groups["weight_decay"][0] == 0.1 and groups["beta2"][1] == 0.999  # doubles, not rounded to float
     assert groups["step"][1] == g1["step"].data_ptr() and groups["lr_out"][0] == g0["lr_out"].data_ptr()
 
 

@@ -4,13 +4,16 @@
 //   TensorEntry[n_tensors]  pointers of p, g, m, v, numel, group index, param dtype
 //   ChunkEntry[n_chunks]    one CUDA block each: (tensor index, first element); chunk_size elements
 //   GroupEntry[n_groups]    the group's descriptor (meta, code, consts), step counter, lr_out, hyper-parameters
+// and for the M-opt L1 sums (lrkit.optim.tables.pack_mopt):
+//   MoptEntry[n_tensors]    pointers of the three snapshots theta0, theta1, theta2, numel, dtype
+//   ChunkEntry[n_chunks]    as above
 #pragma once
 
 #include <cstdint>
 
 namespace lrkit {
 
-enum ParamDtype : int32_t { kF32 = 0, kBF16 = 1, kF16 = 2 };
+enum ParamDtype : int32_t { kF32 = 0, kBF16 = 1, kF16 = 2, kF64 = 3 };  // kF64: M-opt snapshots only
 enum GroupFlags : int32_t { kFlagDecoupled = 1, kFlagMaximize = 2 };
 
 struct TensorEntry {
@@ -36,6 +39,14 @@ struct GroupEntry {
   int32_t pad;
 };
 
+struct MoptEntry {
+  uint64_t x0, x1, x2;  // device addresses of theta0, theta1, theta2 (same dtype and numel)
+  int64_t numel;
+  int32_t dtype;  // ParamDtype
+  int32_t pad;
+};
+
+static_assert(sizeof(MoptEntry) == 40, "MoptEntry layout");
 static_assert(sizeof(TensorEntry) == 48, "TensorEntry layout");
 static_assert(sizeof(ChunkEntry) == 16, "ChunkEntry layout");
 static_assert(sizeof(GroupEntry) == 80, "GroupEntry layout");

@@ -1,0 +1,47 @@
+// ATen binding of the CUDA M-opt sums (built only where torch has CUDA): lrkit::mopt_l1_multi on CUDA.
+// The launch tables are packed by lrkit/optim/tables.py (pack_mopt); this file checks them and calls the
+// kernels of mopt_kernel.cu on the current stream. The result stays on the device (no host sync).
+#include <c10/cuda/CUDAStream.h>
+#include <torch/library.h>
+#include <torch/types.h>
+
+#include "lrkit/tables.h"
+
+extern "C" int lrkit_mopt_l1_cuda(const void* tensors, const void* chunks, int64_t n_chunks, int64_t chunk_size,
+                                  double* partials, double* out, void* stream);
+
+namespace lrkit {
+namespace {
+
+at::Tensor mopt_l1_multi_cuda(at::TensorList theta0, at::TensorList theta1, at::TensorList theta2,
+                              const at::Tensor& tables, int64_t n_tensors, int64_t n_chunks, int64_t chunk_size) {
+  TORCH_CHECK(static_cast<int64_t>(theta0.size()) == n_tensors && theta1.size() == theta0.size() &&
+                  theta2.size() == theta0.size(),
+              "lrkit.mopt_l1_multi: the three snapshots must hold n_tensors = ", n_tensors, " tensors");
+  const int64_t bytes = n_tensors * int64_t(sizeof(MoptEntry)) + n_chunks * int64_t(sizeof(ChunkEntry));
+  TORCH_CHECK(tables.is_cuda() && tables.scalar_type() == at::kByte && tables.is_contiguous() && tables.numel() == bytes,
+              "lrkit.mopt_l1_multi: 'tables' must be a contiguous uint8 CUDA tensor of ", bytes, " bytes, got ",
+              tables.numel());
+  TORCH_CHECK(chunk_size > 0, "lrkit.mopt_l1_multi: chunk_size must be positive");
+  for (int64_t k = 0; k < n_tensors; ++k) {
+    for (const at::Tensor* t : {&theta0[k], &theta1[k], &theta2[k]}) {
+      TORCH_CHECK(t->is_cuda() && t->get_device() == tables.get_device() && t->is_contiguous(),
+                  "lrkit.mopt_l1_multi: tensor ", k, " of a snapshot must be contiguous and on the tables' device");
+    }
+  }
+  const auto f64 = at::TensorOptions().dtype(at::kDouble).device(tables.device());
+  at::Tensor partials = at::empty({2 * std::max<int64_t>(n_chunks, 1)}, f64);
+  at::Tensor out = at::empty({2}, f64);
+  const uint8_t* base = tables.data_ptr<uint8_t>();
+  const int err = lrkit_mopt_l1_cuda(base, base + n_tensors * sizeof(MoptEntry), n_chunks, chunk_size,
+                                     partials.data_ptr<double>(), out.data_ptr<double>(),
+                                     c10::cuda::getCurrentCUDAStream(tables.get_device()).stream());
+  TORCH_CHECK(err == 0, "lrkit.mopt_l1_multi: CUDA launch failed with error ", err);
+  return out;
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(lrkit, CUDA, m) { m.impl("mopt_l1_multi", &mopt_l1_multi_cuda); }
+
+}  // namespace lrkit
