@@ -213,7 +213,7 @@ TORCH_LIBRARY(lrkit, m) {
   m.def(
       "fused_adam_multi_(Tensor(a!)[] params, Tensor[] grads, Tensor(b!)[] exp_avgs, Tensor(c!)[] exp_avg_sqs, "
       "Tensor tables, int n_tensors, int n_chunks, int chunk_size, int n_groups, Tensor(d!) scratch, "
-      "Tensor? grad_scale, Tensor? found_inf) -> ()");
+      "Tensor? grad_scale, Tensor? found_inf, bool mopt_measure) -> ()");
 }
 
 TORCH_LIBRARY_IMPL(lrkit, CPU, m) {

@@ -1,12 +1,18 @@
 // CUDA kernels of the fused Adam-with-schedule step (plain CUDA: no ATen, no CUDA math libraries, so
 // .ci/run compiles this file with nvcc -c for sm_80 and sm_90 on a machine without a GPU).
 //
-// One step of every parameter group in two launches, no host synchronisation:
+// One step of every parameter group in two launches (three on an M-opt measure step), no host
+// synchronisation:
 //   1. schedule_kernel<<<n_groups, 1>>>: eta(t) of each group's compiled policy (registers in shared
 //      memory), the bias corrections for step t + 1, written as an AdamStep per group and to lr_out.
 //   2. adam_kernel<<<n_chunks, 256>>>: each block updates chunk_size elements of one tensor with its
 //      group's AdamStep (16-byte float4 loads where p, g, m, v are aligned), skipping everything when
 //      found_inf is set (AMP). The step counters are advanced afterwards by a device op in Python.
+//      Streaming M-opt (004 Formula 7, as the CPU kernel): a group in "record" mode also stores this
+//      step's update Delta = p_new - p_old in its float32 prev buffers; in "measure" mode each block sums
+//      (|Delta_prev|, |Delta_prev - Delta|) in float64 and reduces them in a fixed order to partials.
+//   3. mopt_group_kernel<<<n_groups, 256>>> (measure steps only): each measuring group's chunk partials,
+//      reduced in a fixed order, into its mopt_sums. Deterministic: no atomics anywhere.
 // The launch tables (tensors, chunks, groups) live in device memory; a captured CUDA graph replays
 // them, and a live policy edit rewrites only a group's descriptor buffers.
 #include <cuda_bf16.h>
@@ -14,6 +20,7 @@
 #include <cuda_runtime.h>
 
 #include "lrkit/adam.h"
+#include "lrkit/block_reduce.cuh"
 #include "lrkit/program.h"
 #include "lrkit/tables.h"
 
@@ -84,58 +91,150 @@ __device__ void update_chunk(const TensorEntry& te, int64_t start, int64_t end, 
   }
 }
 
+// The update of an M-opt step (scalar loads): as the CPU kernel's adam_range_mopt, Delta is the stored
+// param (rounded to its dtype) minus the old one, in double; a, b: this thread's running sums.
+template <typename T, bool S, bool M, int D>
+__device__ void update_chunk_mopt(const TensorEntry& te, int64_t start, int64_t end, const AdamStep& s, int32_t mode,
+                                  double& a, double& b) {
+  T* p = reinterpret_cast<T*>(te.p);
+  const T* g = reinterpret_cast<const T*>(te.g);
+  float* m = reinterpret_cast<float*>(te.m);
+  float* v = reinterpret_cast<float*>(te.v);
+  float* prev = reinterpret_cast<float*>(te.prev);
+  for (int64_t i = start + threadIdx.x; i < end; i += kThreads) {
+    float mi = m[i], vi = v[i];
+    const float old = to_f<T>(p[i]);
+    const T stored = from_f<T>(adam_element_t<S, M, D>(old, to_f<T>(g[i]), mi, vi, s));
+    p[i] = stored;
+    m[i] = mi;
+    v[i] = vi;
+    const double delta = static_cast<double>(to_f<T>(stored)) - static_cast<double>(old);
+    if (mode == kMoptRecord) {
+      prev[i] = static_cast<float>(delta);
+    } else {
+      a += fabs(static_cast<double>(prev[i]));
+      b += fabs(static_cast<double>(prev[i]) - delta);
+    }
+  }
+}
+
 struct ChunkUpdate {
   const TensorEntry* te;
   int64_t start, end;
   const AdamStep* s;
+  int32_t mode;  // MoptMode of the tensor's group
+  double* a;
+  double* b;
   template <bool S, bool M, int D>
   __device__ void operator()() const {
-    switch (te->dtype) {
-      case kBF16: update_chunk<__nv_bfloat16, S, M, D>(*te, start, end, *s); break;
-      case kF16: update_chunk<__half, S, M, D>(*te, start, end, *s); break;
-      default: update_chunk<float, S, M, D>(*te, start, end, *s); break;
+    if (mode == kMoptOff) {
+      switch (te->dtype) {
+        case kBF16: update_chunk<__nv_bfloat16, S, M, D>(*te, start, end, *s); break;
+        case kF16: update_chunk<__half, S, M, D>(*te, start, end, *s); break;
+        default: update_chunk<float, S, M, D>(*te, start, end, *s); break;
+      }
+    } else {
+      switch (te->dtype) {
+        case kBF16: update_chunk_mopt<__nv_bfloat16, S, M, D>(*te, start, end, *s, mode, *a, *b); break;
+        case kF16: update_chunk_mopt<__half, S, M, D>(*te, start, end, *s, mode, *a, *b); break;
+        default: update_chunk_mopt<float, S, M, D>(*te, start, end, *s, mode, *a, *b); break;
+      }
     }
   }
 };
 
 __global__ void __launch_bounds__(kThreads) adam_kernel(const TensorEntry* tensors, const ChunkEntry* chunks,
                                                         int64_t chunk_size, const AdamStep* steps,
-                                                        const float* found_inf) {
+                                                        const GroupEntry* groups, const float* found_inf,
+                                                        double* partials) {
   if (found_inf != nullptr && *found_inf != 0.0f) return;
   __shared__ AdamStep s;
   __shared__ TensorEntry te;
+  __shared__ int32_t mode;
   const ChunkEntry c = chunks[blockIdx.x];
   if (threadIdx.x == 0) {
     te = tensors[c.tensor];
     s = steps[te.group];
+    mode = groups[te.group].mopt_mode;
   }
   __syncthreads();
   const int64_t end = c.start + chunk_size < te.numel ? c.start + chunk_size : te.numel;
-  ChunkUpdate f{&te, c.start, end, &s};
+  double a = 0.0, b = 0.0;
+  ChunkUpdate f{&te, c.start, end, &s, mode, &a, &b};
   dispatch_adam_flags(s, f);
+  if (mode == kMoptMeasure) {  // the same for every thread of the block
+    __shared__ double r0[kThreads];
+    __shared__ double r1[kThreads];
+    r0[threadIdx.x] = a;
+    r1[threadIdx.x] = b;
+    __syncthreads();
+    block_reduce_pair<kThreads>(r0, r1);
+    if (threadIdx.x == 0) {
+      partials[2 * blockIdx.x] = r0[0];
+      partials[2 * blockIdx.x + 1] = r1[0];
+    }
+  }
 }
+
+__global__ void __launch_bounds__(kThreads) mopt_group_kernel(const GroupEntry* groups, const double* partials,
+                                                              const float* found_inf) {
+  if (found_inf != nullptr && *found_inf != 0.0f) return;  // a skipped step measures nothing
+  const GroupEntry g = groups[blockIdx.x];
+  if (g.mopt_mode != kMoptMeasure) return;  // the same for every thread of the block
+  __shared__ double r0[kThreads];
+  __shared__ double r1[kThreads];
+  double a = 0.0, b = 0.0;
+  for (int64_t j = threadIdx.x; j < g.n_chunks; j += kThreads) {
+    a += partials[2 * (g.first_chunk + j)];
+    b += partials[2 * (g.first_chunk + j) + 1];
+  }
+  r0[threadIdx.x] = a;
+  r1[threadIdx.x] = b;
+  __syncthreads();
+  block_reduce_pair<kThreads>(r0, r1);
+  if (threadIdx.x == 0) {
+    double* out = reinterpret_cast<double*>(g.mopt_sums);
+    out[0] = r0[0];
+    out[1] = r1[0];
+  }
+}
+
+// Scratch of a step: the n_groups AdamStep records (a region of 64 bytes per group), then 2 float64
+// partials per chunk.
+constexpr int64_t kStepStride = 64;
+static_assert(sizeof(AdamStep) <= kStepStride, "AdamStep must fit its scratch slot");
 
 }  // namespace
 }  // namespace lrkit
 
+// Bytes of the scratch a step needs (the binding checks it; FusedAdam allocates it).
+extern "C" int64_t lrkit_fused_adam_scratch_bytes(int64_t n_groups, int64_t n_chunks) {
+  return lrkit::kStepStride * n_groups + 2 * static_cast<int64_t>(sizeof(double)) * n_chunks;
+}
+
 #if !defined(LRKIT_CUDA_HOST_EMULATION)  // tests/optim/cuda_host_emulation.cpp replaces the launcher with loops
 // C ABI for the ATen binding (csrc/cuda/fused_adam_cuda.cpp). Returns a cudaError_t.
-// step_scratch: device memory for n_groups AdamStep records. Pointers may be null for grad_scale/found_inf.
+// scratch: device memory of lrkit_fused_adam_scratch_bytes(n_groups, n_chunks) bytes. Pointers may be null
+// for grad_scale/found_inf. mopt_measure: some group measures M-opt in this step (launches kernel 3).
 extern "C" int lrkit_fused_adam_cuda(const void* tensors, const void* chunks, int64_t n_chunks, int64_t chunk_size,
-                                     const void* groups, int32_t n_groups, void* step_scratch, const float* grad_scale,
-                                     const float* found_inf, void* stream) {
+                                     const void* groups, int32_t n_groups, void* scratch, const float* grad_scale,
+                                     const float* found_inf, int32_t mopt_measure, void* stream) {
   using namespace lrkit;
   if (n_groups <= 0 || n_chunks <= 0) return static_cast<int>(cudaSuccess);
   cudaStream_t st = static_cast<cudaStream_t>(stream);
-  schedule_kernel<<<n_groups, 1, 0, st>>>(static_cast<const GroupEntry*>(groups), static_cast<AdamStep*>(step_scratch),
-                                          grad_scale);
+  AdamStep* steps = static_cast<AdamStep*>(scratch);
+  double* partials = reinterpret_cast<double*>(static_cast<char*>(scratch) + kStepStride * n_groups);
+  const GroupEntry* gt = static_cast<const GroupEntry*>(groups);
+  schedule_kernel<<<n_groups, 1, 0, st>>>(gt, steps, grad_scale);
   cudaError_t err = cudaGetLastError();
   if (err != cudaSuccess) return static_cast<int>(err);
   adam_kernel<<<static_cast<unsigned>(n_chunks), kThreads, 0, st>>>(
-      static_cast<const TensorEntry*>(tensors), static_cast<const ChunkEntry*>(chunks), chunk_size,
-      static_cast<const AdamStep*>(step_scratch), found_inf);
+      static_cast<const TensorEntry*>(tensors), static_cast<const ChunkEntry*>(chunks), chunk_size, steps, gt, found_inf,
+      partials);
+  err = cudaGetLastError();
+  if (err != cudaSuccess || !mopt_measure) return static_cast<int>(err);
+  mopt_group_kernel<<<n_groups, kThreads, 0, st>>>(gt, partials, found_inf);
   return static_cast<int>(cudaGetLastError());
 }
 
-extern "C" int64_t lrkit_adam_step_record_size() { return static_cast<int64_t>(sizeof(lrkit::AdamStep)); }
 #endif  // !LRKIT_CUDA_HOST_EMULATION

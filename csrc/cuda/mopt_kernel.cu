@@ -13,6 +13,7 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include "lrkit/block_reduce.cuh"
 #include "lrkit/tables.h"
 
 namespace lrkit {
@@ -26,17 +27,6 @@ __device__ __forceinline__ double load_f64(const MoptEntry& te, uint64_t base, i
     case kF16: return static_cast<double>(__half2float(reinterpret_cast<const __half*>(base)[i]));
     case kF64: return reinterpret_cast<const double*>(base)[i];
     default: return static_cast<double>(reinterpret_cast<const float*>(base)[i]);
-  }
-}
-
-// Sums r0[0..kMoptThreads) and r1[...] into r0[0], r1[0] in a fixed order (every thread of the block calls it).
-__device__ void block_reduce(double* r0, double* r1) {
-  for (int s = kMoptThreads / 2; s > 0; s >>= 1) {
-    if (static_cast<int>(threadIdx.x) < s) {
-      r0[threadIdx.x] += r0[threadIdx.x + s];
-      r1[threadIdx.x] += r1[threadIdx.x + s];
-    }
-    __syncthreads();
   }
 }
 
@@ -56,7 +46,7 @@ __global__ void __launch_bounds__(kMoptThreads) mopt_partial_kernel(const MoptEn
   r0[threadIdx.x] = s0;
   r1[threadIdx.x] = s1;
   __syncthreads();
-  block_reduce(r0, r1);
+  block_reduce_pair<kMoptThreads>(r0, r1);
   if (threadIdx.x == 0) {
     partials[2 * blockIdx.x] = r0[0];
     partials[2 * blockIdx.x + 1] = r1[0];
@@ -74,7 +64,7 @@ __global__ void __launch_bounds__(kMoptThreads) mopt_final_kernel(const double* 
   r0[threadIdx.x] = s0;
   r1[threadIdx.x] = s1;
   __syncthreads();
-  block_reduce(r0, r1);
+  block_reduce_pair<kMoptThreads>(r0, r1);
   if (threadIdx.x == 0) {
     out[0] = r0[0];
     out[1] = r1[0];

@@ -6,9 +6,11 @@ t = 0 for the first step) is a float64 tensor on that device too. One ``step()``
 the bias corrections 1 − β^(t+1) and the Adam/AdamW update without an LR scheduler, without
 host-device synchronisation and without ``.item()`` on the accelerator path.
 
-Back ends: the compiled ``torch.ops.lrkit.fused_adam_`` (CPU kernel in ``csrc/cpu``) when it loads,
-otherwise the pure-torch implementation below — the same math, op for op, and the readable reference
-— with one warning saying why. ``backend="torch"`` asks for the reference explicitly.
+Back ends: the compiled ``torch.ops.lrkit.fused_adam_`` (CPU kernel in ``csrc/cpu``) when it loads; on
+CUDA ``torch.ops.lrkit.fused_adam_multi_`` (``csrc/cuda``: every CUDA group in one launch pair, the
+streaming M-opt included); otherwise the pure-torch implementation below — the same math, op for op,
+and the readable reference — with one warning saying why. ``backend="torch"`` asks for the reference
+explicitly.
 
 The update, per element (torch.optim.Adam's, in float32 for fp32/bf16/fp16 params, m and v float32)::
 
@@ -182,24 +184,35 @@ class FusedAdam(torch.optim.Optimizer):
                  for _, _, _, params, grads, _, _ in cuda for p, g in zip(params, grads))
         return ok and len({w[2] for w in cuda}) == 1
 
-    def _cuda_step(self, cuda, grad_scale, found_inf, launch) -> None:
-        """All CUDA groups in one launch pair (schedule kernel, then the multi-tensor Adam kernel)."""
-        from lrkit.optim.tables import pack
+    def _cuda_step(self, cuda, grad_scale, found_inf, launch, mopt) -> None:
+        """All CUDA groups in one launch pair (schedule kernel, then the multi-tensor Adam kernel; a third
+        kernel on steps where a group measures M-opt). ``mopt``: group id -> (mode, its M-opt state)."""
+        from lrkit.optim.tables import MOPT_MEASURE, pack
 
         device = cuda[0][2]
+
+        def mopt_of(group):
+            mode, mo = mopt.get(id(group), (0, None))
+            return mode, (mo["prev"] if mode else []), (mo["sums"] if mode else None)
+
         key = tuple((buf["meta"].data_ptr(), group["step"].data_ptr(), tuple(p.data_ptr() for p in params),
                      tuple(g.data_ptr() for g in grads), group["betas"], group["eps"], group["weight_decay"],
-                     group["adamw"], group["maximize"]) for group, buf, _, params, grads, _, _ in cuda)
+                     group["adamw"], group["maximize"], mopt_of(group)[0],
+                     tuple(d.data_ptr() for d in mopt_of(group)[1]),
+                     None if mopt_of(group)[2] is None else mopt_of(group)[2].data_ptr())
+                    for group, buf, _, params, grads, _, _ in cuda)
         cache = getattr(self, "_cuda_tables", None)
-        if cache is None or cache[0] != key:  # pointers or hyper-parameters changed: repack (a small H2D copy)
+        if cache is None or cache[0] != key:  # pointers, hyper-parameters or M-opt mode changed: repack (a small H2D copy)
             groups = [dict(params=params, grads=grads, exp_avgs=ms, exp_avg_sqs=vs, meta=buf["meta"], code=buf["code"],
                            consts=buf["consts"], step=group["step"], lr_out=buf["lr"], beta1=group["betas"][0],
                            beta2=group["betas"][1], eps=group["eps"], weight_decay=group["weight_decay"],
-                           decoupled=group["adamw"], maximize=group["maximize"])
+                           decoupled=group["adamw"], maximize=group["maximize"], mopt_mode=mopt_of(group)[0],
+                           prev_deltas=mopt_of(group)[1], mopt_sums=mopt_of(group)[2])
                       for group, buf, _, params, grads, ms, vs in cuda]
             t = pack(groups)
             blob = torch.from_numpy(t.blob).to(device, non_blocking=True)
-            scratch = torch.empty(64 * t.n_groups, dtype=torch.uint8, device=device)
+            # the AdamStep records (64 bytes a group), then the M-opt partials (2 float64 a chunk)
+            scratch = torch.empty(64 * t.n_groups + 16 * t.n_chunks, dtype=torch.uint8, device=device)
             cache = self._cuda_tables = (key, t, blob, scratch)
         _, t, blob, scratch = cache
         fl = [x for w in cuda for x in w[3]]
@@ -208,7 +221,8 @@ class FusedAdam(torch.optim.Optimizer):
         vl = [x for w in cuda for x in w[6]]
         gs = None if grad_scale is None else grad_scale.to(device=device, dtype=torch.float32).reshape(1)
         fi = None if found_inf is None else found_inf.to(device=device, dtype=torch.float32).reshape(1)
-        launch(fl, gl, ml, vl, blob, t.n_tensors, t.n_chunks, t.chunk_size, t.n_groups, scratch, gs, fi)
+        measure = any(mopt_of(w[0])[0] == MOPT_MEASURE for w in cuda)
+        launch(fl, gl, ml, vl, blob, t.n_tensors, t.n_chunks, t.chunk_size, t.n_groups, scratch, gs, fi, measure)
 
     # ---- the step ------------------------------------------------------------------------------
     @torch.no_grad()
@@ -244,9 +258,15 @@ class FusedAdam(torch.optim.Optimizer):
         index_of = {id(g): i for i, g in enumerate(self.param_groups)}
         modes = {id(w[0]): self._mopt_mode(index_of[id(w[0])]) for w in work}
         multi_type, launch = self._multi_tensor_launch() if self.backend != "torch" else (None, None)
-        cuda = [w for w in work if w[2].type == multi_type and modes[id(w[0])] == 0]  # M-opt steps: the reference path
+        cuda = [w for w in work if w[2].type == multi_type]
         if cuda and launch is not None and self._cuda_ready(cuda):
-            self._cuda_step(cuda, grad_scale, found_inf, launch)
+            mopt = {id(w[0]): (modes[id(w[0])], self._mopt_state(index_of[id(w[0])], w[3]))
+                    for w in cuda if modes[id(w[0])]}
+            self._cuda_step(cuda, grad_scale, found_inf, launch, mopt)
+            for group, buf, *_ in cuda:
+                mode, mo = mopt.get(id(group), (0, None))
+                if mode == 2:
+                    mo["history"].append((group["step"].clone(), buf["lr"].clone(), mo["sums"].clone()))
             done = {id(w[0]) for w in cuda}
             work = [w for w in work if id(w[0]) not in done]
         for group, buf, device, params, grads, ms, vs in work:

@@ -61,28 +61,45 @@ static void run_block_threaded(unsigned block, unsigned n, F&& body) {
 }
 
 // The launcher of fused_adam_kernel.cu (lrkit_fused_adam_cuda) with <<<grid, block>>> replaced by loops.
+// A block of a group that measures M-opt runs on real threads (its reduction needs the barrier).
 extern "C" int lrkit_emulate_fused_adam(const void* tensors, const void* chunks, int64_t n_chunks, int64_t chunk_size,
-                                        const void* groups, int32_t n_groups, void* step_scratch,
-                                        const float* grad_scale, const float* found_inf) {
+                                        const void* groups, int32_t n_groups, void* scratch, const float* grad_scale,
+                                        const float* found_inf, int32_t mopt_measure) {
   using namespace lrkit;
   if (n_groups <= 0 || n_chunks <= 0) return 0;
+  const auto* tt = static_cast<const TensorEntry*>(tensors);
+  const auto* ct = static_cast<const ChunkEntry*>(chunks);
+  const auto* gt = static_cast<const GroupEntry*>(groups);
+  auto* steps = static_cast<AdamStep*>(scratch);
+  auto* partials = reinterpret_cast<double*>(static_cast<char*>(scratch) + kStepStride * n_groups);
   lrkit_emu_thread_idx = {0, 0, 0};
   for (int32_t b = 0; b < n_groups; ++b) {  // schedule_kernel<<<n_groups, 1>>>
     lrkit_emu_block_idx = {static_cast<unsigned>(b), 0, 0};
-    schedule_kernel(static_cast<const GroupEntry*>(groups), static_cast<AdamStep*>(step_scratch), grad_scale);
+    schedule_kernel(gt, steps, grad_scale);
   }
   for (int64_t b = 0; b < n_chunks; ++b) {  // adam_kernel<<<n_chunks, kThreads>>>
-    lrkit_emu_block_idx = {static_cast<unsigned>(b), 0, 0};
-    for (unsigned t = 0; t < static_cast<unsigned>(kThreads); ++t) {
-      lrkit_emu_thread_idx = {t, 0, 0};
-      adam_kernel(static_cast<const TensorEntry*>(tensors), static_cast<const ChunkEntry*>(chunks), chunk_size,
-                  static_cast<const AdamStep*>(step_scratch), found_inf);
+    auto body = [&] { adam_kernel(tt, ct, chunk_size, steps, gt, found_inf, partials); };
+    if (gt[tt[ct[b].tensor].group].mopt_mode == kMoptMeasure) {
+      run_block_threaded(static_cast<unsigned>(b), kThreads, body);
+    } else {
+      lrkit_emu_block_idx = {static_cast<unsigned>(b), 0, 0};
+      for (unsigned t = 0; t < static_cast<unsigned>(kThreads); ++t) {
+        lrkit_emu_thread_idx = {t, 0, 0};
+        body();
+      }
+    }
+  }
+  if (mopt_measure) {  // mopt_group_kernel<<<n_groups, kThreads>>>
+    for (int32_t b = 0; b < n_groups; ++b) {
+      run_block_threaded(static_cast<unsigned>(b), kThreads, [&] { mopt_group_kernel(gt, partials, found_inf); });
     }
   }
   return 0;
 }
 
-extern "C" int64_t lrkit_emulate_adam_step_record_size() { return static_cast<int64_t>(sizeof(lrkit::AdamStep)); }
+extern "C" int64_t lrkit_emulate_scratch_bytes(int64_t n_groups, int64_t n_chunks) {
+  return lrkit_fused_adam_scratch_bytes(n_groups, n_chunks);
+}
 
 // The launcher of mopt_kernel.cu (lrkit_mopt_l1_cuda) with the two launches run block by block.
 extern "C" int lrkit_emulate_mopt_l1(const void* tensors, const void* chunks, int64_t n_chunks, int64_t chunk_size,

@@ -51,8 +51,9 @@ def lib(tmp_path_factory):
     so.lrkit_emulate_fused_adam.restype = ctypes.c_int
     so.lrkit_emulate_fused_adam.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64,
                                             ctypes.c_void_p, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p,
-                                            ctypes.c_void_p]
-    so.lrkit_emulate_adam_step_record_size.restype = ctypes.c_int64
+                                            ctypes.c_void_p, ctypes.c_int32]
+    so.lrkit_emulate_scratch_bytes.restype = ctypes.c_int64
+    so.lrkit_emulate_scratch_bytes.argtypes = [ctypes.c_int64, ctypes.c_int64]
     so.lrkit_emulate_mopt_l1.restype = ctypes.c_int
     so.lrkit_emulate_mopt_l1.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64,
                                          ctypes.c_void_p, ctypes.c_void_p]
@@ -63,17 +64,17 @@ def emulated_launch(so, calls):
     """``lrkit::fused_adam_multi_``'s contract (csrc/cuda/fused_adam_cuda.cpp) on the emulated kernels."""
 
     def launch(params, grads, exp_avgs, exp_avg_sqs, tables, n_tensors, n_chunks, chunk_size, n_groups, scratch,
-               grad_scale, found_inf):
+               grad_scale, found_inf, mopt_measure):
         assert len(params) == len(grads) == len(exp_avgs) == len(exp_avg_sqs) == n_tensors
         size = n_tensors * TENSOR.itemsize + n_chunks * CHUNK.itemsize + n_groups * GROUP.itemsize
         assert tables.dtype == torch.uint8 and tables.is_contiguous() and tables.numel() == size
-        assert scratch.nbytes >= n_groups * so.lrkit_emulate_adam_step_record_size()
+        assert scratch.nbytes >= so.lrkit_emulate_scratch_bytes(n_groups, n_chunks)
         base = tables.data_ptr()
         chunks = base + n_tensors * TENSOR.itemsize
         groups = chunks + n_chunks * CHUNK.itemsize
         rc = so.lrkit_emulate_fused_adam(base, chunks, n_chunks, chunk_size, groups, n_groups, scratch.data_ptr(),
                                          None if grad_scale is None else grad_scale.data_ptr(),
-                                         None if found_inf is None else found_inf.data_ptr())
+                                         None if found_inf is None else found_inf.data_ptr(), int(mopt_measure))
         assert rc == 0
         calls.append((n_tensors, n_chunks, n_groups))
 
@@ -155,6 +156,35 @@ def test_the_cuda_kernel_source_equals_the_cpu_kernel_bit_for_bit(lib, dtype, ad
     for key in ("exp_avg", "exp_avg_sq"):
         assert all(torch.equal(opt.state[a][key], cpu.state[b][key]) for a, b in zip(ours, theirs))
     assert opt.last_lr() == cpu.last_lr()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_streaming_mopt_on_the_cuda_path_equals_the_cpu_kernel(lib, dtype):
+    """The M-opt steps run in the CUDA kernels too (record: Δ into prev; measure: block sums, then one
+    block per group): the same updates bit for bit and the same η* (sums in another order: 1e-12)."""
+    assert _ext.load(), f"the lrkit CPU extension did not build: {_ext.error()}"
+    cls, calls = emulated(lib)
+    a0, b0 = make_params(6, dtype), make_params(7, dtype)
+    a1, b1 = ([torch.nn.Parameter(p.detach().clone()) for p in ps] for ps in (a0, b0))
+    groups = lambda a, b: [{"params": a}, {"params": b, "policy": "TRI(k0=0.001, k1=0.01, l=5)"}]  # noqa: E731
+    kw = dict(policy="FIX(k=0.003)", weight_decay=0.01, adamw=True, mopt_every=4)
+    opt, cpu = cls(groups(a0, b0), **kw), FusedAdam(groups(a1, b1), backend="ext", **kw)
+    g = torch.Generator().manual_seed(8)
+    for _ in range(13):
+        for x, y in zip(a0 + b0, a1 + b1):
+            x.grad = torch.randn(x.shape, generator=g).to(dtype)
+            y.grad = x.grad.clone()
+        opt.step()
+        cpu.step()
+    assert len(calls) == 13  # every step, the M-opt ones included, went through the CUDA path
+    assert all(torch.equal(x, y) for x, y in zip(a0 + b0, a1 + b1))
+    for group in (0, 1):
+        ours, theirs = opt.mopt(group), cpu.mopt(group)
+        assert [m["t"] for m in ours] == [m["t"] for m in theirs] == [3, 7, 11]
+        for m, n in zip(ours, theirs):
+            assert m["lr"] == n["lr"] and m["l1_update"] > 0
+            for k in ("l1_update", "l1_change", "mopt_lr"):
+                assert m[k] == pytest.approx(n[k], rel=1e-12), (group, k)
 
 
 def test_groups_with_their_own_policies_in_one_launch_with_bf16_and_fp16(lib):

@@ -110,3 +110,22 @@ def test_mopt_l1_on_cuda_is_one_deterministic_launch_pair(cuda_ext):
     torch.library.opcheck(torch.ops.lrkit.mopt_l1_multi.default,
                           (*cuda, torch.from_numpy(t.blob).cuda(), t.n_tensors, t.n_chunks, t.chunk_size),
                           test_utils=("test_schema", "test_faketensor"))
+
+
+def test_streaming_mopt_runs_in_the_cuda_kernels(cuda_ext):
+    ps = make_params(3)
+    ref_ps = [torch.nn.Parameter(p.detach().clone()) for p in ps]
+    opt = FusedAdam(ps, policy="FIX(k=0.003)", mopt_every=4)
+    ref = FusedAdam(ref_ps, policy="FIX(k=0.003)", mopt_every=4, backend="torch")
+    g = torch.Generator(device="cuda").manual_seed(0)
+    for _ in range(13):
+        for a, b in zip(ps, ref_ps):
+            a.grad = torch.randn(a.shape, generator=g, device="cuda")
+            b.grad = a.grad.clone()
+        opt.step()
+        ref.step()
+    ours, theirs = opt.mopt(), ref.mopt()
+    assert [m["t"] for m in ours] == [m["t"] for m in theirs] == [3, 7, 11]
+    for m, n in zip(ours, theirs):  # device FMA contraction: not bit for bit
+        assert m["mopt_lr"] == pytest.approx(n["mopt_lr"], rel=1e-4)
+    assert rel(ps, ref_ps) < 1e-6

@@ -20,9 +20,9 @@ def group(sizes, dtype=torch.float32, **kw):
 
 def test_layout_sizes_match_the_header():
     header = open(__file__.rsplit("/tests/", 1)[0] + "/csrc/include/lrkit/tables.h").read()
-    assert "sizeof(TensorEntry) == 48" in header and TENSOR.itemsize == 48
+    assert "sizeof(TensorEntry) == 56" in header and TENSOR.itemsize == 56
     assert "sizeof(ChunkEntry) == 16" in header and CHUNK.itemsize == 16
-    assert "sizeof(GroupEntry) == 80" in header and GROUP.itemsize == 80
+    assert "sizeof(GroupEntry) == 96" in header and GROUP.itemsize == 96
     assert "sizeof(MoptEntry) == 40" in header and MOPT.itemsize == 40
 
 
@@ -53,6 +53,8 @@ def test_chunks_cover_every_element_once_and_groups_carry_their_fields():
     assert {k: sorted(v) for k, v in covered.items()} == {0: list(range(10)), 2: list(range(300)), 3: list(range(129))}
     assert t.n_chunks == 1 + 5 + 3  # the empty tensor has no chunk
     assert groups["flags"].tolist() == [1, 2]
+    assert groups["first_chunk"].tolist() == [0, 6] and groups["n_chunks"].tolist() == [6, 3]  # group after group
+    assert groups["mopt_mode"].tolist() == [0, 0] and groups["mopt_sums"].tolist() == [0, 0] and tensors["prev"].sum() == 0
     assert groups["weight_decay"][0] == 0.1 and groups["beta2"][1] == 0.999  # doubles, not rounded to float
     assert groups["step"][1] == g1["step"].data_ptr() and groups["lr_out"][0] == g0["lr_out"].data_ptr()
 

@@ -1,9 +1,10 @@
 // The launch tables the Python side packs for the multi-tensor CUDA step (lrkit/optim/tables.py
 // writes exactly these layouts with numpy; static_asserts below pin the sizes).
 //
-//   TensorEntry[n_tensors]  pointers of p, g, m, v, numel, group index, param dtype
+//   TensorEntry[n_tensors]  pointers of p, g, m, v (and the M-opt Delta), numel, group index, param dtype
 //   ChunkEntry[n_chunks]    one CUDA block each: (tensor index, first element); chunk_size elements
-//   GroupEntry[n_groups]    the group's descriptor (meta, code, consts), step counter, lr_out, hyper-parameters
+//   GroupEntry[n_groups]    the group's descriptor (meta, code, consts), step counter, lr_out, M-opt sums and
+//                           mode, hyper-parameters, its chunk range
 // and for the M-opt L1 sums (lrkit.optim.tables.pack_mopt):
 //   MoptEntry[n_tensors]    pointers of the three snapshots theta0, theta1, theta2, numel, dtype
 //   ChunkEntry[n_chunks]    as above
@@ -18,6 +19,7 @@ enum GroupFlags : int32_t { kFlagDecoupled = 1, kFlagMaximize = 2 };
 
 struct TensorEntry {
   uint64_t p, g, m, v;  // device addresses: param, grad (param dtype); exp_avg, exp_avg_sq (float32)
+  uint64_t prev;        // float32 Delta recorded for the streaming M-opt (0 when the group's step does no M-opt)
   int64_t numel;
   int32_t group;
   int32_t dtype;  // ParamDtype
@@ -33,11 +35,15 @@ struct GroupEntry {
   uint64_t meta, code, consts;  // int32[4], int32[cap, 4], float64[cap]  (lrkit.optim.Program.pack)
   uint64_t step;                // float64[1]: steps already taken (t)
   uint64_t lr_out;              // float64[1]: eta(t) written by the step
+  uint64_t mopt_sums;           // float64[2]: (||Delta_prev||_1, ||Delta_prev - Delta||_1) of a measure step, or 0
   double beta1, beta2, eps, weight_decay;  // double, as the CPU op takes them: 1 - beta2 and the bias
                                            // corrections are computed before any rounding to float
-  int32_t flags;  // GroupFlags
-  int32_t pad;
+  int32_t flags;      // GroupFlags
+  int32_t mopt_mode;  // MoptMode of this step
+  int32_t first_chunk, n_chunks;  // the group's chunks (packed group after group)
 };
+
+enum MoptMode : int32_t { kMoptOff = 0, kMoptRecord = 1, kMoptMeasure = 2 };
 
 struct MoptEntry {
   uint64_t x0, x1, x2;  // device addresses of theta0, theta1, theta2 (same dtype and numel)
@@ -47,8 +53,8 @@ struct MoptEntry {
 };
 
 static_assert(sizeof(MoptEntry) == 40, "MoptEntry layout");
-static_assert(sizeof(TensorEntry) == 48, "TensorEntry layout");
+static_assert(sizeof(TensorEntry) == 56, "TensorEntry layout");
 static_assert(sizeof(ChunkEntry) == 16, "ChunkEntry layout");
-static_assert(sizeof(GroupEntry) == 80, "GroupEntry layout");
+static_assert(sizeof(GroupEntry) == 96, "GroupEntry layout");
 
 }  // namespace lrkit
