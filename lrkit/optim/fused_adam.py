@@ -173,6 +173,8 @@ class FusedAdam(torch.optim.Optimizer):
                         "l1_update": a, "l1_change": b})
         return out
 
+    _TABLES_KEPT = 4  # packed launch tables kept besides those a CUDA graph captured
+
     def _multi_tensor_launch(self):
         """(device type, op) of the multi-tensor step: CUDA tensors and ``lrkit::fused_adam_multi_``, or
         op None where the CUDA extension is not built. Tests override it to run the CUDA kernel source,
@@ -201,8 +203,13 @@ class FusedAdam(torch.optim.Optimizer):
                      tuple(d.data_ptr() for d in mopt_of(group)[1]),
                      None if mopt_of(group)[2] is None else mopt_of(group)[2].data_ptr())
                     for group, buf, _, params, grads, _, _ in cuda)
-        cache = getattr(self, "_cuda_tables", None)
-        if cache is None or cache[0] != key:  # pointers, hyper-parameters or M-opt mode changed: repack (a small H2D copy)
+        # Packed tables by key (pointers, hyper-parameters, M-opt mode): a step whose key is new packs them
+        # (a small H2D copy). A few are kept, so the M-opt steps (other modes) do not repack every time,
+        # and tables a CUDA graph captured are never freed while the optimizer lives (the graph reads them).
+        cache = self.__dict__.setdefault("_cuda_tables", {})
+        captured = self.__dict__.setdefault("_cuda_tables_captured", set())
+        entry = cache.pop(key, None)
+        if entry is None:
             groups = [dict(params=params, grads=grads, exp_avgs=ms, exp_avg_sqs=vs, meta=buf["meta"], code=buf["code"],
                            consts=buf["consts"], step=group["step"], lr_out=buf["lr"], beta1=group["betas"][0],
                            beta2=group["betas"][1], eps=group["eps"], weight_decay=group["weight_decay"],
@@ -213,8 +220,13 @@ class FusedAdam(torch.optim.Optimizer):
             blob = torch.from_numpy(t.blob).to(device, non_blocking=True)
             # the AdamStep records (64 bytes a group), then the M-opt partials (2 float64 a chunk)
             scratch = torch.empty(64 * t.n_groups + 16 * t.n_chunks, dtype=torch.uint8, device=device)
-            cache = self._cuda_tables = (key, t, blob, scratch)
-        _, t, blob, scratch = cache
+            entry = (t, blob, scratch)
+        cache[key] = entry  # the most recently used last
+        if torch.cuda.is_available() and torch.cuda.is_current_stream_capturing():
+            captured.add(key)
+        for old in [k for k in cache if k not in captured][:-self._TABLES_KEPT]:
+            del cache[old]
+        t, blob, scratch = entry
         fl = [x for w in cuda for x in w[3]]
         gl = [x for w in cuda for x in w[4]]
         ml = [x for w in cuda for x in w[5]]

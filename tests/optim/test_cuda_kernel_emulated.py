@@ -159,7 +159,7 @@ def test_the_cuda_kernel_source_equals_the_cpu_kernel_bit_for_bit(lib, dtype, ad
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-def test_streaming_mopt_on_the_cuda_path_equals_the_cpu_kernel(lib, dtype):
+def test_streaming_mopt_on_the_cuda_path_equals_the_cpu_kernel(lib, dtype, monkeypatch):
     """The M-opt steps run in the CUDA kernels too (record: Δ into prev; measure: block sums, then one
     block per group): the same updates bit for bit and the same η* (sums in another order: 1e-12)."""
     assert _ext.load(), f"the lrkit CPU extension did not build: {_ext.error()}"
@@ -170,10 +170,13 @@ def test_streaming_mopt_on_the_cuda_path_equals_the_cpu_kernel(lib, dtype):
     kw = dict(policy="FIX(k=0.003)", weight_decay=0.01, adamw=True, mopt_every=4)
     opt, cpu = cls(groups(a0, b0), **kw), FusedAdam(groups(a1, b1), backend="ext", **kw)
     g = torch.Generator().manual_seed(8)
+    packs = count_packs(monkeypatch)
+    for x, y in zip(a0 + b0, a1 + b1):  # grads written in place: the tables' pointers stay valid
+        x.grad, y.grad = torch.zeros_like(x), torch.zeros_like(y)
     for _ in range(13):
         for x, y in zip(a0 + b0, a1 + b1):
-            x.grad = torch.randn(x.shape, generator=g).to(dtype)
-            y.grad = x.grad.clone()
+            x.grad.copy_(torch.randn(x.shape, generator=g))
+            y.grad.copy_(x.grad)
         opt.step()
         cpu.step()
     assert len(calls) == 13  # every step, the M-opt ones included, went through the CUDA path
@@ -185,6 +188,9 @@ def test_streaming_mopt_on_the_cuda_path_equals_the_cpu_kernel(lib, dtype):
             assert m["lr"] == n["lr"] and m["l1_update"] > 0
             for k in ("l1_update", "l1_change", "mopt_lr"):
                 assert m[k] == pytest.approx(n[k], rel=1e-12), (group, k)
+    # one pack per M-opt mode (off, record, measure); the three stay cached, so the steps that follow
+    # switch between them without packing again
+    assert len(packs) == 3 and len(opt._cuda_tables) == 3
 
 
 def test_groups_with_their_own_policies_in_one_launch_with_bf16_and_fp16(lib):
@@ -224,17 +230,27 @@ def test_half_precision_params_follow_the_reference_step(lib, dtype):
     assert rel(m, [ref.state[p]["exp_avg"] for p in theirs]) < 1e-2
 
 
-def test_live_policy_edit_amp_skip_and_grad_scale_on_the_cuda_path(lib):
+def count_packs(monkeypatch):
+    """How often FusedAdam packs launch tables (each pack is an H2D copy on a GPU)."""
+    import lrkit.optim.tables as tables
+
+    packs, pack = [], tables.pack
+    monkeypatch.setattr(tables, "pack", lambda *a, **k: packs.append(1) or pack(*a, **k))
+    return packs
+
+
+def test_live_policy_edit_amp_skip_and_grad_scale_on_the_cuda_path(lib, monkeypatch):
+    packs = count_packs(monkeypatch)
     cls, calls = emulated(lib)
     w = torch.nn.Parameter(torch.zeros(4099))
     w.grad = torch.ones_like(w)  # one grad tensor throughout, as with a captured graph: the tables are packed once
     opt = cls([w], policy="FIX(k=0.1)")
     for _ in range(3):
         opt.step()
-    tables = opt._cuda_tables[2]
+    assert len(packs) == 1
     opt.set_policy("STEP(k=1.0, gamma=0.5, l=2)")  # the descriptor is rewritten in place: the tables stay
     opt.step()
-    assert opt.last_lr() == [0.5] and opt._cuda_tables[2] is tables  # η(3) of the new policy
+    assert opt.last_lr() == [0.5] and len(packs) == 1  # η(3) of the new policy
     before = w.detach().clone()
     w.grad.fill_(1024.0)
     opt.step(grad_scale=torch.tensor(1024.0), found_inf=torch.tensor(1.0))
@@ -248,7 +264,7 @@ def test_live_policy_edit_amp_skip_and_grad_scale_on_the_cuda_path(lib):
     ref.step()
     assert opt.steps() == [5] and opt.last_lr() == [0.25] == ref.last_lr()
     assert torch.allclose(w, rp, rtol=1e-6, atol=1e-7)
-    assert len(calls) == 6 and opt._cuda_tables[2] is tables
+    assert len(calls) == 6 and len(packs) == 1
 
 
 def emulated_mopt_launch(so, calls):
@@ -340,3 +356,23 @@ def test_the_cuda_bindings_compile_against_torchs_headers(tmp_path):
     with ThreadPoolExecutor(2) as pool:
         for name, done in pool.map(check, bindings):
             assert done.returncode == 0, f"{name} does not compile against torch's headers:\n{done.stderr[-4000:]}"
+
+
+def test_tables_a_cuda_graph_captured_are_kept_and_others_are_bounded(lib, monkeypatch):
+    """A captured graph reads the tables of the step it captured: they must outlive any later repack."""
+    cls, _ = emulated(lib)
+    w = torch.nn.Parameter(torch.zeros(10))
+    opt = cls([w], policy="FIX(k=0.1)")
+    w.grad = torch.ones_like(w)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_current_stream_capturing", lambda: True)
+    opt.step()  # "captured"
+    (pinned,) = opt._cuda_tables
+    blob = opt._cuda_tables[pinned][1]
+    monkeypatch.setattr(torch.cuda, "is_current_stream_capturing", lambda: False)
+    grads = [torch.ones_like(w) for _ in range(8)]  # new grad tensors: new pointers, new tables each step
+    for gr in grads:
+        w.grad = gr
+        opt.step()
+    assert pinned in opt._cuda_tables and opt._cuda_tables[pinned][1] is blob
+    assert len(opt._cuda_tables) == 1 + FusedAdam._TABLES_KEPT
