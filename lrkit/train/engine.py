@@ -226,8 +226,8 @@ class MoptProbe:
 
         η* = η_{t+1} · ‖Θ_{t+1} − Θ_t‖₁ / ‖2Θ_{t+1} − Θ_t − Θ_{t+2}‖₁
 
-    over all trainable parameters (:func:`lrkit.optim.mopt_lr`; the fused op on CPU, torch on other
-    devices or with ``LRKIT_NO_EXT=1``). η_{t+1} is the LR applied at iteration t + 1, i.e. of the update
+    over all trainable parameters (:func:`lrkit.optim.mopt_lr`; the fused op on CPU and CUDA, torch on
+    other devices or with ``LRKIT_NO_EXT=1``). η_{t+1} is the LR applied at iteration t + 1, i.e. of the update
     Θ_{t+1} → Θ_{t+2}, as Formula 7 is printed (Formula 13 derives it for SGD with η_{t+1} ≈ η_t; with
     momentum or Adam η* is the same ratio, an estimate only). It is logged as
     ``monitor.log_mopt(t, η_{t+1}, η*)``.
