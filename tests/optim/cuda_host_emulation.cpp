@@ -5,10 +5,10 @@
 // tests/optim/test_cuda_kernel_emulated.py with the host C++ compiler and the CUDA headers (nvcc's include
 // folder), loaded with ctypes.
 //
-// Blocks run one after another. The Adam kernel's threads run one after another too (its one
-// __syncthreads only publishes thread 0's shared-memory loads, which serial order already does); the
-// M-opt kernels, whose tree reductions need a real barrier, run every thread of a block as a std::thread
-// with a std::barrier for __syncthreads. What this cannot show: warp-level timing and races beyond what
+// Blocks run one after another. A plain Adam block's threads run one after another too (its one
+// __syncthreads only publishes thread 0's shared-memory loads, which serial order already does); blocks
+// with a tree reduction (the M-opt kernels, and an Adam block of a group that measures M-opt) run every
+// thread as a std::thread with a std::barrier for __syncthreads. What this cannot show: warp-level timing and races beyond what
 // the barrier orders, device FMA contraction, and speed. Those need a GPU
 // (tests/optim/test_fused_adam_cuda.py).
 #include <cuda_bf16.h>
