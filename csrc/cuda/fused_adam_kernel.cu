@@ -163,15 +163,10 @@ __global__ void __launch_bounds__(kThreads) adam_kernel(const TensorEntry* tenso
   ChunkUpdate f{&te, c.start, end, &s, mode, &a, &b};
   dispatch_adam_flags(s, f);
   if (mode == kMoptMeasure) {  // the same for every thread of the block
-    __shared__ double r0[kThreads];
-    __shared__ double r1[kThreads];
-    r0[threadIdx.x] = a;
-    r1[threadIdx.x] = b;
-    __syncthreads();
-    block_reduce_pair<kThreads>(r0, r1);
+    block_sum_pair<kThreads>(a, b);
     if (threadIdx.x == 0) {
-      partials[2 * blockIdx.x] = r0[0];
-      partials[2 * blockIdx.x + 1] = r1[0];
+      partials[2 * blockIdx.x] = a;
+      partials[2 * blockIdx.x + 1] = b;
     }
   }
 }
@@ -181,21 +176,16 @@ __global__ void __launch_bounds__(kThreads) mopt_group_kernel(const GroupEntry* 
   if (found_inf != nullptr && *found_inf != 0.0f) return;  // a skipped step measures nothing
   const GroupEntry g = groups[blockIdx.x];
   if (g.mopt_mode != kMoptMeasure) return;  // the same for every thread of the block
-  __shared__ double r0[kThreads];
-  __shared__ double r1[kThreads];
   double a = 0.0, b = 0.0;
   for (int64_t j = threadIdx.x; j < g.n_chunks; j += kThreads) {
     a += partials[2 * (g.first_chunk + j)];
     b += partials[2 * (g.first_chunk + j) + 1];
   }
-  r0[threadIdx.x] = a;
-  r1[threadIdx.x] = b;
-  __syncthreads();
-  block_reduce_pair<kThreads>(r0, r1);
+  block_sum_pair<kThreads>(a, b);
   if (threadIdx.x == 0) {
     double* out = reinterpret_cast<double*>(g.mopt_sums);
-    out[0] = r0[0];
-    out[1] = r1[0];
+    out[0] = a;
+    out[1] = b;
   }
 }
 

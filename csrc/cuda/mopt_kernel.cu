@@ -32,8 +32,6 @@ __device__ __forceinline__ double load_f64(const MoptEntry& te, uint64_t base, i
 
 __global__ void __launch_bounds__(kMoptThreads) mopt_partial_kernel(const MoptEntry* tensors, const ChunkEntry* chunks,
                                                                     int64_t chunk_size, double* partials) {
-  __shared__ double r0[kMoptThreads];
-  __shared__ double r1[kMoptThreads];
   const ChunkEntry c = chunks[blockIdx.x];
   const MoptEntry te = tensors[c.tensor];
   const int64_t end = c.start + chunk_size < te.numel ? c.start + chunk_size : te.numel;
@@ -43,31 +41,23 @@ __global__ void __launch_bounds__(kMoptThreads) mopt_partial_kernel(const MoptEn
     s0 += fabs(x1 - x0);
     s1 += fabs(2.0 * x1 - x0 - x2);
   }
-  r0[threadIdx.x] = s0;
-  r1[threadIdx.x] = s1;
-  __syncthreads();
-  block_reduce_pair<kMoptThreads>(r0, r1);
+  block_sum_pair<kMoptThreads>(s0, s1);
   if (threadIdx.x == 0) {
-    partials[2 * blockIdx.x] = r0[0];
-    partials[2 * blockIdx.x + 1] = r1[0];
+    partials[2 * blockIdx.x] = s0;
+    partials[2 * blockIdx.x + 1] = s1;
   }
 }
 
 __global__ void __launch_bounds__(kMoptThreads) mopt_final_kernel(const double* partials, int64_t n_chunks, double* out) {
-  __shared__ double r0[kMoptThreads];
-  __shared__ double r1[kMoptThreads];
   double s0 = 0.0, s1 = 0.0;
   for (int64_t j = threadIdx.x; j < n_chunks; j += kMoptThreads) {
     s0 += partials[2 * j];
     s1 += partials[2 * j + 1];
   }
-  r0[threadIdx.x] = s0;
-  r1[threadIdx.x] = s1;
-  __syncthreads();
-  block_reduce_pair<kMoptThreads>(r0, r1);
+  block_sum_pair<kMoptThreads>(s0, s1);
   if (threadIdx.x == 0) {
-    out[0] = r0[0];
-    out[1] = r1[0];
+    out[0] = s0;
+    out[1] = s1;
   }
 }
 

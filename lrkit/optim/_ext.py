@@ -90,10 +90,13 @@ def has_cuda_kernel(op: str = "fused_adam_multi_") -> bool:
     default; ``"mopt_l1_multi"``: the M-opt sums)."""
     if not load():
         return False
-    try:
-        return torch._C._dispatch_has_kernel_for_dispatch_key(f"lrkit::{op}", "CUDA")
-    except RuntimeError:
-        return False
+    known = _state.setdefault("cuda_kernels", {})  # asked on every optimizer step: looked up once per op
+    if op not in known:
+        try:
+            known[op] = torch._C._dispatch_has_kernel_for_dispatch_key(f"lrkit::{op}", "CUDA")
+        except RuntimeError:
+            known[op] = False
+    return known[op]
 
 
 def _register_fakes() -> None:

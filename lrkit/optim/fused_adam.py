@@ -193,16 +193,14 @@ class FusedAdam(torch.optim.Optimizer):
 
         device = cuda[0][2]
 
-        def mopt_of(group):
-            mode, mo = mopt.get(id(group), (0, None))
-            return mode, (mo["prev"] if mode else []), (mo["sums"] if mode else None)
-
+        # per group: (M-opt mode, its prev_deltas, its sums tensor) for this step
+        mopts = [(mode, mo["prev"], mo["sums"]) if mode else (0, [], None)
+                 for mode, mo in (mopt.get(id(w[0]), (0, None)) for w in cuda)]
         key = tuple((buf["meta"].data_ptr(), group["step"].data_ptr(), tuple(p.data_ptr() for p in params),
                      tuple(g.data_ptr() for g in grads), group["betas"], group["eps"], group["weight_decay"],
-                     group["adamw"], group["maximize"], mopt_of(group)[0],
-                     tuple(d.data_ptr() for d in mopt_of(group)[1]),
-                     None if mopt_of(group)[2] is None else mopt_of(group)[2].data_ptr())
-                    for group, buf, _, params, grads, _, _ in cuda)
+                     group["adamw"], group["maximize"], mode, tuple(d.data_ptr() for d in prev),
+                     None if sums is None else sums.data_ptr())
+                    for (group, buf, _, params, grads, _, _), (mode, prev, sums) in zip(cuda, mopts))
         # Packed tables by key (pointers, hyper-parameters, M-opt mode): a step whose key is new packs them
         # (a small H2D copy). A few are kept, so the M-opt steps (other modes) do not repack every time,
         # and tables a CUDA graph captured are never freed while the optimizer lives (the graph reads them).
@@ -213,9 +211,9 @@ class FusedAdam(torch.optim.Optimizer):
             groups = [dict(params=params, grads=grads, exp_avgs=ms, exp_avg_sqs=vs, meta=buf["meta"], code=buf["code"],
                            consts=buf["consts"], step=group["step"], lr_out=buf["lr"], beta1=group["betas"][0],
                            beta2=group["betas"][1], eps=group["eps"], weight_decay=group["weight_decay"],
-                           decoupled=group["adamw"], maximize=group["maximize"], mopt_mode=mopt_of(group)[0],
-                           prev_deltas=mopt_of(group)[1], mopt_sums=mopt_of(group)[2])
-                      for group, buf, _, params, grads, ms, vs in cuda]
+                           decoupled=group["adamw"], maximize=group["maximize"], mopt_mode=mode, prev_deltas=prev,
+                           mopt_sums=sums)
+                      for (group, buf, _, params, grads, ms, vs), (mode, prev, sums) in zip(cuda, mopts)]
             t = pack(groups)
             blob = torch.from_numpy(t.blob).to(device, non_blocking=True)
             # the AdamStep records (64 bytes a group), then the M-opt partials (2 float64 a chunk)
@@ -233,7 +231,7 @@ class FusedAdam(torch.optim.Optimizer):
         vl = [x for w in cuda for x in w[6]]
         gs = None if grad_scale is None else grad_scale.to(device=device, dtype=torch.float32).reshape(1)
         fi = None if found_inf is None else found_inf.to(device=device, dtype=torch.float32).reshape(1)
-        measure = any(mopt_of(w[0])[0] == MOPT_MEASURE for w in cuda)
+        measure = any(mode == MOPT_MEASURE for mode, _, _ in mopts)
         launch(fl, gl, ml, vl, blob, t.n_tensors, t.n_chunks, t.chunk_size, t.n_groups, scratch, gs, fi, measure)
 
     # ---- the step ------------------------------------------------------------------------------

@@ -39,8 +39,8 @@ def mopt_l1(theta0, theta1, theta2) -> torch.Tensor:
     t0, t1, t2 = _as_list(theta0), _as_list(theta1), _as_list(theta2)
     if not (len(t0) == len(t1) == len(t2)):
         raise ValueError(f"mopt_l1: the snapshots must hold the same number of tensors, got {len(t0)}, {len(t1)}, {len(t2)}")
-    on_cpu = all(x.device.type == "cpu" for x in t0 + t1 + t2)
     devices = {x.device for x in t0 + t1 + t2}
+    on_cpu = all(d.type == "cpu" for d in devices)
     if len(devices) == 1 and next(iter(devices)).type == "cuda" and _ext.has_cuda_kernel("mopt_l1_multi"):
         return mopt_l1_tables(t0, t1, t2, torch.ops.lrkit.mopt_l1_multi)
     if on_cpu and _ext.load():

@@ -20,6 +20,7 @@ from lrkit.optim import FusedAdam, _ext
 from lrkit.optim.mopt import mopt_l1_reference, mopt_l1_tables
 from lrkit.optim.tables import CHUNK, GROUP, MOPT, TENSOR
 from lrkit.policies import parse
+from tests.optim.helpers import clone, lockstep, make_params, rel
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -92,36 +93,15 @@ def emulated(so):
     return EmulatedCudaAdam, calls
 
 
-def make_params(seed, dtype=torch.float32):
-    g = torch.Generator().manual_seed(seed)
-    ps = [torch.nn.Parameter(torch.randn(s, generator=g).to(dtype)) for s in [(1,), (7,), (0,), (3, 5), (70001,), (33, 17, 3)]]
-    big = torch.randn(5000, generator=g).to(dtype)
-    ps.append(torch.nn.Parameter(big[1:4002]))  # an element's offset: the kernel must take its unaligned path
-    assert ps[-1].data_ptr() % 16 != 0
-    return ps
-
-
-def rel(a, b):
-    return max(((x.double() - y.double()).norm() / max(y.double().norm(), 1e-30)).item() for x, y in zip(a, b) if y.numel())
-
-
 @pytest.mark.parametrize("adamw", [False, True])
 def test_the_cuda_kernel_source_matches_torch_adam_with_the_scheduler(lib, adamw):
     spec = "MULTI({0: LINEAR(lr=0.01, total=400, warmup=50), 400: 0.5*SIN2(k0=0.001, k1=0.01, l=100)})"
     cls, calls = emulated(lib)
     ours = make_params(0)
-    theirs = [torch.nn.Parameter(p.detach().clone()) for p in ours]
+    theirs = clone(ours)
     opt = cls(ours, policy=spec, weight_decay=0.01, adamw=adamw)
     ref = (torch.optim.AdamW if adamw else torch.optim.Adam)(theirs, lr=1.0, weight_decay=0.01, foreach=False)
-    sched = parse(spec).scheduler(ref)
-    g = torch.Generator().manual_seed(1)
-    for _ in range(1000):
-        for a, b in zip(ours, theirs):
-            a.grad = torch.randn(a.shape, generator=g)
-            b.grad = a.grad.clone()
-        opt.step()
-        ref.step()
-        sched.step()
+    lockstep(ours, theirs, 1000, 1, opt, ref, parse(spec).scheduler(ref))
     # every step was one launch over all 7 tensors: the 70,001-element one in two chunks, the empty one in none
     assert len(calls) == 1000 and set(calls) == {(7, 7, 1)}
     assert opt.steps() == [1000]
@@ -141,16 +121,10 @@ def test_the_cuda_kernel_source_equals_the_cpu_kernel_bit_for_bit(lib, dtype, ad
     cls, calls = emulated(lib)
     spec = "MULTI({0: LINEAR(lr=0.01, total=400, warmup=50), 400: 0.5*SIN2(k0=0.001, k1=0.01, l=100)})"
     ours = make_params(4, dtype)
-    theirs = [torch.nn.Parameter(p.detach().clone()) for p in ours]
+    theirs = clone(ours)
     kw = dict(policy=spec, weight_decay=0.01, adamw=adamw, maximize=maximize)
     opt, cpu = cls(ours, **kw), FusedAdam(theirs, backend="ext", **kw)
-    g = torch.Generator().manual_seed(5)
-    for _ in range(200):
-        for a, b in zip(ours, theirs):
-            a.grad = torch.randn(a.shape, generator=g).to(dtype)
-            b.grad = a.grad.clone()
-        opt.step()
-        cpu.step()
+    lockstep(ours, theirs, 200, 5, opt, cpu)
     assert len(calls) == 200 and cpu.uses_extension("cpu")
     assert all(torch.equal(a, b) for a, b in zip(ours, theirs))
     for key in ("exp_avg", "exp_avg_sq"):
@@ -165,7 +139,7 @@ def test_streaming_mopt_on_the_cuda_path_equals_the_cpu_kernel(lib, dtype, monke
     assert _ext.load(), f"the lrkit CPU extension did not build: {_ext.error()}"
     cls, calls = emulated(lib)
     a0, b0 = make_params(6, dtype), make_params(7, dtype)
-    a1, b1 = ([torch.nn.Parameter(p.detach().clone()) for p in ps] for ps in (a0, b0))
+    a1, b1 = clone(a0), clone(b0)
     groups = lambda a, b: [{"params": a}, {"params": b, "policy": "TRI(k0=0.001, k1=0.01, l=5)"}]  # noqa: E731
     kw = dict(policy="FIX(k=0.003)", weight_decay=0.01, adamw=True, mopt_every=4)
     opt, cpu = cls(groups(a0, b0), **kw), FusedAdam(groups(a1, b1), backend="ext", **kw)
@@ -213,16 +187,10 @@ def test_half_precision_params_follow_the_reference_step(lib, dtype):
     cls, _ = emulated(lib)
     spec = "TRI2(k0=0.001, k1=0.01, l=20)"
     ours = make_params(2, dtype)
-    theirs = [torch.nn.Parameter(p.detach().clone()) for p in ours]
-    opt, ref = cls(ours, policy=spec, weight_decay=0.1, adamw=True), FusedAdam(theirs, policy=spec, weight_decay=0.1,
-                                                                             adamw=True, backend="torch")
-    g = torch.Generator().manual_seed(3)
-    for _ in range(100):
-        for a, b in zip(ours, theirs):
-            a.grad = torch.randn(a.shape, generator=g).to(dtype)
-            b.grad = a.grad.clone()
-        opt.step()
-        ref.step()
+    theirs = clone(ours)
+    kw = dict(policy=spec, weight_decay=0.1, adamw=True)
+    opt, ref = cls(ours, **kw), FusedAdam(theirs, backend="torch", **kw)
+    lockstep(ours, theirs, 100, 3, opt, ref)
     for a, b in zip(ours, theirs):  # within a rounding step of the half type, where the two paths round differently
         tol = 2 * torch.finfo(dtype).eps * b.detach().float().abs().clamp_min(1e-2)
         assert torch.all((a.float() - b.float()).abs() <= tol)

@@ -7,6 +7,7 @@ import torch
 
 from lrkit.optim import FusedAdam, ProgramError, _ext, compile_policy
 from lrkit.policies import MetricPolicy, parse
+from tests.optim.helpers import clone, lockstep, rel
 from tests.policies.examples import EXAMPLES
 
 SHAPES = [(1,), (7,), (0,), (3, 5), (1000,), (33, 17, 3), (40001,)]  # odd sizes and an empty tensor
@@ -24,12 +25,6 @@ def problem(seed, dtype=torch.float32):
     return [torch.nn.Parameter(torch.randn(s, generator=g).to(dtype)) for s in SHAPES]
 
 
-def clone(ps):
-    return [torch.nn.Parameter(p.detach().clone()) for p in ps]
-
-
-def rel(a, b):
-    return max(((x.double() - y.double()).norm() / max(y.double().norm(), 1e-30)).item() for x, y in zip(a, b) if y.numel())
 
 
 @pytest.mark.parametrize("spec", [s for s in EXAMPLES if not isinstance(parse(s), MetricPolicy)])
@@ -45,19 +40,11 @@ def test_kernel_interpreter_equals_the_policy(ext, spec):
 @pytest.mark.parametrize("backend", ["ext", "torch"])
 def test_matches_torch_adam_with_the_policy_scheduler(ext, adamw, backend):
     spec = "MULTI({0: LINEAR(lr=0.01, total=400, warmup=50), 400: 0.5*SIN2(k0=0.001, k1=0.01, l=100)})"
-    ours, theirs = problem(0), None
+    ours = problem(0)
     theirs = clone(ours)
     opt = FusedAdam(ours, policy=spec, betas=(0.9, 0.99), weight_decay=0.01, adamw=adamw, backend=backend)
     ref = (torch.optim.AdamW if adamw else torch.optim.Adam)(theirs, lr=1.0, betas=(0.9, 0.99), weight_decay=0.01, fused=True)
-    sched = parse(spec).scheduler(ref)
-    g = torch.Generator().manual_seed(1)
-    for _ in range(1000):
-        for a, b in zip(ours, theirs):
-            a.grad = torch.randn(a.shape, generator=g)
-            b.grad = a.grad.clone()
-        opt.step()
-        ref.step()
-        sched.step()
+    lockstep(ours, theirs, 1000, 1, opt, ref, parse(spec).scheduler(ref))
     assert opt.uses_extension() == (backend == "ext")
     assert opt.steps() == [1000] and opt.last_lr()[0] == pytest.approx(parse(spec)(999), rel=1e-12)
     assert rel(ours, theirs) < 1e-6

@@ -6,6 +6,8 @@ import torch
 from lrkit.optim import FusedAdam, _ext, mopt_l1, mopt_l1_reference
 from lrkit.optim.tables import pack_mopt
 from lrkit.policies import parse
+from tests.optim import helpers
+from tests.optim.helpers import rel
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(),
                                 reason="no CUDA device visible: the CUDA kernels are only compiled here (nvcc -c in .ci/run)")
@@ -17,17 +19,7 @@ def cuda_ext():
 
 
 def make_params(seed, dtype=torch.float32):
-    g = torch.Generator().manual_seed(seed)
-    ps = [torch.nn.Parameter(torch.randn(s, generator=g).to("cuda", dtype)) for s in
-          [(1,), (7,), (0,), (3, 5), (70001,), (33, 17, 3)]]
-    big = torch.randn(5000, generator=g).to("cuda", dtype)
-    ps.append(torch.nn.Parameter(big[1:4001]))  # a 4-byte offset: the kernel must take the unaligned path
-    assert ps[-1].data_ptr() % 16 != 0
-    return ps
-
-
-def rel(a, b):
-    return max(((x.double() - y.double()).norm() / max(y.double().norm(), 1e-30)).item() for x, y in zip(a, b) if y.numel())
+    return helpers.make_params(seed, dtype, device="cuda")
 
 
 @pytest.mark.parametrize("adamw", [False, True])
