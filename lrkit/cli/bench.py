@@ -11,6 +11,8 @@ def add_parser(sub) -> None:
     bsub = b.add_subparsers(dest="bench", metavar="BENCH")
     f = bsub.add_parser("fused-adam", help="FusedAdam vs torch Adam (fused, foreach) + scheduler vs 8-bit Adam; M-opt")
     f.add_argument("--sizes", type=float, nargs="+", default=[1e6, 1e7], help="one-tensor cases (parameters)")
+    f.add_argument("--mopt-sizes", type=float, nargs="*", default=None,
+                   help="sizes for the M-opt op vs the naive expression (default: --sizes)")
     f.add_argument("--many-small", type=int, nargs="*", default=[500], help="many-small-tensor cases (tensor counts)")
     f.add_argument("--small-size", type=int, default=4096, help="parameters per small tensor")
     f.add_argument("--device", default="cpu")
@@ -49,12 +51,13 @@ def run_fused_adam(args) -> int:
         print(f"lrkit bench: --device {args.device} but torch sees no CUDA device", file=sys.stderr)
         return 2
     doc = bench_fused_adam(sizes=[int(s) for s in args.sizes], many_small=args.many_small, small_size=args.small_size,
-                           device=args.device, dtype=getattr(torch, args.dtype), steps=args.steps, skip=args.skip)
+                           device=args.device, dtype=getattr(torch, args.dtype), steps=args.steps, skip=args.skip,
+                           mopt_sizes=None if args.mopt_sizes is None else [int(s) for s in args.mopt_sizes])
     print(table(doc))
     if args.out:
         write(doc, args.out)
         print(f"written: {args.out} and {args.out.rsplit('.', 1)[0]}.md")
-    return 0
+    return 130 if doc.get("interrupted") else 0
 
 
 def run_train_bench(args) -> int:
@@ -78,4 +81,4 @@ def run_train_bench(args) -> int:
     if args.out:
         write(doc, args.out)
         print(f"written: {args.out} and {args.out.rsplit('.', 1)[0]}.md")
-    return 0
+    return 130 if doc.get("interrupted") else 0

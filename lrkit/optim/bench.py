@@ -10,6 +10,7 @@ bandwidth (``dst.copy_(src)`` on a 256 MB tensor), and the speed-up over torch f
 
 from __future__ import annotations
 
+import gc
 import json
 import statistics
 import time
@@ -53,13 +54,51 @@ def copy_bandwidth(device: torch.device, mbytes: int = 256, steps: int = 10) -> 
 
 
 def _params(sizes: list[int], device, dtype, seed=0):
-    g = torch.Generator(device="cpu").manual_seed(seed)
+    """Random parameters with gradients, drawn on ``device`` itself (1B values drawn on the host and copied
+    over would take longer than timing the step)."""
+    g = torch.Generator(device=device).manual_seed(seed)
     ps = []
     for n in sizes:
-        p = torch.nn.Parameter(torch.randn(n, generator=g).to(device=device, dtype=dtype))
-        p.grad = torch.randn(n, generator=g).to(device=device, dtype=dtype) * 1e-3
+        p = torch.nn.Parameter(torch.randn(n, generator=g, device=device, dtype=dtype))
+        p.grad = torch.randn(n, generator=g, device=device, dtype=dtype).mul_(1e-3)
         ps.append(p)
     return ps
+
+
+# Bytes per parameter an implementation holds while it steps, beyond the parameter and its gradient: its
+# optimizer state plus the largest set of temporaries its step allocates (read off each implementation:
+# torch's foreach Adam allocates sqrt(v); the pure-torch reference holds m', v' and about three float32
+# intermediates of the update). Used to skip, and say so, a case that would not fit in free memory.
+STEP_BYTES = {"lrkit": 8, "fused": 8, "foreach": 12, "reference": 28, "bnb8": 2}
+
+
+def free_bytes(device: torch.device) -> int | None:
+    """Bytes free for new tensors on ``device``: ``cudaMemGetInfo`` on a GPU, Linux's MemAvailable on the
+    host; None where it cannot be told."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def _fits(need: int, device: torch.device) -> str | None:
+    """None if ``need`` bytes fit in 90% of the free memory, else why not (the row's ``skipped``)."""
+    free = free_bytes(device)
+    if free is None or need <= 0.9 * free:
+        return None
+    return f"needs about {need / 1e9:.1f} GB, {free / 1e9:.1f} GB free on {device.type}"
+
+
+def _release(device: torch.device) -> None:
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
 
 
 def _impls(device: torch.device):
@@ -102,54 +141,96 @@ def _impls(device: torch.device):
 
 
 def bench_fused_adam(sizes=(1_000_000, 10_000_000), many_small=(500,), small_size=4096, device="cpu",
-                     dtype=torch.float32, steps: int = 20, warmup: int = 3, skip=(), progress: bool = True) -> dict:
-    """Time every implementation on one-tensor cases (``sizes``) and many-small-tensor cases."""
+                     dtype=torch.float32, steps: int = 20, warmup: int = 3, skip=(), progress: bool = True,
+                     mopt_sizes=None) -> dict:
+    """Time every implementation on one-tensor cases (``sizes``) and many-small-tensor cases, then the
+    M-opt op on ``mopt_sizes`` (default: ``sizes``).
+
+    A case that would not fit in free memory (:data:`STEP_BYTES`) is recorded as ``skipped`` with the
+    bytes it needs; an implementation that fails is recorded with its ``error``. Ctrl-C (or ``timeout
+    --signal=INT``) stops the benchmark and returns every row measured so far, with ``interrupted`` set.
+    """
     from tqdm.auto import tqdm
 
     device = torch.device(device)
     bw = copy_bandwidth(device)
+    item = torch.empty((), dtype=dtype).element_size()
     cases = [(f"1 x {n:,}", [int(n)]) for n in sizes] + [(f"{k} x {small_size:,}", [small_size] * int(k)) for k in many_small]
-    rows = []
+    rows, mopt, interrupted = [], [], None
     impls = [(k, mk) for k, mk in _impls(device) if k not in skip]
     bar = tqdm(total=len(cases) * len(impls), desc="fused-adam bench", disable=not progress)
-    for case, shape in cases:
-        n_params = sum(shape)
-        case_rows = []
-        for key, make in impls:
-            row = {"case": case, "params": n_params, "tensors": len(shape), "impl": key}
-            try:
-                ps = _params(shape, device, dtype)
-                fn, name = make(ps)
-                ms = _median_ms(fn, device, steps, warmup)
-                item = torch.empty((), dtype=dtype).element_size()
-                moved = n_params * (3 * item + (4 if key == "bnb8" else 16))  # p r/w + g; m, v r/w
-                row.update(name=name, median_ms=ms, gb_s=moved / (ms * 1e-3) / 1e9)
-                row["frac_copy_bw"] = row["gb_s"] / bw
-            except Exception as e:  # an implementation that does not run here is reported, not fatal
-                row.update(name=key, error=f"{type(e).__name__}: {str(e).splitlines()[0][:160]}")
-            case_rows.append(row)
-            bar.update(1)
+    try:
+        for case, shape in cases:
+            n_params = sum(shape)
+            case_rows = []
+            rows.append(case_rows)
+            for key, make in impls:
+                row = {"case": case, "params": n_params, "tensors": len(shape), "impl": key}
+                case_rows.append(row)
+                too_big = _fits(n_params * (2 * item + STEP_BYTES[key]), device)
+                if too_big:
+                    row.update(name=key, skipped=too_big)
+                else:
+                    try:
+                        ps = _params(shape, device, dtype)
+                        fn, name = make(ps)
+                        ms = _median_ms(fn, device, steps, warmup)
+                        moved = n_params * (3 * item + (4 if key == "bnb8" else 16))  # p r/w + g; m, v r/w
+                        row.update(name=name, median_ms=ms, gb_s=moved / (ms * 1e-3) / 1e9)
+                        row["frac_copy_bw"] = row["gb_s"] / bw
+                    except Exception as e:  # an implementation that does not run here is reported, not fatal
+                        row.update(name=key, error=f"{type(e).__name__}: {str(e).splitlines()[0][:160]}")
+                    finally:
+                        ps = fn = None  # free this implementation's tensors before the next one allocates
+                        _release(device)
+                bar.update(1)
+        mopt_sizes = sizes if mopt_sizes is None else mopt_sizes
+        mopt = bench_mopt(mopt_sizes, device, steps, warmup, out=mopt)
+    except KeyboardInterrupt:
+        interrupted = "stopped by an interrupt; the rows measured before it are kept"
+    finally:
+        bar.close()
+    for case_rows in rows:
         base = next((r for r in case_rows if r["impl"] == "fused" and "median_ms" in r), None)
         for r in case_rows:
             if base and "median_ms" in r:
                 r["speedup_vs_torch_fused"] = base["median_ms"] / r["median_ms"]
-        rows += case_rows
-    bar.close()
-    return {"device": _device_name(device), "dtype": str(dtype).replace("torch.", ""), "copy_bandwidth_gb_s": bw,
-            "policy": SPEC, "rows": rows, "mopt": bench_mopt(sizes, device, steps, warmup), "environment": _env(device)}
+    doc = {"device": _device_name(device), "dtype": str(dtype).replace("torch.", ""), "copy_bandwidth_gb_s": bw,
+           "policy": SPEC, "rows": [r for case_rows in rows for r in case_rows if "name" in r], "mopt": mopt,
+           "environment": _env(device)}
+    if interrupted:
+        doc["interrupted"] = interrupted
+    return doc
 
 
-def bench_mopt(sizes, device, steps: int = 20, warmup: int = 3) -> list[dict]:
-    """Fused M-opt L1 sums vs the naive torch expression of Formula 7."""
+def bench_mopt(sizes, device, steps: int = 20, warmup: int = 3, out: list | None = None) -> list[dict]:
+    """Fused M-opt L1 sums vs the naive torch expression of Formula 7 (rows appended to ``out`` as they are
+    measured). The naive expression holds about three more tensors of the snapshots' size; a size whose
+    naive form would not fit in free memory is timed for the fused op only."""
     from lrkit.optim import mopt_lr
 
-    out = []
+    device = torch.device(device)
+    out = [] if out is None else out
     for n in sizes:
-        g = torch.Generator().manual_seed(1)
-        t0, t1, t2 = (torch.randn(int(n), generator=g).to(device) for _ in range(3))
-        ours = _median_ms(lambda: mopt_lr(0.01, [t0], [t1], [t2]), device, steps, warmup)
-        naive = _median_ms(lambda: 0.01 * (t1 - t0).abs().sum() / (2 * t1 - t0 - t2).abs().sum(), device, steps, warmup)
-        out.append({"params": int(n), "fused_ms": ours, "naive_ms": naive, "speedup": naive / ours})
+        n = int(n)
+        row = {"params": n}
+        too_big = _fits(3 * 4 * n, device)
+        if too_big:
+            out.append(dict(row, skipped=too_big))
+            continue
+        g = torch.Generator(device=device).manual_seed(1)
+        t0, t1, t2 = (torch.randn(n, generator=g, device=device) for _ in range(3))
+        row["fused_ms"] = _median_ms(lambda: mopt_lr(0.01, [t0], [t1], [t2]), device, steps, warmup)
+        naive_too_big = _fits(3 * 4 * n, device)
+        if naive_too_big:
+            row["naive_skipped"] = naive_too_big
+        else:
+            row["naive_ms"] = _median_ms(lambda: 0.01 * (t1 - t0).abs().sum() / (2 * t1 - t0 - t2).abs().sum(),
+                                         device, steps, warmup)
+            row["speedup"] = row["naive_ms"] / row["fused_ms"]
+        out.append(row)
+        t0 = t1 = t2 = None
+        _release(device)
     return out
 
 
@@ -177,15 +258,23 @@ def table(doc: dict) -> str:
              "| case | implementation | median step (ms) | GB/s | of copy bw | vs torch fused + scheduler |",
              "| --- | --- | --- | --- | --- | --- |"]
     for r in doc["rows"]:
-        if "error" in r:
-            lines.append(f"| {r['case']} | {r['name']} | — | — | — | does not run here: {r['error']} |")
+        if "error" in r or "skipped" in r:
+            why = f"does not run here: {r['error']}" if "error" in r else f"skipped: {r['skipped']}"
+            lines.append(f"| {r['case']} | {r['name']} | — | — | — | {why} |")
         else:
             sp = r.get("speedup_vs_torch_fused")
             lines.append(f"| {r['case']} | {r['name']} | {r['median_ms']:.3f} | {r['gb_s']:.1f} | "
                          f"{100 * r['frac_copy_bw']:.0f}% | {'—' if sp is None else f'{sp:.2f}×'} |")
     lines += ["", "| M-opt, params | fused (ms) | naive torch (ms) | speed-up |", "| --- | --- | --- | --- |"]
     for r in doc["mopt"]:
-        lines.append(f"| {r['params']:,} | {r['fused_ms']:.3f} | {r['naive_ms']:.3f} | {r['speedup']:.2f}× |")
+        if "skipped" in r:
+            lines.append(f"| {r['params']:,} | — | — | skipped: {r['skipped']} |")
+        elif "naive_ms" not in r:
+            lines.append(f"| {r['params']:,} | {r['fused_ms']:.3f} | — | naive skipped: {r['naive_skipped']} |")
+        else:
+            lines.append(f"| {r['params']:,} | {r['fused_ms']:.3f} | {r['naive_ms']:.3f} | {r['speedup']:.2f}× |")
+    if doc.get("interrupted"):
+        lines += ["", f"Incomplete: {doc['interrupted']}."]
     return "\n".join(lines) + "\n"
 
 

@@ -107,27 +107,35 @@ def bench_train(recipes=("table5", "table6"), variants=("eager", "channels_last"
         raise ValueError(f"variants: unknown {bad}; allowed: {', '.join(VARIANTS)}")
     if threads:
         torch.set_num_threads(threads)
-    cases, datasets = [], {}
+    cases, datasets, interrupted = [], {}, None
     bar = tqdm(total=len(recipes) * len(variants), desc="bench train", disable=not progress)
-    for name in recipes:
-        base = recipe_config(name)
-        if base["dataset"] not in datasets:
-            datasets[base["dataset"]] = load_dataset(base["dataset"], root=base.get("data_root"))
-        for v in variants:
-            r = time_variant(base, v, datasets[base["dataset"]], device=device, steps=steps, warmup=warmup, threads=threads)
-            r.update(recipe=name, model=base["model"], dataset=base["dataset"], batch_size=base["batch_size"],
-                     optimizer=base["optimizer"], budget_iters=base["iters"])
-            if "it_per_s" in r:
-                r["budget_min"] = base["iters"] / r["it_per_s"] / 60
-            cases.append(r)
-            bar.update(1)
-    bar.close()
+    try:
+        for name in recipes:
+            base = recipe_config(name)
+            if base["dataset"] not in datasets:
+                datasets[base["dataset"]] = load_dataset(base["dataset"], root=base.get("data_root"))
+            for v in variants:
+                r = time_variant(base, v, datasets[base["dataset"]], device=device, steps=steps, warmup=warmup,
+                                 threads=threads)
+                r.update(recipe=name, model=base["model"], dataset=base["dataset"], batch_size=base["batch_size"],
+                         optimizer=base["optimizer"], budget_iters=base["iters"])
+                if "it_per_s" in r:
+                    r["budget_min"] = base["iters"] / r["it_per_s"] / 60
+                cases.append(r)
+                bar.update(1)
+    except KeyboardInterrupt:  # e.g. `timeout --signal=INT`: keep the variants timed so far
+        interrupted = "stopped by an interrupt; the variants timed before it are kept"
+    finally:
+        bar.close()
     for name in recipes:  # speed-up over the recipe's eager run
         eager = next((c for c in cases if c["recipe"] == name and c["variant"] == "eager" and "it_per_s" in c), None)
         for c in cases:
             if c["recipe"] == name and eager and "it_per_s" in c:
                 c["vs_eager"] = c["it_per_s"] / eager["it_per_s"]
-    return {"cases": cases, "environment": _env(torch.device(device))}
+    doc = {"cases": cases, "environment": _env(torch.device(device))}
+    if interrupted:
+        doc["interrupted"] = interrupted
+    return doc
 
 
 def _env(device: torch.device) -> dict:
@@ -154,6 +162,8 @@ def table(doc: dict) -> str:
             vs = f"{c['vs_eager']:.2f}×" if "vs_eager" in c else "—"
             lines.append(f"{head} {c['it_per_s']:.2f} | {c['ms_per_it']:.1f} | {vs} | "
                          f"{c['warmup_s']:.1f} | {c['budget_iters']:,} | {_duration(c['budget_min'])} |")
+    if doc.get("interrupted"):
+        lines += ["", f"Incomplete: {doc['interrupted']}."]
     return "\n".join(lines) + "\n"
 
 

@@ -71,6 +71,28 @@ def test_bench_train_document_table_and_cli(mnist, tmp_path, capsys):
     assert set(VARIANTS) >= {"eager", "channels_last", "compile", "cuda-graphs"}
 
 
+def test_an_interrupt_keeps_the_variants_timed_so_far(mnist, monkeypatch, tmp_path):
+    from lrkit.train import bench
+
+    real, calls = bench.time_variant, []
+
+    def flaky(*a, **kw):  # Ctrl-C (or `timeout --signal=INT`) during the second variant
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*a, **kw)
+
+    monkeypatch.setattr(bench, "time_variant", flaky)
+    doc = bench_train(["table4"], ["eager", "channels_last"], steps=2, warmup=1, threads=2, progress=False)
+    assert [c["variant"] for c in doc["cases"]] == ["eager"] and doc["cases"][0]["it_per_s"] > 0
+    assert "interrupt" in doc["interrupted"] and table(doc).rstrip().endswith("the variants timed before it are kept.")
+    calls.clear()
+    out = tmp_path / "b.json"
+    assert main(["bench", "train", "--recipe", "table4", "--variants", "eager", "channels_last", "--steps", "2",
+                 "--warmup", "1", "--no-progress", "--out", str(out)]) == 130
+    assert json.loads(out.read_text())["cases"][0]["variant"] == "eager"
+
+
 def test_training_and_the_benchmark_need_no_database_packages(mnist, tmp_path):
     """A GPU machine may lack SQLAlchemy (nothing can be installed there): training, the table recipes and
     the benchmark import it only when a run is recorded to a database."""
