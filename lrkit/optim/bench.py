@@ -88,9 +88,9 @@ def free_bytes(device: torch.device) -> int | None:
 
 
 def _fits(need: int, device: torch.device) -> str | None:
-    """None if ``need`` bytes fit in 90% of the free memory, else why not (the row's ``skipped``)."""
+    """None if ``need`` bytes fit in 85% of the free memory, else why not (the row's ``skipped``)."""
     free = free_bytes(device)
-    if free is None or need <= 0.9 * free:
+    if free is None or need <= 0.85 * free:
         return None
     return f"needs about {need / 1e9:.1f} GB, {free / 1e9:.1f} GB free on {device.type}"
 
