@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
 import torch
 
 from lrkit.optim import _ext
@@ -196,16 +197,18 @@ class FusedAdam(torch.optim.Optimizer):
         # per group: (M-opt mode, its prev_deltas, its sums tensor) for this step
         mopts = [(mode, mo["prev"], mo["sums"]) if mode else (0, [], None)
                  for mode, mo in (mopt.get(id(w[0]), (0, None)) for w in cuda)]
-        key = tuple((buf["meta"].data_ptr(), group["step"].data_ptr(), tuple(p.data_ptr() for p in params),
-                     tuple(g.data_ptr() for g in grads), group["betas"], group["eps"], group["weight_decay"],
-                     group["adamw"], group["maximize"], mode, tuple(d.data_ptr() for d in prev),
-                     None if sums is None else sums.data_ptr())
-                    for (group, buf, _, params, grads, _, _), (mode, prev, sums) in zip(cuda, mopts))
         # Packed tables by key (pointers, hyper-parameters, M-opt mode): a step whose key is new packs them
-        # (a small H2D copy). A few are kept, so the M-opt steps (other modes) do not repack every time,
-        # and tables a CUDA graph captured are never freed while the optimizer lives (the graph reads them).
+        # (a small H2D copy). A few are kept, so the M-opt steps (other modes) do not repack every time.
+        # Gradients are not in the key: `zero_grad()` frees them and backward may allocate them elsewhere,
+        # so where only their addresses moved, the tables' grad column is rewritten and copied over (no
+        # repack). Tables a CUDA graph captured are held while the optimizer lives (the graph reads them).
+        key = tuple((buf["meta"].data_ptr(), group["step"].data_ptr(), tuple(p.data_ptr() for p in params),
+                     group["betas"], group["eps"], group["weight_decay"], group["adamw"], group["maximize"], mode,
+                     tuple(d.data_ptr() for d in prev), None if sums is None else sums.data_ptr())
+                    for (group, buf, _, params, grads, _, _), (mode, prev, sums) in zip(cuda, mopts))
+        grad_ptrs = np.fromiter((g.data_ptr() for w in cuda for g in w[4]), dtype=np.uint64)
         cache = self.__dict__.setdefault("_cuda_tables", {})
-        captured = self.__dict__.setdefault("_cuda_tables_captured", set())
+        captured = self.__dict__.setdefault("_cuda_tables_captured", [])
         entry = cache.pop(key, None)
         if entry is None:
             groups = [dict(params=params, grads=grads, exp_avgs=ms, exp_avg_sqs=vs, meta=buf["meta"], code=buf["code"],
@@ -219,10 +222,15 @@ class FusedAdam(torch.optim.Optimizer):
             # the AdamStep records (64 bytes a group), then the M-opt partials (2 float64 a chunk)
             scratch = torch.empty(64 * t.n_groups + 16 * t.n_chunks, dtype=torch.uint8, device=device)
             entry = (t, blob, scratch)
+        elif not np.array_equal(entry[0].tensor_column("g"), grad_ptrs):
+            # new host and device tables; the old ones stay as they were for a launch in flight (the caching
+            # allocator reuses their memory only after it) or a captured graph (held below)
+            t = entry[0].with_grads(grad_ptrs)
+            entry = (t, torch.from_numpy(t.blob).to(device, non_blocking=True), entry[2])
         cache[key] = entry  # the most recently used last
         if torch.cuda.is_available() and torch.cuda.is_current_stream_capturing():
-            captured.add(key)
-        for old in [k for k in cache if k not in captured][:-self._TABLES_KEPT]:
+            captured.append(entry)
+        for old in list(cache)[:-self._TABLES_KEPT]:
             del cache[old]
         t, blob, scratch = entry
         fl = [x for w in cuda for x in w[3]]

@@ -8,7 +8,7 @@ output, so one launch updates many groups — or many model replicas, each with 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -34,6 +34,23 @@ class Tables:
     n_chunks: int
     n_groups: int
     chunk_size: int
+
+    def tensor_column(self, name: str) -> np.ndarray:
+        """One field of the tensor table as an array, e.g. ``"g"``: the gradients' addresses in launch order."""
+        return self.blob[: self.n_tensors * TENSOR.itemsize].view(TENSOR)[name]
+
+    def with_grads(self, grad_ptrs) -> "Tables":
+        """A copy of these tables whose tensors read their gradients at ``grad_ptrs`` (one address per tensor,
+        in launch order), everything else unchanged: what a step needs when only the gradients were
+        re-allocated (``zero_grad()`` sets them to None), without packing again."""
+        blob = self.blob.copy()
+        tensors = blob[: self.n_tensors * TENSOR.itemsize].view(TENSOR)
+        grad_ptrs = np.asarray(grad_ptrs, dtype=np.uint64)
+        if grad_ptrs.shape != (self.n_tensors,):
+            raise ValueError(f"with_grads: grad_ptrs must hold one address per tensor ({self.n_tensors}), "
+                             f"got shape {grad_ptrs.shape}")
+        tensors["g"] = grad_ptrs
+        return replace(self, blob=blob)
 
     def split(self):
         """The three tables back as structured arrays (for tests and debugging)."""

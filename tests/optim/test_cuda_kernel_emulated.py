@@ -338,9 +338,44 @@ def test_tables_a_cuda_graph_captured_are_kept_and_others_are_bounded(lib, monke
     (pinned,) = opt._cuda_tables
     blob = opt._cuda_tables[pinned][1]
     monkeypatch.setattr(torch.cuda, "is_current_stream_capturing", lambda: False)
-    grads = [torch.ones_like(w) for _ in range(8)]  # new grad tensors: new pointers, new tables each step
-    for gr in grads:
-        w.grad = gr
+    for k in range(8):  # other hyper-parameters: other tables each step
+        opt.param_groups[0]["eps"] = 1e-9 * (k + 2)
+        w.grad = torch.ones_like(w)  # and new grad tensors
         opt.step()
-    assert pinned in opt._cuda_tables and opt._cuda_tables[pinned][1] is blob
-    assert len(opt._cuda_tables) == 1 + FusedAdam._TABLES_KEPT
+    assert pinned not in opt._cuda_tables and len(opt._cuda_tables) == FusedAdam._TABLES_KEPT
+    (held,) = opt._cuda_tables_captured  # evicted from the cache, still held for the graph
+    assert held[1] is blob and held[1].data_ptr() == blob.data_ptr()
+
+
+def test_reallocated_grads_rewrite_the_grad_column_without_packing_again(lib, monkeypatch):
+    """`zero_grad()` frees the gradients and backward allocates new ones, maybe elsewhere: the step follows
+    them without a repack, and the earlier tables (which a launch in flight or a captured graph may still
+    read) are left as they were."""
+    packs = count_packs(monkeypatch)
+    cls, calls = emulated(lib)
+    ours, theirs = make_params(3), make_params(3)
+    opt = cls(ours, policy="TRI(k0=0.001, k1=0.01, l=5)")
+    ref = FusedAdam(theirs, policy="TRI(k0=0.001, k1=0.01, l=5)", backend="torch")
+    g = torch.Generator().manual_seed(7)
+    kept = []
+    for step in range(6):
+        grads = [torch.randn(p.shape, generator=g) for p in ours]
+        for p, q, gr in zip(ours, theirs, grads):
+            p.grad, q.grad = gr.clone(), gr.clone()  # fresh tensors every step, as after zero_grad()
+        kept.append([p.grad for p in ours])  # keep them alive so that no address is reused
+        opt.step()
+        ref.step()
+        (t, blob, _), = opt._cuda_tables.values()
+        assert list(t.tensor_column("g")) == [p.grad.data_ptr() for p in ours]
+        assert bytes(blob.numpy()) == bytes(t.blob)  # the launch read these tables
+        if step == 0:
+            first_tables, first_blob = t, blob
+    assert len(packs) == 1 and len(calls) == 6
+    assert rel(ours, theirs) < 1e-6
+    # the first step's tables, host and device, still point at the first step's gradients
+    assert list(first_tables.tensor_column("g")) == [x.data_ptr() for x in kept[0]] != list(t.tensor_column("g"))
+    assert bytes(first_blob.numpy()) == bytes(first_tables.blob)
+    n = t.n_tensors * TENSOR.itemsize  # everything but the tensor table is the same bytes
+    assert first_tables.blob[n:].tobytes() == t.blob[n:].tobytes() and first_tables.blob is not t.blob
+    with pytest.raises(ValueError, match="one address per tensor"):
+        t.with_grads([1, 2])
