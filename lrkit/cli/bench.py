@@ -52,7 +52,8 @@ def run_fused_adam(args) -> int:
         return 2
     doc = bench_fused_adam(sizes=[int(s) for s in args.sizes], many_small=args.many_small, small_size=args.small_size,
                            device=args.device, dtype=getattr(torch, args.dtype), steps=args.steps, skip=args.skip,
-                           mopt_sizes=None if args.mopt_sizes is None else [int(s) for s in args.mopt_sizes])
+                           mopt_sizes=None if args.mopt_sizes is None else [int(s) for s in args.mopt_sizes],
+                           checkpoint=(lambda doc: write(doc, args.out)) if args.out else None)
     print(table(doc))
     if args.out:
         write(doc, args.out)

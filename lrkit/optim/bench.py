@@ -66,10 +66,14 @@ def _params(sizes: list[int], device, dtype, seed=0):
 
 
 # Bytes per parameter an implementation holds while it steps, beyond the parameter and its gradient: its
-# optimizer state plus the largest set of temporaries its step allocates (read off each implementation:
-# torch's foreach Adam allocates sqrt(v); the pure-torch reference holds m', v' and about three float32
-# intermediates of the update). Used to skip, and say so, a case that would not fit in free memory.
-STEP_BYTES = {"lrkit": 8, "fused": 8, "foreach": 12, "reference": 28, "bnb8": 2}
+# optimizer state plus the temporaries its step allocates. On the host these are measured: the growth of
+# the peak RSS over making the optimizer and three steps, its slope between 10M and 40M fp32 parameters
+# (2-core EPYC, torch 2.13, bitsandbytes 0.50, whose CPU path holds about 22 bytes, not the 2 of its 8-bit
+# states). On a GPU they are read off the code: torch's foreach Adam allocates sqrt(v), the pure-torch
+# reference holds m', v' and about three float32 intermediates, 8-bit Adam updates its byte states in
+# place. Used to skip, and say so, a case that would not fit in free memory.
+STEP_BYTES = {"cpu": {"lrkit": 8, "fused": 8, "foreach": 12, "reference": 28, "bnb8": 22},
+              "cuda": {"lrkit": 8, "fused": 8, "foreach": 12, "reference": 28, "bnb8": 4}}
 
 
 def free_bytes(device: torch.device) -> int | None:
@@ -142,13 +146,15 @@ def _impls(device: torch.device):
 
 def bench_fused_adam(sizes=(1_000_000, 10_000_000), many_small=(500,), small_size=4096, device="cpu",
                      dtype=torch.float32, steps: int = 20, warmup: int = 3, skip=(), progress: bool = True,
-                     mopt_sizes=None) -> dict:
+                     mopt_sizes=None, checkpoint=None) -> dict:
     """Time every implementation on one-tensor cases (``sizes``) and many-small-tensor cases, then the
     M-opt op on ``mopt_sizes`` (default: ``sizes``).
 
     A case that would not fit in free memory (:data:`STEP_BYTES`) is recorded as ``skipped`` with the
     bytes it needs; an implementation that fails is recorded with its ``error``. Ctrl-C (or ``timeout
     --signal=INT``) stops the benchmark and returns every row measured so far, with ``interrupted`` set.
+    ``checkpoint(doc)``, if given, is called after every case with the document so far (marked
+    ``interrupted`` until the end), so a process killed outright (out of memory) leaves what it measured.
     """
     from tqdm.auto import tqdm
 
@@ -159,6 +165,21 @@ def bench_fused_adam(sizes=(1_000_000, 10_000_000), many_small=(500,), small_siz
     rows, mopt, interrupted = [], [], None
     impls = [(k, mk) for k, mk in _impls(device) if k not in skip]
     bar = tqdm(total=len(cases) * len(impls), desc="fused-adam bench", disable=not progress)
+    step_bytes = STEP_BYTES.get(device.type, STEP_BYTES["cpu"])
+    name, env = _device_name(device), _env(device)
+
+    def document(interrupted=None) -> dict:
+        for case_rows in rows:
+            base = next((r for r in case_rows if r["impl"] == "fused" and "median_ms" in r), None)
+            for r in case_rows:
+                if base and "median_ms" in r:
+                    r["speedup_vs_torch_fused"] = base["median_ms"] / r["median_ms"]
+        doc = {"device": name, "dtype": str(dtype).replace("torch.", ""), "copy_bandwidth_gb_s": bw, "policy": SPEC,
+               "rows": [r for case_rows in rows for r in case_rows if "name" in r], "mopt": list(mopt), "environment": env}
+        if interrupted:
+            doc["interrupted"] = interrupted
+        return doc
+
     try:
         for case, shape in cases:
             n_params = sum(shape)
@@ -167,16 +188,16 @@ def bench_fused_adam(sizes=(1_000_000, 10_000_000), many_small=(500,), small_siz
             for key, make in impls:
                 row = {"case": case, "params": n_params, "tensors": len(shape), "impl": key}
                 case_rows.append(row)
-                too_big = _fits(n_params * (2 * item + STEP_BYTES[key]), device)
+                too_big = _fits(n_params * (2 * item + step_bytes[key]), device)
                 if too_big:
                     row.update(name=key, skipped=too_big)
                 else:
                     try:
                         ps = _params(shape, device, dtype)
-                        fn, name = make(ps)
+                        fn, impl_name = make(ps)
                         ms = _median_ms(fn, device, steps, warmup)
                         moved = n_params * (3 * item + (4 if key == "bnb8" else 16))  # p r/w + g; m, v r/w
-                        row.update(name=name, median_ms=ms, gb_s=moved / (ms * 1e-3) / 1e9)
+                        row.update(name=impl_name, median_ms=ms, gb_s=moved / (ms * 1e-3) / 1e9)
                         row["frac_copy_bw"] = row["gb_s"] / bw
                     except Exception as e:  # an implementation that does not run here is reported, not fatal
                         row.update(name=key, error=f"{type(e).__name__}: {str(e).splitlines()[0][:160]}")
@@ -184,23 +205,15 @@ def bench_fused_adam(sizes=(1_000_000, 10_000_000), many_small=(500,), small_siz
                         ps = fn = None  # free this implementation's tensors before the next one allocates
                         _release(device)
                 bar.update(1)
+            if checkpoint:
+                checkpoint(document("written while the benchmark ran, which stopped before it ended: later cases missing"))
         mopt_sizes = sizes if mopt_sizes is None else mopt_sizes
         mopt = bench_mopt(mopt_sizes, device, steps, warmup, out=mopt)
     except KeyboardInterrupt:
         interrupted = "stopped by an interrupt; the rows measured before it are kept"
     finally:
         bar.close()
-    for case_rows in rows:
-        base = next((r for r in case_rows if r["impl"] == "fused" and "median_ms" in r), None)
-        for r in case_rows:
-            if base and "median_ms" in r:
-                r["speedup_vs_torch_fused"] = base["median_ms"] / r["median_ms"]
-    doc = {"device": _device_name(device), "dtype": str(dtype).replace("torch.", ""), "copy_bandwidth_gb_s": bw,
-           "policy": SPEC, "rows": [r for case_rows in rows for r in case_rows if "name" in r], "mopt": mopt,
-           "environment": _env(device)}
-    if interrupted:
-        doc["interrupted"] = interrupted
-    return doc
+    return document(interrupted)
 
 
 def bench_mopt(sizes, device, steps: int = 20, warmup: int = 3, out: list | None = None) -> list[dict]:

@@ -34,15 +34,19 @@ def test_a_case_that_does_not_fit_in_memory_is_skipped_and_says_why(monkeypatch)
     from lrkit.optim import bench
 
     # 2,000 fp32 params: ours and torch fused hold 16 B/param (32 kB), foreach 20 (40 kB), the reference 36 (72 kB)
+    assert bench.STEP_BYTES["cpu"]["reference"] == 28 and bench.STEP_BYTES["cpu"]["foreach"] == 12
     monkeypatch.setattr(bench, "free_bytes", lambda device: 50_000)  # 42.5 kB usable
+    saved = []
     doc = bench.bench_fused_adam(sizes=[2000], many_small=[], steps=2, warmup=1, skip=("bnb8",), progress=False,
-                                 mopt_sizes=[])
+                                 mopt_sizes=[], checkpoint=saved.append)
     by_impl = {r["impl"]: r for r in doc["rows"]}
     assert all("median_ms" in by_impl[k] for k in ("lrkit", "fused", "foreach"))
     ref = by_impl["reference"]
     assert "median_ms" not in ref and ref["skipped"] == "needs about 0.0 GB, 0.0 GB free on cpu"
     assert "| 1 x 2,000 | reference | — | — | — | skipped: needs about" in bench.table(doc)
     assert doc["mopt"] == [] and "interrupted" not in doc
+    (partial,) = saved  # written after the case, before the end: a process killed later leaves this much
+    assert partial["rows"] == doc["rows"] and "stopped before it ended" in partial["interrupted"]
 
 
 def test_mopt_bench_times_the_fused_op_alone_where_the_naive_form_does_not_fit(monkeypatch):
