@@ -9,7 +9,8 @@
 #   run(command="bash benchmarks/gpu_session.sh", carry=["data"], timeout_s=600)
 # then copy the files back into benchmarks/results/ (and reproductions/results/) and commit them.
 # The GPU machine's image has torch, numpy, tqdm, seaborn, pytest but no SQLAlchemy; nothing here needs it.
-# Each step has its own time limit, so a slow step costs its share only and the later ones still run.
+# Each step has its own time limit, so a slow step costs its share only and the later ones still run; both
+# benchmarks stop on the limit's SIGINT and still write what they measured ("interrupted" in the JSON, exit 130).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/out/gpu-session}
