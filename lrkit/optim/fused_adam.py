@@ -205,8 +205,9 @@ class FusedAdam(torch.optim.Optimizer):
         key = tuple((buf["meta"].data_ptr(), group["step"].data_ptr(), tuple(p.data_ptr() for p in params),
                      group["betas"], group["eps"], group["weight_decay"], group["adamw"], group["maximize"], mode,
                      tuple(d.data_ptr() for d in prev), None if sums is None else sums.data_ptr())
-                    for (group, buf, _, params, grads, _, _), (mode, prev, sums) in zip(cuda, mopts))
-        grad_ptrs = np.fromiter((g.data_ptr() for w in cuda for g in w[4]), dtype=np.uint64)
+                    for (group, buf, _, params, _, _, _), (mode, prev, sums) in zip(cuda, mopts))
+        gl = [x for w in cuda for x in w[4]]
+        grad_ptrs = np.fromiter((g.data_ptr() for g in gl), dtype=np.uint64, count=len(gl))
         cache = self.__dict__.setdefault("_cuda_tables", {})
         captured = self.__dict__.setdefault("_cuda_tables_captured", [])
         entry = cache.pop(key, None)
@@ -234,7 +235,6 @@ class FusedAdam(torch.optim.Optimizer):
             del cache[old]
         t, blob, scratch = entry
         fl = [x for w in cuda for x in w[3]]
-        gl = [x for w in cuda for x in w[4]]
         ml = [x for w in cuda for x in w[5]]
         vl = [x for w in cuda for x in w[6]]
         gs = None if grad_scale is None else grad_scale.to(device=device, dtype=torch.float32).reshape(1)

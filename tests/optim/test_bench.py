@@ -84,3 +84,11 @@ def test_an_interrupt_keeps_what_was_measured(monkeypatch, tmp_path, capsys):
     assert main(["bench", "fused-adam", "--sizes", "1000", "--many-small", "--steps", "2", "--skip", "bnb8",
                  "--out", str(out)]) == 130  # written, and the exit status says it is incomplete
     assert json.loads(out.read_text())["interrupted"]
+
+
+def test_cli_mopt_sizes_choose_the_m_opt_cases(tmp_path):
+    out = tmp_path / "m.json"
+    assert main(["bench", "fused-adam", "--sizes", "1000", "--mopt-sizes", "500", "700", "--many-small", "--steps", "2",
+                 "--skip", "bnb8", "foreach", "reference", "--out", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert [r["params"] for r in doc["mopt"]] == [500, 700] and "interrupted" not in doc
