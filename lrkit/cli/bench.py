@@ -20,6 +20,8 @@ def add_parser(sub) -> None:
     f.add_argument("--steps", type=int, default=20)
     f.add_argument("--threads", type=int, default=None)
     f.add_argument("--skip", nargs="*", default=[], choices=["lrkit", "reference", "fused", "foreach", "bnb8"])
+    f.add_argument("--sequential", action="store_true",
+                   help="time each implementation alone (default: in interleaved rounds wherever all of them fit in memory)")
     f.add_argument("--out", default=None, help="write JSON here (and a .md table beside it)")
     f.set_defaults(func=run_fused_adam)
     from lrkit.train.bench import VARIANTS
@@ -53,7 +55,8 @@ def run_fused_adam(args) -> int:
     doc = bench_fused_adam(sizes=[int(s) for s in args.sizes], many_small=args.many_small, small_size=args.small_size,
                            device=args.device, dtype=getattr(torch, args.dtype), steps=args.steps, skip=args.skip,
                            mopt_sizes=None if args.mopt_sizes is None else [int(s) for s in args.mopt_sizes],
-                           checkpoint=(lambda doc: write(doc, args.out)) if args.out else None)
+                           checkpoint=(lambda doc: write(doc, args.out)) if args.out else None,
+                           interleave=not args.sequential)
     print(table(doc))
     if args.out:
         write(doc, args.out)

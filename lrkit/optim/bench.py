@@ -26,7 +26,8 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _median_ms(fn, device, steps: int, warmup: int) -> float:
+def _median_ms(fn, device, steps: int, warmup: int, times: list | None = None) -> float:
+    """Median time (ms) of ``steps`` calls of ``fn`` after ``warmup`` (each call's time appended to ``times``)."""
     t0 = time.perf_counter()
     fn()
     _sync(device)
@@ -35,13 +36,53 @@ def _median_ms(fn, device, steps: int, warmup: int) -> float:
     for _ in range(max(0, warmup - 1)):
         fn()
     _sync(device)
-    times = []
+    times = [] if times is None else times
     for _ in range(steps):
         t0 = time.perf_counter()
         fn()
         _sync(device)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def _interleaved_ms(fns: dict, device, steps: int, warmup: int, times: dict) -> None:
+    """Time several step functions in rounds: each round steps every function once, in an order rotated from
+    round to round, so a slow spell of a noisy machine falls on all of them alike. ``times[key]`` gets one
+    step time (ms) per round, filled as it goes (an interrupt leaves the rounds already timed). A function
+    whose first call takes over a second is timed in the first three rounds only."""
+    rounds = {}
+    for key, fn in fns.items():
+        t0 = time.perf_counter()
+        fn()
+        _sync(device)
+        slow = time.perf_counter() - t0 > 1.0
+        for _ in range(0 if slow else max(0, warmup - 1)):
+            fn()
+        _sync(device)
+        rounds[key] = min(steps, 3) if slow else steps
+        times.setdefault(key, [])
+    keys = list(fns)
+    for r in range(steps):
+        for key in keys[r % len(keys):] + keys[:r % len(keys)]:
+            if r < rounds[key]:
+                t0 = time.perf_counter()
+                fns[key]()
+                _sync(device)
+                times[key].append((time.perf_counter() - t0) * 1e3)
+
+
+def _speedup(base: dict, row: dict) -> dict:
+    """``row``'s speed-up over ``base``: the median of the per-round ratios where both were timed in the same
+    interleaved rounds (with their quartiles), else the ratio of the median step times."""
+    if base.get("timing") == row.get("timing") == "interleaved":
+        ratios = [b / t for b, t in zip(base["times_ms"], row["times_ms"])]
+        if ratios:
+            out = {"speedup_vs_torch_fused": statistics.median(ratios)}
+            if len(ratios) >= 2:
+                q1, _, q3 = statistics.quantiles(ratios, n=4, method="inclusive")
+                out["speedup_quartiles"] = [q1, q3]
+            return out
+    return {"speedup_vs_torch_fused": base["median_ms"] / row["median_ms"]}
 
 
 def copy_bandwidth(device: torch.device, mbytes: int = 256, steps: int = 10) -> float:
@@ -146,9 +187,16 @@ def _impls(device: torch.device):
 
 def bench_fused_adam(sizes=(1_000_000, 10_000_000), many_small=(500,), small_size=4096, device="cpu",
                      dtype=torch.float32, steps: int = 20, warmup: int = 3, skip=(), progress: bool = True,
-                     mopt_sizes=None, checkpoint=None) -> dict:
+                     mopt_sizes=None, checkpoint=None, interleave: bool = True) -> dict:
     """Time every implementation on one-tensor cases (``sizes``) and many-small-tensor cases, then the
     M-opt op on ``mopt_sizes`` (default: ``sizes``).
+
+    Where every implementation's tensors fit in memory at once (and ``interleave``), a case is timed in
+    interleaved rounds (:func:`_interleaved_ms`): its speed-ups are the median of the per-round ratios to
+    torch fused, with their quartiles (``speedup_quartiles``), so a slow spell of a shared machine moves
+    both sides of a ratio alike. Otherwise (``timing: sequential``) each implementation is timed alone, its
+    tensors freed before the next one allocates, and a speed-up is the ratio of the medians. Every step
+    time is kept (``times_ms``).
 
     A case that would not fit in free memory (:data:`STEP_BYTES`) is recorded as ``skipped`` with the
     bytes it needs; an implementation that fails is recorded with its ``error``. Ctrl-C (or ``timeout
@@ -173,38 +221,75 @@ def bench_fused_adam(sizes=(1_000_000, 10_000_000), many_small=(500,), small_siz
             base = next((r for r in case_rows if r["impl"] == "fused" and "median_ms" in r), None)
             for r in case_rows:
                 if base and "median_ms" in r:
-                    r["speedup_vs_torch_fused"] = base["median_ms"] / r["median_ms"]
+                    r.update(_speedup(base, r))
         doc = {"device": name, "dtype": str(dtype).replace("torch.", ""), "copy_bandwidth_gb_s": bw, "policy": SPEC,
                "rows": [r for case_rows in rows for r in case_rows if "name" in r], "mopt": list(mopt), "environment": env}
         if interrupted:
             doc["interrupted"] = interrupted
         return doc
 
+    def measured(row, key, impl_name, times) -> None:
+        ms = statistics.median(times)
+        moved = row["params"] * (3 * item + (4 if key == "bnb8" else 16))  # p r/w + g; m, v r/w
+        row.update(name=impl_name, median_ms=ms, gb_s=moved / (ms * 1e-3) / 1e9, times_ms=list(times))
+        row["frac_copy_bw"] = row["gb_s"] / bw
+
+    def failed(row, key, e) -> None:
+        row.update(name=key, error=f"{type(e).__name__}: {str(e).splitlines()[0][:160]}")
+
+    def interleaved_case(case_rows, case, shape) -> None:
+        fns, names = {}, {}
+        for key, make in impls:
+            row = {"case": case, "params": sum(shape), "tensors": len(shape), "impl": key, "timing": "interleaved"}
+            case_rows.append(row)
+            try:
+                ps = _params(shape, device, dtype)
+                fn, names[key] = make(ps)
+                fn()  # a step that fails here is reported, not timed
+                fns[key] = fn
+            except Exception as e:
+                failed(row, key, e)
+        times = {}
+        try:
+            _interleaved_ms(fns, device, steps, warmup, times)
+        finally:  # an interrupt keeps the rounds timed so far
+            for row in case_rows:
+                if times.get(row["impl"]):
+                    measured(row, row["impl"], names[row["impl"]], times[row["impl"]])
+            ps = fns = None
+            _release(device)
+            bar.update(len(impls))
+
+    def sequential_case(case_rows, case, shape) -> None:
+        for key, make in impls:
+            row = {"case": case, "params": sum(shape), "tensors": len(shape), "impl": key, "timing": "sequential"}
+            case_rows.append(row)
+            too_big = _fits(row["params"] * (2 * item + step_bytes[key]), device)
+            if too_big:
+                row.update(name=key, skipped=too_big)
+            else:
+                try:
+                    ps = _params(shape, device, dtype)
+                    fn, impl_name = make(ps)
+                    times = []
+                    _median_ms(fn, device, steps, warmup, times)
+                    measured(row, key, impl_name, times)
+                except Exception as e:  # an implementation that does not run here is reported, not fatal
+                    failed(row, key, e)
+                finally:
+                    ps = fn = None  # free this implementation's tensors before the next one allocates
+                    _release(device)
+            bar.update(1)
+
     try:
         for case, shape in cases:
-            n_params = sum(shape)
             case_rows = []
             rows.append(case_rows)
-            for key, make in impls:
-                row = {"case": case, "params": n_params, "tensors": len(shape), "impl": key}
-                case_rows.append(row)
-                too_big = _fits(n_params * (2 * item + step_bytes[key]), device)
-                if too_big:
-                    row.update(name=key, skipped=too_big)
-                else:
-                    try:
-                        ps = _params(shape, device, dtype)
-                        fn, impl_name = make(ps)
-                        ms = _median_ms(fn, device, steps, warmup)
-                        moved = n_params * (3 * item + (4 if key == "bnb8" else 16))  # p r/w + g; m, v r/w
-                        row.update(name=impl_name, median_ms=ms, gb_s=moved / (ms * 1e-3) / 1e9)
-                        row["frac_copy_bw"] = row["gb_s"] / bw
-                    except Exception as e:  # an implementation that does not run here is reported, not fatal
-                        row.update(name=key, error=f"{type(e).__name__}: {str(e).splitlines()[0][:160]}")
-                    finally:
-                        ps = fn = None  # free this implementation's tensors before the next one allocates
-                        _release(device)
-                bar.update(1)
+            together = sum(sum(shape) * (2 * item + step_bytes[key]) for key, _ in impls)
+            if interleave and len(impls) > 1 and _fits(together, device) is None:
+                interleaved_case(case_rows, case, shape)
+            else:  # one implementation's tensors at a time
+                sequential_case(case_rows, case, shape)
             if checkpoint:
                 checkpoint(document("written while the benchmark ran, which stopped before it ended: later cases missing"))
         mopt_sizes = sizes if mopt_sizes is None else mopt_sizes
@@ -275,9 +360,16 @@ def table(doc: dict) -> str:
             why = f"does not run here: {r['error']}" if "error" in r else f"skipped: {r['skipped']}"
             lines.append(f"| {r['case']} | {r['name']} | — | — | — | {why} |")
         else:
-            sp = r.get("speedup_vs_torch_fused")
+            sp, q = r.get("speedup_vs_torch_fused"), r.get("speedup_quartiles")
+            sp = "—" if sp is None else f"{sp:.2f}×" + (f" ({q[0]:.2f}–{q[1]:.2f})" if q and r["impl"] != "fused" else "")
             lines.append(f"| {r['case']} | {r['name']} | {r['median_ms']:.3f} | {r['gb_s']:.1f} | "
-                         f"{100 * r['frac_copy_bw']:.0f}% | {'—' if sp is None else f'{sp:.2f}×'} |")
+                         f"{100 * r['frac_copy_bw']:.0f}% | {sp} |")
+    timing = {r.get("timing", "sequential") for r in doc["rows"] if "median_ms" in r}
+    if "interleaved" in timing:
+        lines += ["", "Interleaved cases: the implementations step in turn, round after round; a speed-up is the median of "
+                      "the per-round ratios (their quartiles in brackets)."
+                  + (" Sequential cases (too big to hold every implementation at once): each timed alone, a speed-up is "
+                     "the ratio of the medians." if "sequential" in timing else "")]
     lines += ["", "| M-opt, params | fused (ms) | naive torch (ms) | speed-up |", "| --- | --- | --- | --- |"]
     for r in doc["mopt"]:
         if "skipped" in r:

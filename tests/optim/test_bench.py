@@ -2,6 +2,8 @@
 
 import json
 
+import torch
+
 from lrkit.cli.main import main
 from lrkit.optim.bench import bench_fused_adam, table
 
@@ -68,21 +70,22 @@ def test_an_interrupt_keeps_what_was_measured(monkeypatch, tmp_path, capsys):
 
     real, calls = bench._median_ms, []
 
-    def flaky(fn, device, steps, warmup):  # the 1st call times the copy bandwidth, the 2nd lrkit, the 3rd is Ctrl-C
+    def flaky(fn, device, steps, warmup, times=None):  # the 1st call times the copy bandwidth, the 2nd lrkit, the 3rd is Ctrl-C
         calls.append(1)
         if len(calls) == 3:
             raise KeyboardInterrupt
-        return real(fn, device, steps, warmup)
+        return real(fn, device, steps, warmup, times)
 
     monkeypatch.setattr(bench, "_median_ms", flaky)
-    doc = bench.bench_fused_adam(sizes=[1000], many_small=[2], steps=2, warmup=1, skip=("bnb8",), progress=False)
+    doc = bench.bench_fused_adam(sizes=[1000], many_small=[2], steps=2, warmup=1, skip=("bnb8",), progress=False,
+                                 interleave=False)
     assert [r["impl"] for r in doc["rows"]] == ["lrkit"] and doc["rows"][0]["median_ms"] > 0
     assert doc["mopt"] == [] and "interrupt" in doc["interrupted"]
     assert bench.table(doc).rstrip().endswith("Incomplete: stopped by an interrupt; the rows measured before it are kept.")
     calls.clear()
     out = tmp_path / "b.json"
     assert main(["bench", "fused-adam", "--sizes", "1000", "--many-small", "--steps", "2", "--skip", "bnb8",
-                 "--out", str(out)]) == 130  # written, and the exit status says it is incomplete
+                 "--sequential", "--out", str(out)]) == 130  # written, and the exit status says it is incomplete
     assert json.loads(out.read_text())["interrupted"]
 
 
@@ -92,3 +95,64 @@ def test_cli_mopt_sizes_choose_the_m_opt_cases(tmp_path):
                  "--skip", "bnb8", "foreach", "reference", "--out", str(out)]) == 0
     doc = json.loads(out.read_text())
     assert [r["params"] for r in doc["mopt"]] == [500, 700] and "interrupted" not in doc
+
+
+def test_interleaved_rounds_pair_each_step_with_torch_fused():
+    import statistics
+
+    doc = bench_fused_adam(sizes=[3000], many_small=[], steps=5, warmup=1, skip=("bnb8", "foreach"), progress=False,
+                           mopt_sizes=[])
+    rows = {r["impl"]: r for r in doc["rows"]}
+    assert {r["timing"] for r in rows.values()} == {"interleaved"}
+    assert all(len(r["times_ms"]) == 5 and r["median_ms"] == statistics.median(r["times_ms"]) for r in rows.values())
+    ours, fused = rows["lrkit"], rows["fused"]
+    ratios = [b / t for b, t in zip(fused["times_ms"], ours["times_ms"])]
+    assert ours["speedup_vs_torch_fused"] == statistics.median(ratios)  # paired, not a ratio of medians
+    q1, q3 = ours["speedup_quartiles"]
+    assert q1 <= ours["speedup_vs_torch_fused"] <= q3
+    assert fused["speedup_vs_torch_fused"] == 1.0
+    md = table(doc)
+    assert f"{ours['speedup_vs_torch_fused']:.2f}× ({q1:.2f}–{q3:.2f}) |" in md and "median of the per-round ratios" in md
+
+
+def test_interleaving_rotates_the_order_and_times_slow_steps_three_times(monkeypatch):
+    from lrkit.optim import bench
+
+    order = []
+    clock = iter(range(0, 10**6, 2))
+    monkeypatch.setattr(bench.time, "perf_counter", lambda: next(clock))  # every call "takes" two seconds
+    fns = {k: (lambda k=k: order.append(k)) for k in "abc"}
+    times = {}
+    bench._interleaved_ms(fns, torch.device("cpu"), steps=4, warmup=1, times=times)
+    assert order[:3] == ["a", "b", "c"]  # the first calls: each took "over a second", so each is slow
+    assert order[3:] == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]  # 3 rounds each, rotated; no 4th round
+    assert {k: len(v) for k, v in times.items()} == {"a": 3, "b": 3, "c": 3}
+
+
+def test_cases_too_big_to_hold_every_implementation_at_once_are_timed_one_by_one(monkeypatch):
+    from lrkit.optim import bench
+
+    # 2,000 params: lrkit and fused hold 32 kB each, 64 kB together; one at a time fits in 0.85 * 50 kB
+    monkeypatch.setattr(bench, "free_bytes", lambda device: 50_000)
+    doc = bench.bench_fused_adam(sizes=[2000], many_small=[], steps=3, warmup=1, skip=("bnb8", "foreach", "reference"),
+                                 progress=False, mopt_sizes=[])
+    assert [(r["impl"], r["timing"]) for r in doc["rows"]] == [("lrkit", "sequential"), ("fused", "sequential")]
+    ours, fused = doc["rows"]
+    assert ours["speedup_vs_torch_fused"] == fused["median_ms"] / ours["median_ms"] and "speedup_quartiles" not in ours
+    assert "median of the per-round ratios" not in table(doc)
+
+
+def test_an_interrupt_during_interleaved_rounds_keeps_the_rounds_timed(monkeypatch):
+    from lrkit.optim import bench
+
+    real = bench._interleaved_ms
+
+    def stopped(fns, device, steps, warmup, times):
+        real(fns, device, 2, warmup, times)  # two full rounds, then Ctrl-C
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bench, "_interleaved_ms", stopped)
+    doc = bench.bench_fused_adam(sizes=[1000, 2000], many_small=[], steps=6, warmup=1, skip=("bnb8", "foreach"),
+                                 progress=False)
+    assert [(r["case"], len(r["times_ms"])) for r in doc["rows"]] == [("1 x 1,000", 2)] * 3
+    assert "interrupt" in doc["interrupted"] and doc["mopt"] == []
