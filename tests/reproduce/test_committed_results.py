@@ -1,0 +1,41 @@
+"""The committed result tables (``reproductions/results/``) are what their recipes say today: the rows of the
+profile, in its order, each run with the config the recipe gives it (so a recipe edited after its runs, or a
+run committed for another set-up, fails here), every run finished, and the paper's numbers as transcribed."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lrkit.reproduce import get_recipe, row_key, run_key
+
+RESULTS = Path(__file__).resolve().parents[2] / "reproductions" / "results"
+# every folder that holds a reproduced table (the LLM fine-tuning table has its own format and tests)
+TABLES = sorted(p for p in RESULTS.iterdir() if (p / "results.json").is_file()
+                and "recipe" in json.loads((p / "results.json").read_text()))
+
+
+def test_the_committed_tables_are_found():
+    assert len(TABLES) >= 14 and (RESULTS / "table5-short-cpu") in TABLES
+
+
+@pytest.mark.parametrize("folder", TABLES, ids=lambda p: p.name)
+def test_a_committed_table_matches_its_recipe(folder):
+    doc = json.loads((folder / "results.json").read_text())
+    recipe = get_recipe(doc["recipe"])
+    assert folder.name.startswith(f"{doc['recipe']}-{doc['profile']}-")
+    assert (folder / "table.md").is_file()
+    runs = recipe.runs(doc["profile"])
+    assert [r["row"] for r in doc["table"]] == [row_key(run["row"]) for run in runs]
+    assert doc["target"] == recipe.target_for(doc["profile"])
+    by_row = {row_key(res["row"]): res for res in doc["results"]}
+    for line, run in zip(doc["table"], runs):
+        assert line["status"] in ("complete", "diverged"), line["row"]
+        assert line["paper_highest_top1"] == run["row"].get("paper", {}).get("highest_top1"), line["row"]
+        records = by_row[line["row"]]["records"]
+        assert records
+        for rec in records:
+            cfg = rec["config"]
+            wanted = dict(run["config"], device=cfg["device"], seed=cfg["seed"],
+                          **{k: cfg[k] for k in ("channels_last", "compile") if k in cfg})
+            assert run_key(cfg) == run_key(wanted), f"{line['row']}: the committed run is not the recipe's run"
