@@ -102,7 +102,11 @@ reports the median step time, achieved GB/s and the share of the device's measur
 and times the fused M-opt estimator against the naive torch expression (`lrkit bench fused-adam`
 prints the same table). `LRKIT_PROFILE=quick` (CI) uses tiny sizes; the default sizes are the issue's:
 one tensor of 1M, 10M and 100M parameters (and 1B on a GPU) and 500 small tensors, about three minutes on a
-2-core CPU. A case that would not fit in free memory is skipped, and the table says how much it needs."""
+2-core CPU. A case that would not fit in free memory is skipped, and the table says how much it needs.
+
+Where all implementations fit in memory at once, a case is timed in interleaved rounds (each round steps every
+implementation once, in a rotated order), so a slow spell of a shared machine hits all of them alike; the
+speed-up is then the median of the per-round ratios, and the right-hand plot shows their spread."""
 
 BENCH_SETUP = """import os
 import pandas as pd
@@ -125,10 +129,20 @@ display(Markdown(table(doc)))"""
 
 BENCH_PLOT = """import matplotlib.pyplot as plt
 df = pd.DataFrame([r for r in doc['rows'] if 'median_ms' in r])
-fig, ax = plt.subplots(figsize=(9, 4))
+# per-round ratio torch fused / ours, in the cases timed in interleaved rounds (paired step times)
+base = {r['case']: r for r in doc['rows'] if r['impl'] == 'fused' and 'times_ms' in r}
+pairs = pd.DataFrame([{'case': r['case'], 'ratio': b / t} for r in doc['rows']
+                      if r['impl'] == 'lrkit' and r.get('timing') == 'interleaved' and r['case'] in base
+                      for b, t in zip(base[r['case']]['times_ms'], r['times_ms'])])
+fig, (ax, bx) = plt.subplots(1, 2, figsize=(13, 4), gridspec_kw={'width_ratios': [3, 2]})
 sns.barplot(df, y='case', x='median_ms', hue='name', orient='h', ax=ax)
 ax.set_xscale('log'); ax.set_xlabel('median step time (ms, log scale)'); ax.set_title(doc['device'])
-ax.legend(fontsize=7); fig.tight_layout()
+ax.legend(fontsize=7)
+if len(pairs):
+    sns.boxplot(pairs, y='case', x='ratio', orient='h', ax=bx, color='tab:blue')
+    bx.axvline(1.0, color='k', lw=0.8, ls='--'); bx.set_xscale('log')
+bx.set_xlabel('torch fused + scheduler time / ours, per round (log scale)'); bx.set_ylabel(''); bx.set_title('speed-up per round (interleaved cases)')
+fig.tight_layout()
 display(fig); plt.close(fig)"""
 
 BENCH_CHECK = """ours = {r['case']: r for r in doc['rows'] if r['impl'] == 'lrkit' and 'median_ms' in r}
@@ -623,8 +637,8 @@ The recipe `reproductions/table5_cifar10_cnn3.toml` takes its rows from the tran
 Caffe does (per-layer LR/decay multipliers, mean subtraction). **Data: `cifar10-jpeg`, CIFAR-10 re-encoded as JPEG
 q75** — our accuracies are on that pack, not the original PNGs.
 
-Profiles: `full` (the paper's 70,000 iterations; a GPU), `medium` (committed: 4 rows × 7,000 iterations, every
-time parameter ×1/10, about 15 min a row on 2 CPU cores), `short` (the committed CPU run: all 19 rows × 1,750
+Profiles: `full` (the paper's 70,000 iterations; a GPU), `medium` (committed: 6 rows × 7,000 iterations, every
+time parameter ×1/10, about 16–22 min a row on 2 CPU cores), `short` (the committed CPU run: all 19 rows × 1,750
 iterations, every time parameter ×1/40) and `quick` (CI: 2 rows × 140 iterations). Short budgets show the ordering, not the
 paper's digits."""),
     "table10_cifar10_target": ("table10_cifar10", "short", TABLES_TARGET, """# 004 Table 10 (CIFAR-10 / CNN3 rows) — iterations to 80% top-1
@@ -632,7 +646,7 @@ paper's digits."""),
 How many iterations each policy needs before CNN3's test top-1 first reaches 80% (the paper: SINEXP 12,000,
 TRIEXP 16,000, POLY 59,000, Caffe's NSTEP 61,000; no fixed LR gets there), and the speed-up over NSTEP. The set-up
 is Table 5's, so these are Table 5's runs (shared through the run store); the `short` profile lowers the target
-to 55% for its 1,750 iterations, `medium` (three rows, Table 5's 7,000-iteration runs) to 70%, and `quick` (CI)
+to 55% for its 1,750 iterations, `medium` (all five rows, Table 5's 7,000-iteration runs) to 70%, and `quick` (CI)
 to 30%. Data: the CIFAR-10 JPEG q75 pack."""),
     "table10_resnet32_target": ("table10_resnet32", "short", TABLES_TARGET, """# 004 Table 10 (CIFAR-10 / ResNet-32 rows) — iterations to 90% top-1
 
@@ -650,14 +664,15 @@ policies × 3 optimizers on Table 5's short budget (1,750 iterations, ×1/40, 3.
 column is Table 5's runs, the 26 SGD and Adam runs were trained for this table (POLY and COS among them: the rows
 where the paper's Adam stays at 10%). `quick` (CI) trains FIX(k=0.001) with each optimizer for 140 iterations.
 Data: the CIFAR-10 JPEG q75 pack."""),
-    "table7_cifar10_composite": ("table7", "short", TABLES_BEST, """# 004 Table 7, Fig. 6 and Fig. 7 — advanced composite LR policies, CNN3 on CIFAR-10
+    "table7_cifar10_composite": ("table7", "medium", TABLES_BEST, """# 004 Table 7, Fig. 6 and Fig. 7 — advanced composite LR policies, CNN3 on CIFAR-10
 
 The heterogeneous composite MULTI(TRI, TRI2, TRI2) and the homogeneous NSTEP-new (Change-LR-On-Plateau; the paper
 does not give its levels or patience, so our row is our reading, labelled so) against the best single policies
 (NSTEP, SINEXP), and Fig. 7: the M-opt LR (004 Formula 7) measured during training against the applied LR.
-Profiles: `full` (70,000 iterations per row, M-opt every 250: a GPU), `short` (the committed CPU run: Table 5's
-1,750-iteration budget, M-opt every 25; NSTEP and SINEXP are Table 5's runs, which were not probed) and `quick`
-(CI: the heterogeneous composite for 140 iterations). Data: the CIFAR-10 JPEG q75 pack."""),
+Profiles: `full` (70,000 iterations per row, M-opt every 250: a GPU), `medium` (shown here, committed: Table 5's
+7,000-iteration budget, ×1/10, M-opt every 100; NSTEP and SINEXP are Table 5's medium runs, which were not probed),
+`short` (committed too, shown at the end: the 1,750-iteration budget, M-opt every 25) and `quick` (CI: the
+heterogeneous composite for 140 iterations). Data: the CIFAR-10 JPEG q75 pack."""),
     "table8_svhn_cnn3": ("table8", "full", TABLES_BEST, """# 004 Table 8 — LR tuning for SVHN with CNN3
 
 Caffe's CNN3 on SVHN (70,000 iterations, batch 100): Caffe's default NSTEP, the MNIST-best SIN2 (which fails,
@@ -719,7 +734,7 @@ if ran:
 else:
     print('no runs to plot for this profile here')"""
 
-# Table 5: the medium profile's four rows (4x the short budget) beside the same rows of the short run and the paper
+# Table 5: the medium profile's six rows (4x the short budget) beside the same rows of the short run and the paper
 TABLE5_BUDGETS = """import json
 by_budget = {}
 for prof in ('short', 'medium'):
@@ -754,12 +769,20 @@ if med.is_file():
 else:
     print('no medium-profile result is committed here (reproductions/results/table10_cifar10-medium-cpu)')"""
 
-EXTRA = {"table10_cifar10": [("The `medium` profile: Table 5's three medium runs of these rows (7,000 iterations, ×1/10) "
+TABLE7_SHORT = """short = RESULTS / 'table7-short-cpu' / 'table.md'
+if short.is_file():
+    display(Markdown(short.read_text()))
+else:
+    print('no short-profile result is committed here (reproductions/results/table7-short-cpu)')"""
+
+EXTRA = {"table10_cifar10": [("The `medium` profile: Table 5's five medium runs of these rows (7,000 iterations, ×1/10) "
                               "and a 70% target:", TABLE10_MEDIUM)],
-         "table5": [("The longest CPU runs: the `medium` profile (7,000 iterations, ×1/10) of four rows — the best fixed LR, "
-                     "Caffe's NSTEP, the paper's best (SINEXP) and Smith's TRI-S — beside the same rows of the short run:",
+         "table5": [("The longest CPU runs: the `medium` profile (7,000 iterations, ×1/10) of six rows — the best fixed LR, "
+                     "Caffe's NSTEP, POLY, the paper's best two (SINEXP, TRIEXP) and Smith's TRI-S — beside the same rows "
+                     "of the short run:",
                      TABLE5_BUDGETS)],
-         "table7": [("Fig. 7: the applied LR (line) and the M-opt LR η* (points) of every probed run:", FIG7)],
+         "table7": [("Fig. 7: the applied LR (line) and the M-opt LR η* (points) of every probed run:", FIG7),
+                    ("The `short` profile (1,750 iterations, ×1/40), for the trend with the budget:", TABLE7_SHORT)],
          "table3": [("Fig. 2: the LR, test top-1 and test top-5 of each policy:", "import matplotlib.pyplot as plt\n" + FIG2)],
          "000_table1": [("Fig. 5: the LR, test top-1 and test top-5 of each policy:", "import matplotlib.pyplot as plt\n" + FIG2)]}
 
