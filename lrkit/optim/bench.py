@@ -237,7 +237,8 @@ def bench_fused_adam(sizes=(1_000_000, 10_000_000), many_small=(500,), small_siz
     def failed(row, key, e) -> None:
         row.update(name=key, error=f"{type(e).__name__}: {str(e).splitlines()[0][:160]}")
 
-    def interleaved_case(case_rows, case, shape) -> None:
+    def interleaved_case(case_rows, case, shape) -> bool:
+        """Time the case in interleaved rounds; False (the rows cleared) if a step failed during the rounds."""
         fns, names = {}, {}
         for key, make in impls:
             row = {"case": case, "params": sum(shape), "tensors": len(shape), "impl": key, "timing": "interleaved"}
@@ -249,16 +250,21 @@ def bench_fused_adam(sizes=(1_000_000, 10_000_000), many_small=(500,), small_siz
                 fns[key] = fn
             except Exception as e:
                 failed(row, key, e)
-        times = {}
+        times, ok = {}, False
         try:
             _interleaved_ms(fns, device, steps, warmup, times)
+            ok = True
+        except Exception:  # which step failed is not known here: the case is timed again one by one
+            case_rows.clear()
         finally:  # an interrupt keeps the rounds timed so far
             for row in case_rows:
                 if times.get(row["impl"]):
                     measured(row, row["impl"], names[row["impl"]], times[row["impl"]])
             ps = fns = None
             _release(device)
+        if ok:
             bar.update(len(impls))
+        return ok
 
     def sequential_case(case_rows, case, shape) -> None:
         for key, make in impls:
@@ -286,10 +292,9 @@ def bench_fused_adam(sizes=(1_000_000, 10_000_000), many_small=(500,), small_siz
             case_rows = []
             rows.append(case_rows)
             together = sum(sum(shape) * (2 * item + step_bytes[key]) for key, _ in impls)
-            if interleave and len(impls) > 1 and _fits(together, device) is None:
-                interleaved_case(case_rows, case, shape)
-            else:  # one implementation's tensors at a time
-                sequential_case(case_rows, case, shape)
+            fits_together = interleave and len(impls) > 1 and _fits(together, device) is None
+            if not (fits_together and interleaved_case(case_rows, case, shape)):
+                sequential_case(case_rows, case, shape)  # one implementation's tensors at a time
             if checkpoint:
                 checkpoint(document("written while the benchmark ran, which stopped before it ended: later cases missing"))
         mopt_sizes = sizes if mopt_sizes is None else mopt_sizes

@@ -156,3 +156,28 @@ def test_an_interrupt_during_interleaved_rounds_keeps_the_rounds_timed(monkeypat
                                  progress=False)
     assert [(r["case"], len(r["times_ms"])) for r in doc["rows"]] == [("1 x 1,000", 2)] * 3
     assert "interrupt" in doc["interrupted"] and doc["mopt"] == []
+
+
+def test_a_step_that_fails_during_the_rounds_is_reported_and_the_case_timed_one_by_one(monkeypatch):
+    from lrkit.optim import bench
+
+    real = bench._impls
+
+    def with_a_flaky_one(device):
+        def flaky(ps):
+            calls = []
+
+            def step():  # the 1st call (the check before the rounds) and the 2nd pass, then it fails every time
+                calls.append(1)
+                if len(calls) > 2:
+                    raise RuntimeError("step failed")
+            return step, "flaky"
+        return [(k, mk) for k, mk in real(device) if k in ("lrkit", "fused")] + [("bnb8", flaky)]
+
+    monkeypatch.setattr(bench, "_impls", with_a_flaky_one)
+    doc = bench.bench_fused_adam(sizes=[1000], many_small=[], steps=3, warmup=1, progress=False, mopt_sizes=[])
+    rows = {r["impl"]: r for r in doc["rows"]}
+    assert len(doc["rows"]) == 3 and {r["timing"] for r in doc["rows"]} == {"sequential"}
+    assert rows["lrkit"]["median_ms"] > 0 and rows["fused"]["speedup_vs_torch_fused"] == 1.0
+    assert rows["bnb8"]["error"] == "RuntimeError: step failed" and "median_ms" not in rows["bnb8"]
+    assert "interrupted" not in doc
