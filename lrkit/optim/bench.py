@@ -26,16 +26,24 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _median_ms(fn, device, steps: int, warmup: int, times: list | None = None) -> float:
-    """Median time (ms) of ``steps`` calls of ``fn`` after ``warmup`` (each call's time appended to ``times``)."""
+def _warm_up(fn, device, warmup: int) -> bool:
+    """Call ``fn`` ``warmup`` times (at least once); True, after the first call only, if that call took over
+    a second (a slow implementation: it is then timed on fewer repetitions, same median)."""
     t0 = time.perf_counter()
     fn()
     _sync(device)
-    if time.perf_counter() - t0 > 1.0:  # a slow implementation: fewer repetitions, same median
-        steps, warmup = min(steps, 3), 0
+    if time.perf_counter() - t0 > 1.0:
+        return True
     for _ in range(max(0, warmup - 1)):
         fn()
     _sync(device)
+    return False
+
+
+def _median_ms(fn, device, steps: int, warmup: int, times: list | None = None) -> float:
+    """Median time (ms) of ``steps`` calls of ``fn`` after ``warmup`` (each call's time appended to ``times``)."""
+    if _warm_up(fn, device, warmup):
+        steps = min(steps, 3)
     times = [] if times is None else times
     for _ in range(steps):
         t0 = time.perf_counter()
@@ -52,14 +60,7 @@ def _interleaved_ms(fns: dict, device, steps: int, warmup: int, times: dict) -> 
     whose first call takes over a second is timed in the first three rounds only."""
     rounds = {}
     for key, fn in fns.items():
-        t0 = time.perf_counter()
-        fn()
-        _sync(device)
-        slow = time.perf_counter() - t0 > 1.0
-        for _ in range(0 if slow else max(0, warmup - 1)):
-            fn()
-        _sync(device)
-        rounds[key] = min(steps, 3) if slow else steps
+        rounds[key] = min(steps, 3) if _warm_up(fn, device, warmup) else steps
         times.setdefault(key, [])
     keys = list(fns)
     for r in range(steps):
@@ -228,9 +229,14 @@ def bench_fused_adam(sizes=(1_000_000, 10_000_000), many_small=(500,), small_siz
             doc["interrupted"] = interrupted
         return doc
 
-    def measured(row, key, impl_name, times) -> None:
+    def new_row(case_rows, case, shape, key, timing) -> dict:
+        row = {"case": case, "params": sum(shape), "tensors": len(shape), "impl": key, "timing": timing}
+        case_rows.append(row)
+        return row
+
+    def measured(row, impl_name, times) -> None:
         ms = statistics.median(times)
-        moved = row["params"] * (3 * item + (4 if key == "bnb8" else 16))  # p r/w + g; m, v r/w
+        moved = row["params"] * (3 * item + (4 if row["impl"] == "bnb8" else 16))  # p r/w + g; m, v r/w
         row.update(name=impl_name, median_ms=ms, gb_s=moved / (ms * 1e-3) / 1e9, times_ms=list(times))
         row["frac_copy_bw"] = row["gb_s"] / bw
 
@@ -241,8 +247,7 @@ def bench_fused_adam(sizes=(1_000_000, 10_000_000), many_small=(500,), small_siz
         """Time the case in interleaved rounds; False (the rows cleared) if a step failed during the rounds."""
         fns, names = {}, {}
         for key, make in impls:
-            row = {"case": case, "params": sum(shape), "tensors": len(shape), "impl": key, "timing": "interleaved"}
-            case_rows.append(row)
+            row = new_row(case_rows, case, shape, key, "interleaved")
             try:
                 ps = _params(shape, device, dtype)
                 fn, names[key] = make(ps)
@@ -259,7 +264,7 @@ def bench_fused_adam(sizes=(1_000_000, 10_000_000), many_small=(500,), small_siz
         finally:  # an interrupt keeps the rounds timed so far
             for row in case_rows:
                 if times.get(row["impl"]):
-                    measured(row, row["impl"], names[row["impl"]], times[row["impl"]])
+                    measured(row, names[row["impl"]], times[row["impl"]])
             ps = fns = None
             _release(device)
         if ok:
@@ -268,8 +273,7 @@ def bench_fused_adam(sizes=(1_000_000, 10_000_000), many_small=(500,), small_siz
 
     def sequential_case(case_rows, case, shape) -> None:
         for key, make in impls:
-            row = {"case": case, "params": sum(shape), "tensors": len(shape), "impl": key, "timing": "sequential"}
-            case_rows.append(row)
+            row = new_row(case_rows, case, shape, key, "sequential")
             too_big = _fits(row["params"] * (2 * item + step_bytes[key]), device)
             if too_big:
                 row.update(name=key, skipped=too_big)
@@ -279,7 +283,7 @@ def bench_fused_adam(sizes=(1_000_000, 10_000_000), many_small=(500,), small_siz
                     fn, impl_name = make(ps)
                     times = []
                     _median_ms(fn, device, steps, warmup, times)
-                    measured(row, key, impl_name, times)
+                    measured(row, impl_name, times)
                 except Exception as e:  # an implementation that does not run here is reported, not fatal
                     failed(row, key, e)
                 finally:
