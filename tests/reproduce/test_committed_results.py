@@ -39,3 +39,20 @@ def test_a_committed_table_matches_its_recipe(folder):
             wanted = dict(run["config"], device=cfg["device"], seed=cfg["seed"],
                           **{k: cfg[k] for k in ("channels_last", "compile") if k in cfg})
             assert run_key(cfg) == run_key(wanted), f"{line['row']}: the committed run is not the recipe's run"
+
+
+@pytest.mark.parametrize("folder", TABLES, ids=lambda p: p.name)
+def test_a_reused_run_names_a_committed_source(folder):
+    """``reused_from`` is relative to the table's folder and names a committed results.json that holds the run
+    (an absolute path would name the machine the table was made on)."""
+    doc = json.loads((folder / "results.json").read_text())
+    for res in doc["results"]:
+        for rec in res["records"]:
+            source = rec.get("reused_from")
+            if source is None:
+                continue
+            assert not Path(source).is_absolute(), f"{folder.name}: reused_from {source!r} is absolute"
+            path = (folder / source).resolve()
+            assert path.is_file() and RESULTS.resolve() in path.parents, f"{folder.name}: {source!r} is not committed"
+            held = {run_key(r["config"]) for x in json.loads(path.read_text())["results"] for r in x["records"]}
+            assert run_key(rec["config"]) in held, f"{folder.name}: {source!r} does not hold the run"
