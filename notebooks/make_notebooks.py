@@ -609,6 +609,21 @@ if cyc and fix:
           all(f is None or min(cyc) < f for f in fix))
 """
 
+# per policy, the optimizers ordered by our highest top-1 and by the paper's (``table``: a results.json's rows)
+OPTIMIZER_ORDER = """per = {}
+for r in table:
+    if r['ours_highest_top1'] is not None and r['paper_highest_top1'] is not None:
+        per.setdefault(r['policy'], {})[r['optimizer']] = (r['ours_highest_top1'], r['paper_highest_top1'])
+per = {p: d for p, d in per.items() if len(d) > 1}
+for pol, d in per.items():
+    ours, paper = (' > '.join(sorted(d, key=lambda o: -d[o][i])) for i in (0, 1))
+    print(f"{pol.split('(')[0]:<7} optimizers by top-1, ours: {ours:<24} paper: {paper}")
+if per:
+    best = sum(max(d, key=lambda o: d[o][0]) == 'momentum' for d in per.values())
+    paper_best = sum(max(d, key=lambda o: d[o][1]) == 'momentum' for d in per.values())
+    print(f"Momentum the best optimizer for {best} of {len(per)} policies here (paper: {paper_best} of {len(per)})")
+"""
+
 TABLES_OPTIMIZERS = """by = {}
 for r in doc['table']:
     if r['ours_highest_top1'] is not None:
@@ -625,7 +640,8 @@ for res in doc['results']:  # a run that learns, then loses it (an LR too large 
         if acc and max(acc) - acc[-1] > 0.10:
             print(f"{res['config']['optimizer']} + {res['row']['policy']}: ours peaks at {100 * max(acc):.2f}% and ends at "
                   f"{100 * acc[-1]:.2f}% (falls {100 * (max(acc) - acc[-1]):.1f} points)")
-"""
+table = doc['table']
+""" + OPTIMIZER_ORDER
 
 TABLE_NOTEBOOKS = {
     # name: (recipe id, committed profile, intro, extra check)
@@ -662,7 +678,8 @@ policies never leave chance (see Table 6's notebook), so it cannot test the pape
 70,000 iterations, a GPU's job). The Momentum column is Table 5's runs. `short` (the committed CPU run) is all 13
 policies × 3 optimizers on Table 5's short budget (1,750 iterations, ×1/40, 3.6–4.6 min a run): the Momentum
 column is Table 5's runs, the 26 SGD and Adam runs were trained for this table (POLY and COS among them: the rows
-where the paper's Adam stays at 10%). `quick` (CI) trains FIX(k=0.001) with each optimizer for 140 iterations.
+where the paper's Adam stays at 10%). `medium` (committed, shown below the short table) is FIX, POLY and SINEXP ×
+3 optimizers on Table 5's medium budget (7,000 iterations, ×1/10); its Momentum column is Table 5's medium runs. `quick` (CI) trains FIX(k=0.001) with each optimizer for 140 iterations.
 Data: the CIFAR-10 JPEG q75 pack."""),
     "table7_cifar10_composite": ("table7", "medium", TABLES_BEST, """# 004 Table 7, Fig. 6 and Fig. 7 — advanced composite LR policies, CNN3 on CIFAR-10
 
@@ -775,12 +792,43 @@ if short.is_file():
 else:
     print('no short-profile result is committed here (reproductions/results/table7-short-cpu)')"""
 
+# Table 12: the medium profile (three policies x three optimizers, 7,000 iterations) beside the short run and the paper
+TABLE12_MEDIUM = """import json
+by_budget = {}
+for prof in ('short', 'medium'):
+    f = RESULTS / f'table12-{prof}-cpu' / 'results.json'
+    if f.is_file():
+        by_budget[prof] = {(r['policy'], r['optimizer']): r for r in json.loads(f.read_text())['table']}
+if 'medium' not in by_budget:
+    print('no medium-profile run is committed here (reproductions/results/table12-medium-cpu)')
+else:
+    med, short = by_budget['medium'], by_budget.get('short', {})
+    fmt = lambda a: '—' if a is None else f'{a:.2f}'
+    print(f"{'policy':<48} {'optimizer':<9} {'short (1,750 it)':>17} {'medium (7,000 it)':>18} {'paper (70,000 it)':>18}")
+    for (pol, opt), r in med.items():
+        s = (short.get((pol, opt)) or {}).get('ours_highest_top1')
+        print(f"{pol[:48]:<48} {opt:<9} {fmt(s):>17} {fmt(r['ours_highest_top1']):>18} {fmt(r['paper_highest_top1']):>18}")
+    for opt in dict.fromkeys(o for _, o in med):
+        rows = [(r['ours_highest_top1'], r['paper_highest_top1'], pol) for (pol, o), r in med.items()
+                if o == opt and r['ours_highest_top1'] is not None]
+        if rows:
+            ours, paper = max(rows), max(rows, key=lambda x: x[1] or 0)
+            print(f"medium, best of these with {opt}: ours {ours[2].split('(')[0]} {ours[0]:.2f}% — "
+                  f"paper {paper[2].split('(')[0]} {paper[1]:.2f}%")
+    table = list(med.values())
+""" + "\n".join("    " + line if line else line for line in OPTIMIZER_ORDER.splitlines()) + """
+    curves = RESULTS / 'table12-medium-cpu' / 'curves.png'
+    if curves.is_file():
+        display(Image(str(curves)))"""
+
 EXTRA = {"table10_cifar10": [("The `medium` profile: Table 5's five medium runs of these rows (7,000 iterations, ×1/10) "
                               "and a 70% target:", TABLE10_MEDIUM)],
          "table5": [("The longest CPU runs: the `medium` profile (7,000 iterations, ×1/10) of six rows — the best fixed LR, "
                      "Caffe's NSTEP, POLY, the paper's best two (SINEXP, TRIEXP) and Smith's TRI-S — beside the same rows "
                      "of the short run:",
                      TABLE5_BUDGETS)],
+         "table12": [("The longest CPU runs: the `medium` profile (7,000 iterations, ×1/10) of three policies — FIX, POLY "
+                      "and SINEXP — with each optimizer, beside the same rows of the short run:", TABLE12_MEDIUM)],
          "table7": [("Fig. 7: the applied LR (line) and the M-opt LR η* (points) of every probed run:", FIG7),
                     ("The `short` profile (1,750 iterations, ×1/40), for the trend with the budget:", TABLE7_SHORT)],
          "table3": [("Fig. 2: the LR, test top-1 and test top-5 of each policy:", "import matplotlib.pyplot as plt\n" + FIG2)],
