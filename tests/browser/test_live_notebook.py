@@ -74,7 +74,8 @@ def lab(tmp_path):
            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={work}", "--allow-root",
            "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=None", "--ServerApp.open_browser=False"]
     log = open(tmp_path / "lab.log", "w")
-    proc = subprocess.Popen(cmd, env=env, cwd=work, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(cmd, env=env, cwd=work, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
         end = time.monotonic() + 60
@@ -88,7 +89,9 @@ def lab(tmp_path):
                 time.sleep(0.3)
         yield {"url": f"{base}/lab/tree/{NOTEBOOK.name}?token={token}", "out": out, "log": tmp_path / "lab.log"}
     finally:
-        proc.send_signal(signal.SIGINT)  # jupyter shuts its kernels down on SIGINT/SIGTERM
+        # SIGTERM: the server shuts its kernels down and exits (well under a second); SIGINT would only ask
+        # "Shutdown this Jupyter server (y/[n])?" and resume, leaving the wait below to time out
+        proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
@@ -97,12 +100,20 @@ def lab(tmp_path):
         log.close()
 
 
-def test_slider_edit_reaches_the_running_training(lab):
-    chromium = _chromium()
+@pytest.fixture
+def chromium():
+    """Chromium's path, once Playwright is known to import: checked before JupyterLab starts."""
+    path = _chromium()
     try:
-        from playwright.sync_api import sync_playwright
+        import playwright.sync_api  # noqa: F401
     except ImportError:
         _missing("Playwright is not installed (pip install playwright; its browsers are not needed)")
+    return path
+
+
+def test_slider_edit_reaches_the_running_training(chromium, lab):
+    from playwright.sync_api import sync_playwright
+
     shot = _artifacts() / "live_policy_editing.png"
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, headless=True,

@@ -4,6 +4,7 @@ live edits and stop requests from other threads."""
 import dataclasses
 import os
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -65,11 +66,11 @@ def test_live_edit_and_stop_from_another_thread(mnist):
     done = {}
     th = threading.Thread(target=lambda: done.setdefault("rec", run.run()))
     th.start()
-    while run.t < 10:
-        pass
+    while run.t < 10:  # poll, not spin: a busy loop would starve the training thread of the GIL
+        time.sleep(0.001)
     run.monitor.set_policy("FIX(k=0.03)")
     while run.t < 40:
-        pass
+        time.sleep(0.001)
     run.stop()
     th.join(timeout=60)
     rec = done["rec"]
