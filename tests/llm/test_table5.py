@@ -35,7 +35,8 @@ def test_recipe_has_the_papers_table():
 def test_reproduce_runs_every_stage_and_resumes(tiny_dir, tmp_path, data_dir, monkeypatch):
     recipe = load_recipe()
     recipe["profiles"]["test"] = {"model": tiny_dir, "limit": 4, "batch_size": 4, "max_length": 256, "eval_limit": 1,
-                                  "eval_batch_size": 8, "save_checkpoints": False}
+                                  "eval_subjects": ["high_school_mathematics", "marketing"],
+                                  "eval_fewshot": {"arc": 3, "hellaswag": 2}, "eval_batch_size": 8, "save_checkpoints": False}
     doc = reproduce_table5("test", tmp_path, rows=["linear-6e-5"], recipe=recipe, progress=False)
     # a second policy later: the baseline and the finished run are kept, only the new row is computed
     doc = reproduce_table5("test", tmp_path, rows=["linear-6e-5", "fixed"], recipe=recipe, progress=False)
@@ -44,13 +45,22 @@ def test_reproduce_runs_every_stage_and_resumes(tiny_dir, tmp_path, data_dir, mo
     # baseline + 2 policies x 3 epochs, one column per task
     assert list(df.index) == [("Pre-trained LLM", "baseline")] + [
         (lab, f"epoch {e}") for lab in ("6e-05 (linear)", "1e-05 (fixed)") for e in (1, 2, 3)]
-    assert list(df.columns) == ["ARC(25)", "HellaSwag(10)", "MMLU(2)", "TruthfulQA(0)"]
+    # the headers carry the shots scored with: the profile's for ARC and HellaSwag, the paper's for the others
+    assert list(df.columns) == ["ARC(3)", "HellaSwag(2)", "MMLU(2)", "TruthfulQA(0)"]
+    assert list(paper_frame(doc).columns) == ["ARC(25)", "HellaSwag(10)", "MMLU(2)", "TruthfulQA(0)"]
+    import pandas as pd
+
+    ev = pd.DataFrame(doc["evals"])
+    shots = ev[ev["task"].isin(["arc", "hellaswag", "mmlu", "truthfulqa"])].groupby("task")["num_fewshot"].unique()
+    assert {t: list(k) for t, k in shots.items()} == {"arc": [3], "hellaswag": [2], "mmlu": [2], "truthfulqa": [0]}
     assert ((df >= 0) & (df <= 1)).all().all()
     runs = {r["key"]: r for r in doc["runs"]}
     n = 3 * runs["fixed"]["steps_per_epoch"]
     assert runs["linear-6e-5"]["steps"] == n and runs["linear-6e-5"]["curves"]["lr"][0] == pytest.approx(6e-5)
     assert runs["fixed"]["curves"]["lr"] == pytest.approx([1e-5] * n)
     md = (tmp_path / "table5.md").read_text()
+    assert "| ARC(3) | HellaSwag(2) | MMLU(2) | TruthfulQA(0) |" in md
+    assert "set by the profile, not the paper's: arc 3 (paper 25), hellaswag 2 (paper 10)" in md
     assert md.count("**") >= 8  # the best of each of the four columns is bold
     assert (tmp_path / "fig7.png").stat().st_size > 10_000
     tp = throughput(doc)
@@ -88,6 +98,14 @@ def test_reproduce_runs_every_stage_and_resumes(tiny_dir, tmp_path, data_dir, mo
     with pytest.raises(Recomputed):
         reproduce_table5("test", tmp_path, rows=["fixed"], recipe=recipe, progress=False)
     run_json.write_text(json.dumps(stored))
+    run_json.write_text(json.dumps({**stored, "config": {**stored["config"], "eval_fewshot": None}}))  # paper's shots
+    with pytest.raises(Recomputed):
+        reproduce_table5("test", tmp_path, rows=["fixed"], recipe=recipe, progress=False)
+    run_json.write_text(json.dumps(stored))
+    recipe["profiles"]["test"]["eval_fewshot"] = {"arc": 25, "hellaswag": 2}  # the baseline was scored with ARC 3-shot
+    with pytest.raises(Recomputed):
+        reproduce_table5("test", tmp_path, rows=[], recipe=recipe, progress=False)  # the baseline alone
+    recipe["profiles"]["test"]["eval_fewshot"] = {"arc": 3, "hellaswag": 2}
     recipe["profiles"]["test"]["eval_limit"] = 2  # the baseline was scored on 1 item per task
     with pytest.raises(Recomputed):
         reproduce_table5("test", tmp_path, rows=[], recipe=recipe, progress=False)  # the baseline alone
