@@ -6,9 +6,11 @@ ARC acc_norm, HellaSwag acc_norm, MMLU acc averaged over subjects, TruthfulQA mc
 
 from __future__ import annotations
 
+from .eval.tasks import DEFAULT_FEWSHOT
+
 TABLE5_METRIC = {"arc": "acc_norm", "hellaswag": "acc_norm", "mmlu": "acc", "truthfulqa": "mc2"}
 TASK_NAMES = {"arc": "ARC", "hellaswag": "HellaSwag", "mmlu": "MMLU", "truthfulqa": "TruthfulQA"}
-PAPER_FEWSHOT = {"arc": 25, "hellaswag": 10, "mmlu": 2, "truthfulqa": 0}  # Table V's headers (= eval.tasks.DEFAULT_FEWSHOT)
+PAPER_FEWSHOT = DEFAULT_FEWSHOT  # Table V's shots (its headers) are the evaluation's defaults
 
 
 def table5_columns(fewshot=None) -> dict:
