@@ -103,10 +103,7 @@ class FinetuneConfig:
         if self.eval_fewshot is not None:
             from .eval.harness import _check_fewshot
 
-            try:
-                _check_fewshot(self.eval_fewshot)
-            except ValueError as e:
-                raise ValueError(str(e).replace("evaluate: field 'num_fewshot'", "finetune: field 'eval_fewshot'")) from None
+            _check_fewshot(self.eval_fewshot, field="finetune: field 'eval_fewshot'")
 
     def to_dict(self) -> dict:
         d = asdict(self)

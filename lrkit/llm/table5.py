@@ -22,8 +22,7 @@ from pathlib import Path
 from typing import Optional
 
 from .models import resolve_model
-from .report import PAPER_FEWSHOT as TABLE5_FEWSHOT
-from .report import TABLE5_COLUMNS, TABLE5_METRIC, best_cells, best_per_column, table5_columns, table5_scores
+from .report import PAPER_FEWSHOT, TABLE5_COLUMNS, TABLE5_METRIC, best_cells, best_per_column, table5_columns, table5_scores
 
 PROFILES = ("quick", "cpu", "full")
 
@@ -291,7 +290,7 @@ def markdown(doc: dict) -> str:
     shots = doc["config"].get("eval_fewshot")
     if shots:
         lines.append("Few-shot examples per item set by the profile, not the paper's: "
-                     + ", ".join(f"{t} {k} (paper {TABLE5_FEWSHOT[t]})" for t, k in shots.items()) + ".")
+                     + ", ".join(f"{t} {k} (paper {PAPER_FEWSHOT[t]})" for t, k in shots.items()) + ".")
     bad = [r for r in doc["runs"] if r["status"] != "complete"]
     for r in bad:
         lines.append(f"- {r['label']}: {r['status']} — {r['message']}")

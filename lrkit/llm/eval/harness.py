@@ -112,18 +112,18 @@ def _check_tasks(tasks) -> tuple[str, ...]:
     return tuple(dict.fromkeys(tasks))
 
 
-def _check_fewshot(num_fewshot: Optional[Mapping[str, int]]) -> dict[str, int]:
+def _check_fewshot(num_fewshot: Optional[Mapping[str, int]], field: str = "evaluate: field 'num_fewshot'") -> dict[str, int]:
+    """The shots per task: the defaults with ``num_fewshot``'s overrides; a bad value raises, naming ``field``."""
     ks = dict(DEFAULT_FEWSHOT)
     if num_fewshot is None:
         return ks
     if not isinstance(num_fewshot, Mapping):
-        raise ValueError(f"evaluate: field 'num_fewshot' must be a dict {{task: k}} over {', '.join(TASKS)}, "
-                         f"got {num_fewshot!r}")
+        raise ValueError(f"{field} must be a dict {{task: k}} over {', '.join(TASKS)}, got {num_fewshot!r}")
     for t, k in num_fewshot.items():
         if t not in TASKS:
-            raise ValueError(f"evaluate: field 'num_fewshot' keys must be among {', '.join(TASKS)}, got {t!r}")
+            raise ValueError(f"{field} keys must be among {', '.join(TASKS)}, got {t!r}")
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
-            raise ValueError(f"evaluate: field 'num_fewshot' of {t} must be an int >= 0, got {k!r}")
+            raise ValueError(f"{field} of {t} must be an int >= 0, got {k!r}")
         ks[t] = int(k)
     return ks
 
