@@ -63,6 +63,9 @@ def test_reproduce_runs_every_stage_and_resumes(tiny_dir, tmp_path, data_dir, mo
     assert "set by the profile, not the paper's: arc 3 (paper 25), hellaswag 2 (paper 10)" in md
     assert md.count("**") >= 8  # the best of each of the four columns is bold
     assert (tmp_path / "fig7.png").stat().st_size > 10_000
+    import matplotlib.pyplot as plt
+
+    assert plt.get_fignums() == []  # Fig. 7 is saved and closed, never left open for a notebook to show again
     tp = throughput(doc)
     assert tp["tokens_per_s"] > 0 and set(tp["eval_items_per_s"]) == {"arc", "hellaswag", "mmlu", "truthfulqa"}
     assert json.loads((tmp_path / "results.json").read_text())["table"] == doc["table"]
