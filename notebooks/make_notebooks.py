@@ -645,7 +645,7 @@ table = doc['table']
 
 TABLE_NOTEBOOKS = {
     # name: (recipe id, committed profile, intro, extra check)
-    "table5_cifar10_cnn3": ("table5", "short", CIFAR_TABLE5_CHECK, """# 004 Table 5 — 19 LR policies, CNN3 on CIFAR-10
+    "table5_cifar10_cnn3": ("table5", "medium", CIFAR_TABLE5_CHECK, """# 004 Table 5 — 19 LR policies, CNN3 on CIFAR-10
 
 Wu & Liu (`../shared/papers/004_c2aa064785a8cb4d.txt`, Table 5): the highest test top-1 of fixed, decaying and
 cyclic policies training Caffe's CNN3 (cifar10_full) on CIFAR-10 for 70,000 iterations, batch 100, Momentum.
@@ -653,10 +653,10 @@ The recipe `reproductions/table5_cifar10_cnn3.toml` takes its rows from the tran
 Caffe does (per-layer LR/decay multipliers, mean subtraction). **Data: `cifar10-jpeg`, CIFAR-10 re-encoded as JPEG
 q75** — our accuracies are on that pack, not the original PNGs.
 
-Profiles: `full` (the paper's 70,000 iterations; a GPU), `medium` (committed: 10 rows × 7,000 iterations, every
-time parameter ×1/10, about 12–22 min a row on 2 CPU cores), `short` (the committed CPU run: all 19 rows × 1,750
-iterations, every time parameter ×1/40) and `quick` (CI: 2 rows × 140 iterations). Short budgets show the ordering, not the
-paper's digits."""),
+Profiles: `full` (the paper's 70,000 iterations; a GPU), `medium` (committed, shown here: all 19 rows × 7,000
+iterations, every time parameter ×1/10, 8–22 min a row on 2 CPU cores), `short` (committed: all 19 rows × 1,750
+iterations, every time parameter ×1/40; its column is shown beside the medium one below) and `quick` (CI: 2 rows × 140
+iterations). Shorter budgets show the ordering, not the paper's digits."""),
     "table10_cifar10_target": ("table10_cifar10", "short", TABLES_TARGET, """# 004 Table 10 (CIFAR-10 / CNN3 rows) — iterations to 80% top-1
 
 How many iterations each policy needs before CNN3's test top-1 first reaches 80% (the paper: SINEXP 12,000,
@@ -751,7 +751,7 @@ if ran:
 else:
     print('no runs to plot for this profile here')"""
 
-# Table 5: the medium profile's six rows (4x the short budget) beside the same rows of the short run and the paper
+# Table 5: the medium profile's rows (4x the short budget) beside the same rows of the short run and the paper
 TABLE5_BUDGETS = """import json
 by_budget = {}
 for prof in ('short', 'medium'):
@@ -785,8 +785,10 @@ else:
             print(f"{family(a['policy'])}: LRBench's k0 {a['ours_highest_top1']:.2f} vs Smith's {b['label']} "
                   f"{b['ours_highest_top1']:.2f} — LRBench's above: {a['ours_highest_top1'] > b['ours_highest_top1']} "
                   f"(paper {a['paper_highest_top1']:.2f} vs {b['paper_highest_top1']:.2f})")
-    curves = RESULTS / 'table5-medium-cpu' / 'curves.png'
+    other = 'short' if PROFILE == 'medium' else 'medium'   # the curves of the budget the table above does not show
+    curves = RESULTS / f'table5-{other}-cpu' / 'curves.png'
     if curves.is_file():
+        print(f"the {other} profile's curves:")
         display(Image(str(curves)))"""
 
 TABLE10_MEDIUM = """med = RESULTS / 'table10_cifar10-medium-cpu' / 'table.md'
@@ -832,10 +834,9 @@ else:
 
 EXTRA = {"table10_cifar10": [("The `medium` profile: Table 5's five medium runs of these rows (7,000 iterations, ×1/10) "
                               "and a 70% target:", TABLE10_MEDIUM)],
-         "table5": [("The longest CPU runs: the `medium` profile (7,000 iterations, ×1/10) of ten rows — the best fixed LR, "
-                     "Caffe's NSTEP, POLY, Smith's TRI-S, TRI2-S and TRIEXP-S, the same three shapes with LRBench's k0, and "
-                     "the paper's best (SINEXP) — beside the same rows of the short run, then the three Smith/LRBench pairs:",
-                     TABLE5_BUDGETS)],
+         "table5": [("The trend with the budget: each row at `short` (1,750 iterations, ×1/40), `medium` (7,000, ×1/10) "
+                     "and the paper's 70,000, then the three Smith/LRBench pairs (same shape and k1, Smith's k0 = 0.001 "
+                     "against LRBench's 5e-05):", TABLE5_BUDGETS)],
          "table12": [("The longest CPU runs: the `medium` profile (7,000 iterations, ×1/10) of three policies — FIX, POLY "
                       "and SINEXP — with each optimizer, beside the same rows of the short run:", TABLE12_MEDIUM)],
          "table7": [("Fig. 7: the applied LR (line) and the M-opt LR η* (points) of every probed run:", FIG7),
