@@ -181,11 +181,28 @@ def group_means(table: list[dict]) -> str:
     return "By category (ours) — " + "; ".join(parts) if parts else ""
 
 
+# more policies than this and the LR legend goes below both panels (inside, 19 rows of Table 5 hid the curves)
+LEGEND_INSIDE_MAX = 8
+
+
 def plot(results: list[dict], out_dir: Path, target: float | None = None) -> list[str]:
     """``curves.png``: LR per iteration (log scale) and test top-1 per eval, one line per row."""
     import matplotlib
 
     matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = curves_figure(results, target)
+    p = out_dir / "curves.png"
+    fig.savefig(p, dpi=110)
+    plt.close(fig)
+    return [str(p)]
+
+
+def curves_figure(results: list[dict], target: float | None = None):
+    """The figure of :func:`plot`: the LR per iteration and the test top-1 per eval, one colour per policy.
+    Up to ``LEGEND_INSIDE_MAX`` policies the legend sits in the LR panel; with more it goes below both
+    panels, in columns, and the figure grows to hold it."""
     import matplotlib.pyplot as plt
     import pandas as pd
     import seaborn as sns
@@ -213,7 +230,6 @@ def plot(results: list[dict], out_dir: Path, target: float | None = None) -> lis
         sns.lineplot(pd.DataFrame(lr_rows), x="iteration", y="lr", hue="policy", ax=axes[0], linewidth=1)
         axes[0].set_yscale("log")
         axes[0].set_title("LR per iteration")
-        axes[0].legend(fontsize=6)
     if acc_rows:
         df = pd.DataFrame(acc_rows)
         sns.lineplot(df, x="iteration", y="top-1 accuracy (%)", hue="run", style="optimizer" if many_opts else None,
@@ -228,8 +244,19 @@ def plot(results: list[dict], out_dir: Path, target: float | None = None) -> lis
             axes[1].set_title(f"test top-1 accuracy (dotted: target {100 * target:.2f}%)")
         else:
             axes[1].set_title("test top-1 accuracy")
-    fig.tight_layout()
-    p = out_dir / "curves.png"
-    fig.savefig(p, dpi=110)
-    plt.close(fig)
-    return [str(p)]
+    n = len(seen_lr)
+    if lr_rows and n <= LEGEND_INSIDE_MAX:
+        axes[0].legend(fontsize=6)
+        fig.tight_layout()
+    elif lr_rows:
+        handles, labels = axes[0].get_legend_handles_labels()
+        axes[0].get_legend().remove()
+        ncol = 3
+        rows = -(-n // ncol)
+        legend_h = 0.16 * rows + 0.15  # inches
+        fig.set_size_inches(13, 4.5 + legend_h)
+        fig.legend(handles, labels, loc="lower center", ncol=ncol, fontsize=7, frameon=False)
+        fig.tight_layout(rect=(0, legend_h / (4.5 + legend_h), 1, 1))
+    else:
+        fig.tight_layout()
+    return fig

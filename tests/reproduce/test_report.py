@@ -79,3 +79,34 @@ def test_top5_is_shown_where_the_paper_gives_it(tmp_path):
     results = [result(rec, r.rows[0])]
     md = markdown(r, summarise(r, results, "full"), "full", results)
     assert "| `FIX(k=0.1)` | 80.00 | 76.51 |" in md
+
+
+@pytest.mark.parametrize("n", [3, 19])
+def test_the_curves_legend_never_covers_a_panel(n):
+    """Up to LEGEND_INSIDE_MAX policies the legend sits in the LR panel; more (Table 5's 19 rows) go below both
+    panels, so no curve is hidden, and every policy is named once."""
+    import matplotlib.pyplot as plt
+
+    from lrkit.reproduce.report import LEGEND_INSIDE_MAX, curves_figure
+
+    results = []
+    for i in range(n):
+        rec = record(policy=f"FIX(k={0.001 * (i + 1):g})", top1=(0.3, 0.4 + 0.01 * i))
+        results.append({"config": rec["config"], "records": [rec]})
+    fig = curves_figure(results)
+    try:
+        fig.canvas.draw()
+        lr_ax, acc_ax = fig.axes
+        if n <= LEGEND_INSIDE_MAX:
+            assert not fig.legends and len(lr_ax.get_legend().get_texts()) == n
+        else:
+            assert lr_ax.get_legend() is None and len(fig.legends) == 1
+            legend = fig.legends[0]
+            assert [t.get_text() for t in legend.get_texts()] == [r["config"]["policy"] for r in results]
+            box = legend.get_window_extent()
+            for ax in (lr_ax, acc_ax):
+                panel = ax.get_tightbbox()  # the panel with its tick labels and axis label
+                assert not box.overlaps(panel), "the legend covers a panel"
+            assert box.y0 >= 0, "the legend runs off the figure"
+    finally:
+        plt.close(fig)
