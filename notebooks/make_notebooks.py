@@ -752,23 +752,13 @@ else:
     print('no runs to plot for this profile here')"""
 
 # Table 5: the medium profile's rows (4x the short budget) beside the same rows of the short run and the paper
-TABLE5_BUDGETS = """import json
-by_budget = {}
-for prof in ('short', 'medium'):
-    f = RESULTS / f'table5-{prof}-cpu' / 'results.json'
-    if f.is_file():
-        by_budget[prof] = {r['policy']: r for r in json.loads(f.read_text())['table']}
-if 'medium' not in by_budget:
+TABLE5_BUDGETS = """from lrkit.reproduce.report import budgets_markdown, compare_budgets
+BUDGETS = {'short (1,750 it)': RESULTS / 'table5-short-cpu', 'medium (7,000 it)': RESULTS / 'table5-medium-cpu'}
+med = {e['policy']: e['by']['medium (7,000 it)'] for e in compare_budgets(BUDGETS) if 'medium (7,000 it)' in e['by']}
+if not med:
     print('no medium-profile run is committed here (reproductions/results/table5-medium-cpu)')
 else:
-    med = by_budget['medium']
-    short = by_budget.get('short', {})
-    print(f"{'policy':<52} {'short (1,750 it)':>17} {'medium (7,000 it)':>18} {'paper (70,000 it)':>18}")
-    for pol, r in med.items():
-        s = (short.get(pol) or {}).get('ours_highest_top1')
-        m = r['ours_highest_top1']
-        print(f"{(r['label'] or pol)[:52]:<52} {'—' if s is None else f'{s:.2f}':>17} {'—' if m is None else f'{m:.2f}':>18} "
-              f"{r['paper_highest_top1']:>18.2f}")
+    display(Markdown(budgets_markdown(BUDGETS)))
     done = {r['category']: [] for r in med.values()}
     for r in med.values():
         if r['ours_highest_top1'] is not None:
@@ -791,6 +781,15 @@ else:
         print(f"the {other} profile's curves:")
         display(Image(str(curves)))"""
 
+
+
+def budgets_cell(table: str, budgets: dict[str, str], only: str | None = None) -> str:
+    """A cell showing a table's committed profiles side by side (``budgets``: column name → profile)."""
+    folders = ", ".join(f"{name!r}: RESULTS / '{table}-{profile}-cpu'" for name, profile in budgets.items())
+    return ("from lrkit.reproduce.report import budgets_markdown\n"
+            f"display(Markdown(budgets_markdown({{{folders}}}{'' if only is None else f', only={only!r}'})))")
+
+
 TABLE10_MEDIUM = """med = RESULTS / 'table10_cifar10-medium-cpu' / 'table.md'
 if med.is_file():
     display(Markdown(med.read_text()))
@@ -804,21 +803,14 @@ else:
     print('no short-profile result is committed here (reproductions/results/table7-short-cpu)')"""
 
 # Table 12: the medium profile (some policies x three optimizers, 7,000 iterations) beside the short run and the paper
-TABLE12_MEDIUM = """import json
-by_budget = {}
-for prof in ('short', 'medium'):
-    f = RESULTS / f'table12-{prof}-cpu' / 'results.json'
-    if f.is_file():
-        by_budget[prof] = {(r['policy'], r['optimizer']): r for r in json.loads(f.read_text())['table']}
-if 'medium' not in by_budget:
+TABLE12_MEDIUM = """from lrkit.reproduce.report import budgets_markdown, compare_budgets
+BUDGETS = {'short (1,750 it)': RESULTS / 'table12-short-cpu', 'medium (7,000 it)': RESULTS / 'table12-medium-cpu'}
+med = {(e['policy'], e['optimizer']): e['by']['medium (7,000 it)'] for e in compare_budgets(BUDGETS)
+       if 'medium (7,000 it)' in e['by']}
+if not med:
     print('no medium-profile run is committed here (reproductions/results/table12-medium-cpu)')
 else:
-    med, short = by_budget['medium'], by_budget.get('short', {})
-    fmt = lambda a: '—' if a is None else f'{a:.2f}'
-    print(f"{'policy':<48} {'optimizer':<9} {'short (1,750 it)':>17} {'medium (7,000 it)':>18} {'paper (70,000 it)':>18}")
-    for (pol, opt), r in med.items():
-        s = (short.get((pol, opt)) or {}).get('ours_highest_top1')
-        print(f"{pol[:48]:<48} {opt:<9} {fmt(s):>17} {fmt(r['ours_highest_top1']):>18} {fmt(r['paper_highest_top1']):>18}")
+    display(Markdown(budgets_markdown(BUDGETS, only='medium (7,000 it)')))
     for opt in dict.fromkeys(o for _, o in med):
         rows = [(r['ours_highest_top1'], r['paper_highest_top1'], pol) for (pol, o), r in med.items()
                 if o == opt and r['ours_highest_top1'] is not None]

@@ -260,3 +260,72 @@ def curves_figure(results: list[dict], target: float | None = None):
     else:
         fig.tight_layout()
     return fig
+
+
+def compare_budgets(folders: dict[str, str | Path]) -> list[dict]:
+    """One table's rows at several budgets (profiles), read from their committed ``results.json``.
+
+    ``folders`` maps a column name (e.g. ``"short (1,750 it)"``) to a results folder; a folder without
+    ``results.json`` is left out. One entry per (policy, optimizer), in the order rows first appear:
+    ``policy``, ``optimizer``, ``label``, ``category``, ``paper`` (the paper's highest top-1, %) and
+    ``by`` (column name → that profile's summarised row, as in its ``results.json``'s ``table``).
+    """
+    import json
+
+    entries: dict[tuple, dict] = {}
+    for column, folder in folders.items():
+        f = Path(folder) / "results.json"
+        if not f.is_file():
+            continue
+        for r in json.loads(f.read_text())["table"]:
+            e = entries.setdefault((r["policy"], r["optimizer"]), {
+                "policy": r["policy"], "optimizer": r["optimizer"], "label": r.get("label"),
+                "category": r.get("category", ""), "paper": r.get("paper_highest_top1"), "by": {}})
+            e["by"][column] = r
+    return list(entries.values())
+
+
+def rank_correlation(ours: list[float], paper: list[float]) -> float | None:
+    """Spearman's ρ (ties get their average rank); None with fewer than three pairs or a constant side."""
+    import pandas as pd
+
+    if len(ours) < 3:
+        return None
+    rho = pd.DataFrame({"ours": ours, "paper": paper}).corr(method="spearman").iloc[0, 1]
+    return None if pd.isna(rho) else float(rho)
+
+
+def budgets_markdown(folders: dict[str, str | Path], only: str | None = None) -> str:
+    """Markdown: each row's highest top-1 (and the iteration it was reached) per budget beside the
+    paper's, then per budget how many rows ran and Spearman's ρ of their order with the paper's.
+    ``only``: a column name; keep just the rows that budget has (a profile that ran some rows)."""
+    every = compare_budgets(folders)
+    many_opts = len({e["optimizer"] for e in every}) > 1  # the table compares optimizers (Tables 11, 12)
+    entries = [e for e in every if only is None or only in e["by"]]
+    columns = [c for c in folders if any(c in e["by"] for e in entries)]
+    missing = [f"`{folders[c]}`" for c in folders if c not in columns]
+    head = ["policy", *(["optimizer"] if many_opts else []), *(f"{c}: ours (iter)" for c in columns), "paper"]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for e in entries:
+        name = f"`{e['policy']}`" + (f" — {e['label']}" if e["label"] else "")
+        cells = [name, *([e["optimizer"]] if many_opts else [])]
+        for c in columns:
+            r = e["by"].get(c)
+            if r is None or r["status"] == "not run":
+                cells.append("—")
+            elif r["ours_highest_top1"] is None:  # ran, and never evaluated above nothing: diverged or failed
+                cells.append(r["status"])
+            else:
+                then = "" if r["status"] == "complete" else f", then {r['status']}"
+                cells.append(f"{r['ours_highest_top1']:.2f} ({_num(r['ours_iter_at_highest'], '{:.0f}')}{then})")
+        lines.append("| " + " | ".join([*cells, _num(e["paper"])]) + " |")
+    notes = []
+    for c in columns:
+        pairs = [(e["by"][c]["ours_highest_top1"], e["paper"]) for e in entries
+                 if c in e["by"] and e["by"][c]["ours_highest_top1"] is not None and e["paper"] is not None]
+        rho = rank_correlation(*zip(*pairs)) if pairs else None
+        notes.append(f"{c}: {len(pairs)} rows" + ("" if rho is None else f", Spearman's ρ with the paper {rho:.2f}"))
+    lines += ["", "Rows with our run — " + "; ".join(notes) + "."]
+    if missing:
+        lines += ["", "No committed results in " + ", ".join(missing) + "."]
+    return "\n".join(lines) + "\n"

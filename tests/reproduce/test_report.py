@@ -110,3 +110,66 @@ def test_the_curves_legend_never_covers_a_panel(n):
             assert box.y0 >= 0, "the legend runs off the figure"
     finally:
         plt.close(fig)
+
+
+def _committed(folder, rows):
+    """A results folder holding only what compare_budgets reads: the summarised table."""
+    import json
+
+    folder.mkdir(parents=True)
+    table = [{"policy": p, "optimizer": o, "label": None, "category": "cyclic", "paper_highest_top1": paper,
+              "ours_highest_top1": acc, "ours_iter_at_highest": it, "status": status}
+             for p, o, acc, it, paper, status in rows]
+    (folder / "results.json").write_text(json.dumps({"table": table}))
+    return folder
+
+
+def test_budgets_are_joined_by_policy_and_optimizer(tmp_path):
+    from lrkit.reproduce.report import compare_budgets
+
+    short = _committed(tmp_path / "s", [("A", "sgd", 50.0, 100, 80.0, "complete"), ("B", "sgd", 40.0, 200, 70.0, "complete"),
+                                        ("A", "adam", 45.0, 100, 60.0, "complete")])
+    medium = _committed(tmp_path / "m", [("B", "sgd", 60.0, 700, 70.0, "complete"), ("A", "adam", None, None, 60.0, "diverged")])
+    got = compare_budgets({"short": short, "medium": medium, "gone": tmp_path / "nothing"})
+    assert [(e["policy"], e["optimizer"]) for e in got] == [("A", "sgd"), ("B", "sgd"), ("A", "adam")]
+    assert set(got[0]["by"]) == {"short"} and set(got[1]["by"]) == {"short", "medium"}
+    assert got[1]["by"]["medium"]["ours_highest_top1"] == 60.0 and got[2]["paper"] == 60.0
+
+
+def test_budgets_markdown_shows_each_budget_its_status_and_rank_agreement(tmp_path):
+    from lrkit.reproduce.report import budgets_markdown
+
+    paper = [("P1", 90.0), ("P2", 80.0), ("P3", 70.0), ("P4", 60.0)]
+    short = _committed(tmp_path / "s", [(p, "momentum", 10.0 + i, 100, acc, "complete") for i, (p, acc) in enumerate(paper)])
+    medium = _committed(tmp_path / "m", [(p, "momentum", 50.0 - i, 400, acc, "complete") for i, (p, acc) in enumerate(paper[:3])]
+                        + [("P4", "momentum", 30.0, 300, 60.0, "diverged")])
+    md = budgets_markdown({"short (100 it)": short, "medium (400 it)": medium, "full": tmp_path / "absent"})
+    assert "| policy | short (100 it): ours (iter) | medium (400 it): ours (iter) | paper |" in md
+    assert "| `P1` | 10.00 (100) | 50.00 (400) | 90.00 |" in md
+    assert "| `P4` | 13.00 (100) | 30.00 (300, then diverged) | 60.00 |" in md
+    # short ranks the rows against the paper's order, medium with it
+    assert "short (100 it): 4 rows, Spearman's ρ with the paper -1.00" in md
+    assert "medium (400 it): 4 rows, Spearman's ρ with the paper 1.00" in md
+    assert "No committed results in" in md and "absent" in md
+    assert "optimizer" not in md.splitlines()[0]  # one optimizer: no optimizer column
+
+
+def test_budgets_markdown_only_keeps_the_rows_of_one_budget(tmp_path):
+    from lrkit.reproduce.report import budgets_markdown
+
+    short = _committed(tmp_path / "s", [("A", "sgd", 50.0, 100, 80.0, "complete"), ("A", "adam", 40.0, 100, 70.0, "complete"),
+                                        ("B", "sgd", 30.0, 100, 60.0, "complete")])
+    medium = _committed(tmp_path / "m", [("A", "adam", None, None, 70.0, "diverged")])
+    md = budgets_markdown({"short": short, "medium": medium}, only="medium")
+    assert md.splitlines()[0] == "| policy | optimizer | short: ours (iter) | medium: ours (iter) | paper |"
+    assert "| `A` | adam | 40.00 (100) | diverged | 70.00 |" in md
+    assert "`B`" not in md and "| sgd |" not in md
+    assert "short: 1 rows" in md and "medium: 0 rows" in md
+
+
+def test_rank_correlation_gives_ties_their_average_rank():
+    from lrkit.reproduce.report import rank_correlation
+
+    assert rank_correlation([1, 1, 2], [1, 2, 3]) == pytest.approx(1.5 / 3 ** 0.5)  # ranks 1.5, 1.5, 3 against 1, 2, 3
+    assert rank_correlation([1, 2], [2, 1]) is None
+    assert rank_correlation([1, 1, 1], [1, 2, 3]) is None
