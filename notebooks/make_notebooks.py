@@ -709,13 +709,14 @@ with each other's parameters; we read each row by its printed parameters and kee
 recipe says why). `short` (committed) is every row on 800 iterations (every time parameter ×1/80, channels-last) on
 the 2-core CPU, 11.5–14 min a row; FIX(k=0.1), NSTEP and SINEXP are Table 3's runs, and a row without a committed
 run shows the paper's number. `quick` (CI) runs NSTEP for 32 iterations. Data: the CIFAR-10 JPEG q75 pack."""),
-    "table3_cifar10_resnet32": ("table3", "short", TABLES_BEST, """# 004 Table 3 and Fig. 2 — composite LR on ResNet-32, CIFAR-10
+    "table3_cifar10_resnet32": ("table3", "medium", TABLES_BEST, """# 004 Table 3 and Fig. 2 — composite LR on ResNet-32, CIFAR-10
 
 FIX, NSTEP, SINEXP and the advanced composite (three TRI stages) with the iteration each reached its highest
 accuracy; Fig. 2 is the LR and top-1/top-5 curves below. Table 6's set-up (batch 128, weight decay 1e-4, crop and
-flip). Profiles: `full` (the paper's 64,000 iterations; a GPU's job, shared with Table 6's runs), `short` (the
-committed CPU run: the four rows × 800 iterations, every time parameter ×1/80, channels-last) and `quick` (CI: NSTEP
-for 32 iterations). Data: the CIFAR-10 JPEG q75 pack."""),
+flip). Profiles: `full` (the paper's 64,000 iterations; a GPU's job, shared with Table 6's runs), `medium` (committed,
+shown here: the four rows × 3,200 iterations, every time parameter ×1/20, channels-last, about 21 min a row on 2 CPU
+cores), `short` (committed too: 800 iterations, ×1/80; its column is beside the medium one at the end) and `quick`
+(CI: NSTEP for 32 iterations). Data: the CIFAR-10 JPEG q75 pack."""),
     "000_table1_cifar10_resnet32": ("000_table1", "short", RESNET_CHECK, """# 000 Table I and Fig. 5 — LR policies incl. MULTI, ResNet-32 on CIFAR-10
 
 LRBench++'s Table I (every number equals 004 Table 6 / Table 3, and so does the set-up: the runs are shared). `full`
@@ -833,7 +834,10 @@ EXTRA = {"table10_cifar10": [("The `medium` profile: Table 5's five medium runs 
                       "TRI, SINEXP and COS — with each optimizer, beside the same rows of the short run:", TABLE12_MEDIUM)],
          "table7": [("Fig. 7: the applied LR (line) and the M-opt LR η* (points) of every probed run:", FIG7),
                     ("The `short` profile (1,750 iterations, ×1/40), for the trend with the budget:", TABLE7_SHORT)],
-         "table3": [("Fig. 2: the LR, test top-1 and test top-5 of each policy:", "import matplotlib.pyplot as plt\n" + FIG2)],
+         "table3": [("Fig. 2: the LR, test top-1 and test top-5 of each policy:", "import matplotlib.pyplot as plt\n" + FIG2),
+                    ("The trend with the budget: each row's highest top-1 (and the iteration of it) at `short` (800 "
+                     "iterations, ×1/80) and `medium` (3,200, ×1/20) beside the paper's 64,000:",
+                     budgets_cell("table3", {"short (800 it)": "short", "medium (3,200 it)": "medium"}))],
          "000_table1": [("Fig. 5: the LR, test top-1 and test top-5 of each policy:", "import matplotlib.pyplot as plt\n" + FIG2)]}
 
 
