@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import statistics
 from pathlib import Path
 
@@ -270,8 +271,6 @@ def compare_budgets(folders: dict[str, str | Path]) -> list[dict]:
     ``policy``, ``optimizer``, ``label``, ``category``, ``paper`` (the paper's highest top-1, %) and
     ``by`` (column name → that profile's summarised row, as in its ``results.json``'s ``table``).
     """
-    import json
-
     entries: dict[tuple, dict] = {}
     for column, folder in folders.items():
         f = Path(folder) / "results.json"
