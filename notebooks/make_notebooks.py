@@ -708,7 +708,8 @@ shows the paper's numbers and says so."""),
 with each other's parameters; we read each row by its printed parameters and keep the printed names as labels (the
 recipe says why). `short` (committed) is every row on 800 iterations (every time parameter ×1/80, channels-last) on
 the 2-core CPU, 11.5–14 min a row; FIX(k=0.1), NSTEP and SINEXP are Table 3's runs, and a row without a committed
-run shows the paper's number. `quick` (CI) runs NSTEP for 32 iterations. Data: the CIFAR-10 JPEG q75 pack."""),
+run shows the paper's number. `medium` (committed, shown at the end) is five rows × 3,200 iterations (×1/20). `quick`
+(CI) runs NSTEP for 32 iterations. Data: the CIFAR-10 JPEG q75 pack."""),
     "table3_cifar10_resnet32": ("table3", "medium", TABLES_BEST, """# 004 Table 3 and Fig. 2 — composite LR on ResNet-32, CIFAR-10
 
 FIX, NSTEP, SINEXP and the advanced composite (three TRI stages) with the iteration each reached its highest
@@ -721,8 +722,9 @@ cores), `short` (committed too: 800 iterations, ×1/80; its column is beside the
 
 LRBench++'s Table I (every number equals 004 Table 6 / Table 3, and so does the set-up: the runs are shared). `full`
 (64,000 iterations per row) is a GPU's job; `short` (committed) reads the 800-iteration CPU runs (×1/80) of Table 3
-(FIX, NSTEP, SINEXP, MULTI) and Table 6 (the other rows), and a row without one shows the paper's number; `quick`
-(CI) runs NSTEP for 32 iterations. Data: the CIFAR-10 JPEG q75 pack."""),
+(FIX, NSTEP, SINEXP, MULTI) and Table 6 (the other rows), and a row without one shows the paper's number; `medium`
+(committed, shown at the end) reads the six rows with a 3,200-iteration run (×1/20); `quick` (CI) runs NSTEP for 32
+iterations. Data: the CIFAR-10 JPEG q75 pack."""),
     "000_table3_mnist_target": ("000_table3", "full", TABLES_TARGET, """# 000 Table III (MNIST rows) — iterations to 99.1% top-1
 
 LRBench++'s cost-to-target table for LeNet on MNIST (its numbers equal 004 Table 10's MNIST rows). The full
@@ -838,7 +840,15 @@ EXTRA = {"table10_cifar10": [("The `medium` profile: Table 5's five medium runs 
                     ("The trend with the budget: each row's highest top-1 (and the iteration of it) at `short` (800 "
                      "iterations, ×1/80) and `medium` (3,200, ×1/20) beside the paper's 64,000:",
                      budgets_cell("table3", {"short (800 it)": "short", "medium (3,200 it)": "medium"}))],
-         "000_table1": [("Fig. 5: the LR, test top-1 and test top-5 of each policy:", "import matplotlib.pyplot as plt\n" + FIG2)]}
+         "table6": [("The `medium` profile (3,200 iterations, ×1/20) of five rows — Table 3's FIX, NSTEP and SINEXP, and "
+                     "TRI against TRI2 (the paper: TRI2 over 91.85%, TRI under 77%) — beside the same rows at `short`:",
+                     budgets_cell("table6", {"short (800 it)": "short", "medium (3,200 it)": "medium"},
+                                  only="medium (3,200 it)"))],
+         "000_table1": [("Fig. 5: the LR, test top-1 and test top-5 of each policy:", "import matplotlib.pyplot as plt\n" + FIG2),
+                        ("The `medium` profile (3,200 iterations, ×1/20): the six rows with a medium run (Table 3's four, "
+                         "MULTI among them, and Table 6's TRI and TRI2) beside the same rows at `short`:",
+                         budgets_cell("000_table1", {"short (800 it)": "short", "medium (3,200 it)": "medium"},
+                                      only="medium (3,200 it)"))]}
 
 
 def build_table(name: str, table: str, committed: str, check: str, intro: str) -> None:
