@@ -1,9 +1,10 @@
-"""Optimizers that compute the LR on the device from the policy (issue 4, in progress).
+"""Optimizers that compute the LR on the device from the policy (issue 4).
 
 - :mod:`~lrkit.optim.program` — a policy compiled to a straight-line program of float64 ops, with
   a reference interpreter; the compiled kernels in ``csrc/`` run the same programs.
 - :mod:`~lrkit.optim.fused_adam` — :class:`FusedAdam`, Adam/AdamW with η(t) computed in the step
-  (compiled CPU kernel, pure-torch reference/fallback; the CUDA kernel is in progress).
+  (compiled CPU kernel, CUDA kernel — compiled by CI's ``nvcc -c`` and run on the host, not yet on a GPU —,
+  pure-torch reference/fallback).
 - :mod:`~lrkit.optim.mopt` — the M-opt LR of 004 Formula 7 from three snapshots, fused L1 sums.
 """
 
