@@ -678,8 +678,8 @@ policies never leave chance (see Table 6's notebook), so it cannot test the pape
 70,000 iterations, a GPU's job). The Momentum column is Table 5's runs. `short` (the committed CPU run) is all 13
 policies × 3 optimizers on Table 5's short budget (1,750 iterations, ×1/40, 3.6–4.6 min a run): the Momentum
 column is Table 5's runs, the 26 SGD and Adam runs were trained for this table (POLY and COS among them: the rows
-where the paper's Adam stays at 10%). `medium` (committed, shown below the short table) is FIX, POLY, TRI, SINEXP and
-COS × 3 optimizers on Table 5's medium budget (7,000 iterations, ×1/10); its Momentum column is Table 5's medium runs. `quick` (CI) trains FIX(k=0.001) with each optimizer for 140 iterations.
+where the paper's Adam stays at 10%). `medium` (committed, shown below the short table) is FIX, NSTEP, POLY, TRI, SINEXP
+and COS × 3 optimizers on Table 5's medium budget (7,000 iterations, ×1/10); its Momentum column is Table 5's medium runs. `quick` (CI) trains FIX(k=0.001) with each optimizer for 140 iterations.
 Data: the CIFAR-10 JPEG q75 pack."""),
     "table7_cifar10_composite": ("table7", "medium", TABLES_BEST, """# 004 Table 7, Fig. 6 and Fig. 7 — advanced composite LR policies, CNN3 on CIFAR-10
 
@@ -832,8 +832,8 @@ EXTRA = {"table10_cifar10": [("The `medium` profile: Table 5's five medium runs 
          "table5": [("The trend with the budget: each row at `short` (1,750 iterations, ×1/40), `medium` (7,000, ×1/10) "
                      "and the paper's 70,000, then the three Smith/LRBench pairs (same shape and k1, Smith's k0 = 0.001 "
                      "against LRBench's 5e-05):", TABLE5_BUDGETS)],
-         "table12": [("The longest CPU runs: the `medium` profile (7,000 iterations, ×1/10) of five policies — FIX, POLY, "
-                      "TRI, SINEXP and COS — with each optimizer, beside the same rows of the short run:", TABLE12_MEDIUM)],
+         "table12": [("The longest CPU runs: the `medium` profile (7,000 iterations, ×1/10) of six policies — FIX, NSTEP, "
+                      "POLY, TRI, SINEXP and COS — with each optimizer, beside the same rows of the short run:", TABLE12_MEDIUM)],
          "table7": [("Fig. 7: the applied LR (line) and the M-opt LR η* (points) of every probed run:", FIG7),
                     ("The `short` profile (1,750 iterations, ×1/40), for the trend with the budget:", TABLE7_SHORT)],
          "table3": [("Fig. 2: the LR, test top-1 and test top-5 of each policy:", "import matplotlib.pyplot as plt\n" + FIG2),
