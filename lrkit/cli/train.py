@@ -60,6 +60,9 @@ def _speed_args(p) -> None:
     p.add_argument("--channels-last", action="store_true", help="model and batches in channels-last (NHWC) memory format")
     p.add_argument("--compile", default=None, choices=COMPILE_MODES[1:], metavar="MODE",
                    help="torch.compile the model: " + " | ".join(COMPILE_MODES[1:]) + " (reduce-overhead: CUDA graphs)")
+    p.add_argument("--flush-denormal", action="store_true",
+                   help="CPU: flush subnormal floats to zero on every torch thread (keeps Adam from slowing down "
+                        "several-fold as its second moments decay; see lrkit.train.denormal)")
 
 
 def run_train(args) -> int:
@@ -72,7 +75,7 @@ def run_train(args) -> int:
                           weight_decay=args.weight_decay, target_acc=args.target_acc, stop_at_target=args.stop_at_target,
                           augment=args.augment, normalize=args.normalize, seed=args.seed, device=args.device,
                           threads=args.threads, mopt_every=args.mopt_every, channels_last=args.channels_last,
-                          compile=args.compile)
+                          compile=args.compile, flush_denormal=args.flush_denormal)
     except (ValueError, PolicyError) as e:
         print(f"lrkit train: {e}", file=sys.stderr)
         return 2
@@ -142,7 +145,8 @@ def run_reproduce(args) -> int:
     doc = reproduce(args.table, profile=args.profile, repeats=args.repeats, device=args.device, out=out,
                     progress=not args.no_progress, threads=args.threads, only=args.only, resume=args.resume,
                     reuse=args.reuse, cache=args.cache, missing="skip" if args.stored_only else "train",
-                    speed={k: v for k, v in (("channels_last", args.channels_last), ("compile", args.compile)) if v})
+                    speed={k: v for k, v in (("channels_last", args.channels_last), ("compile", args.compile),
+                                             ("flush_denormal", args.flush_denormal)) if v})
     print(Path(out, "table.md").read_text())
     print(f"results: {out}/results.json, {out}/table.md, plots: {', '.join(doc.get('plots', []))}")
     return 0

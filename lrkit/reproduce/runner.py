@@ -27,8 +27,9 @@ def reproduce(name: str, profile: str = "quick", repeats: int = 1, device: str =
     Every reused result records where it came from (``reused_from``, see :func:`provenance`).
     missing: ``"train"`` (default) runs what the store does not hold; ``"skip"`` only shows the stored
     runs and lists the others as "not run" (how the committed notebooks open without training for hours).
-    speed: how the runs execute on a GPU, ``{"channels_last": bool, "compile": mode}`` (TrainConfig
-    fields, see ``lrkit bench train``); they are part of a run's config, so its record says how it ran.
+    speed: how the runs execute, ``{"channels_last": bool, "compile": mode, "flush_denormal": bool}``
+    (TrainConfig fields; see ``lrkit bench train`` and :mod:`lrkit.train.denormal`); they are part of a
+    run's config, so its record says how it ran.
     """
     from tqdm.auto import tqdm
 
@@ -39,9 +40,9 @@ def reproduce(name: str, profile: str = "quick", repeats: int = 1, device: str =
     if not isinstance(repeats, int) or isinstance(repeats, bool) or repeats < 1:
         raise ValueError(f"repeats must be an int >= 1, got {repeats!r}")
     speed = dict(speed or {})
-    if set(speed) - {"channels_last", "compile"}:
-        raise ValueError(f"speed: unknown option(s) {sorted(set(speed) - {'channels_last', 'compile'})}; "
-                         "allowed: channels_last, compile")
+    allowed = {"channels_last", "compile", "flush_denormal"}
+    if set(speed) - allowed:
+        raise ValueError(f"speed: unknown option(s) {sorted(set(speed) - allowed)}; allowed: {', '.join(sorted(allowed))}")
     recipe = get_recipe(name)
     if profile not in recipe.profiles:
         raise ValueError(f"profile must be one of {', '.join(recipe.profiles)}, got {profile!r}")

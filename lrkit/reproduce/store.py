@@ -2,7 +2,8 @@
 
 A run is identified by its :class:`~lrkit.train.TrainConfig` (policy in canonical form; the fields
 that do not change what is trained left out: ``threads`` and ``data_root`` say where, ``mopt_every``
-only observes the training). Two tables that share a run (Table 10 reads
+only observes the training, ``flush_denormal`` moves values below 1.2e-38 to 0 — less than another thread
+count changes through the order of its sums). Two tables that share a run (Table 10 reads
 its MNIST rows off Table 4's runs, Table 11's Momentum column is Table 4) share the record, and a
 table interrupted half-way resumes from the rows already in its ``results.json``.
 
@@ -20,9 +21,10 @@ from pathlib import Path
 
 REUSABLE = ("complete", "diverged")
 #: TrainConfig fields that do not change what is trained (so not part of a run's key): where it runs
-#: (``threads``, ``data_root``) and what is observed on the way (``mopt_every``). A field added here
-#: leaves the keys of stored runs, which lack it, unchanged.
-_NOT_WHAT_IS_TRAINED = ("threads", "data_root", "mopt_every")
+#: (``threads``, ``data_root``), what is observed on the way (``mopt_every``) and the CPU's handling of
+#: subnormal floats (``flush_denormal``: a speed setting, see :mod:`lrkit.train.denormal`). A field added
+#: here leaves the keys of stored runs, which lack it, unchanged.
+_NOT_WHAT_IS_TRAINED = ("threads", "data_root", "mopt_every", "flush_denormal")
 #: Fields added after runs were stored: left out of the key while they hold this default, so the
 #: keys of the stored runs (which lack them) do not change.
 _ADDED_LATER = {"layer_mults": False, "eval_samples": None, "compile": None}

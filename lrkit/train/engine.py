@@ -63,6 +63,7 @@ class TrainConfig:
     layer_mults: bool = False  # the model's Caffe prototxt lr_mult / decay_mult per parameter (CNN3)
     eval_samples: int | None = None  # evaluate on the first N test samples only (quick profiles); None: all
     compile: str | None = None  # torch.compile the model with this mode (COMPILE_MODES; "reduce-overhead": CUDA graphs)
+    flush_denormal: bool = False  # CPU: subnormal floats flushed to 0 on every torch thread (lrkit.train.denormal; Adam speed)
 
     def __post_init__(self):
         self.validate()
@@ -79,6 +80,8 @@ class TrainConfig:
             bad("layer_mults", "False with optimizer 'fused_adam' (its schedule has one LR per group and no multipliers)")
         if self.compile not in COMPILE_MODES:
             bad("compile", "None or one of " + ", ".join(repr(m) for m in COMPILE_MODES[1:]))
+        if not isinstance(self.flush_denormal, bool):
+            bad("flush_denormal", "True or False")
         if self.augment not in AUGMENT:
             bad("augment", "None or 'crop_flip'")
         for name in ("iters", "batch_size", "eval_every", "eval_batch_size"):
@@ -297,6 +300,10 @@ class Run:
         self.cfg = cfg
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
+        from .denormal import flushing, set_flush_denormal
+
+        if cfg.flush_denormal or flushing():  # on as asked; off again after a run that turned it on
+            set_flush_denormal(cfg.flush_denormal)
         seed_everything(cfg.seed)
         self.device = torch.device(cfg.device)
         if self.device.type == "cuda":  # fixed batch shapes: let cuDNN pick its fastest convolution algorithms

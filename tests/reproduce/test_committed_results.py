@@ -37,7 +37,7 @@ def test_a_committed_table_matches_its_recipe(folder):
         for rec in records:
             cfg = rec["config"]
             wanted = dict(run["config"], device=cfg["device"], seed=cfg["seed"],
-                          **{k: cfg[k] for k in ("channels_last", "compile") if k in cfg})
+                          **{k: cfg[k] for k in ("channels_last", "compile", "flush_denormal") if k in cfg})
             assert run_key(cfg) == run_key(wanted), f"{line['row']}: the committed run is not the recipe's run"
 
 

@@ -140,6 +140,15 @@ def test_speed_options_reach_the_runs_and_their_keys(tmp_path, monkeypatch):
     assert rec["status"] == "complete" and rec["config"]["channels_last"] is True
     plain = reproduce("tiny", profile="quick", out=tmp_path / "a", progress=False, data=ds, resume=True, missing="skip")
     assert [r["status"] for r in plain["table"]] == ["not run"]  # a channels-last run is not the plain run
+    from lrkit.train.denormal import set_flush_denormal
+
+    try:
+        doc = reproduce("tiny", profile="quick", out=tmp_path / "c", progress=False, data=ds, speed={"flush_denormal": True})
+    finally:
+        set_flush_denormal(False)  # the mode is per process: leave the other tests as they were
+    assert doc["results"][0]["records"][0]["config"]["flush_denormal"] is True
+    plain = reproduce("tiny", profile="quick", out=tmp_path / "c", progress=False, data=ds, resume=True, missing="skip")
+    assert [r["status"] for r in plain["table"]] == ["complete"]  # flushing subnormals is how, not what, it trained
     with pytest.raises(ValueError, match="speed: unknown option.*allowed: channels_last, compile"):
         reproduce("tiny", profile="quick", out=tmp_path / "b", progress=False, data=ds, speed={"amp": "bf16"})
 

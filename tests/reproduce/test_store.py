@@ -15,6 +15,7 @@ def cfg(**kw):
 def test_run_key_is_what_was_run_not_where():
     base = run_key(cfg(policy="SIN2(k0=0.01, k1=0.06, l=2000)"))
     assert run_key(cfg(policy="SIN2(k0=0.01,k1=0.06,l=2000)", threads=2, data_root="/elsewhere")) == base
+    assert run_key(cfg(policy="SIN2(k0=0.01, k1=0.06, l=2000)", flush_denormal=True)) == base  # a CPU speed setting
     assert run_key(cfg(policy="SIN2(l=2000, k1=0.06, k0=0.01)")) == base  # canonical policy spelling
     for change in ({"seed": 1}, {"device": "cuda"}, {"optimizer": "sgd"}, {"iters": 9999},
                    {"policy": "SIN2(k0=0.01, k1=0.06, l=2001)"}, {"weight_decay": 0.0}, {"layer_mults": True},
@@ -27,6 +28,7 @@ def test_fields_added_later_keep_the_keys_of_stored_runs():
     stored.pop("layer_mults")  # a record written before the fields existed
     stored.pop("eval_samples")
     stored.pop("compile")
+    stored.pop("flush_denormal")
     assert run_key(stored) == run_key(cfg(policy="FIX(k=0.01)", layer_mults=False, eval_samples=None, compile=None))
 
 
