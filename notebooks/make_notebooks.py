@@ -805,7 +805,7 @@ if short.is_file():
 else:
     print('no short-profile result is committed here (reproductions/results/table7-short-cpu)')"""
 
-# Table 12: the medium profile (some policies x three optimizers, 7,000 iterations) beside the short run and the paper
+# Table 12: the medium profile (13 policies x three optimizers, 7,000 iterations) beside the short run and the paper
 TABLE12_MEDIUM = """from lrkit.reproduce.report import budgets_markdown, compare_budgets
 BUDGETS = {'short (1,750 it)': RESULTS / 'table12-short-cpu', 'medium (7,000 it)': RESULTS / 'table12-medium-cpu'}
 med = {(e['policy'], e['optimizer']): e['by']['medium (7,000 it)'] for e in compare_budgets(BUDGETS)
@@ -832,8 +832,8 @@ EXTRA = {"table10_cifar10": [("The `medium` profile: Table 5's five medium runs 
          "table5": [("The trend with the budget: each row at `short` (1,750 iterations, ×1/40), `medium` (7,000, ×1/10) "
                      "and the paper's 70,000, then the three Smith/LRBench pairs (same shape and k1, Smith's k0 = 0.001 "
                      "against LRBench's 5e-05):", TABLE5_BUDGETS)],
-         "table12": [("The longest CPU runs: the `medium` profile (7,000 iterations, ×1/10) of six policies — FIX, NSTEP, "
-                      "POLY, TRI, SINEXP and COS — with each optimizer, beside the same rows of the short run:", TABLE12_MEDIUM)],
+         "table12": [("The longest CPU runs: the `medium` profile (7,000 iterations, ×1/10) of all 13 policies with each "
+                      "optimizer, beside the same rows of the short run:", TABLE12_MEDIUM)],
          "table7": [("Fig. 7: the applied LR (line) and the M-opt LR η* (points) of every probed run:", FIG7),
                     ("The `short` profile (1,750 iterations, ×1/40), for the trend with the budget:", TABLE7_SHORT)],
          "table3": [("Fig. 2: the LR, test top-1 and test top-5 of each policy:", "import matplotlib.pyplot as plt\n" + FIG2),
