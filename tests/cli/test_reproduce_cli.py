@@ -46,3 +46,32 @@ def test_a_table_from_reused_runs_trains_nothing(tmp_path, capsys, monkeypatch):
     assert main(["reproduce", "table10", "--profile", "full", "--stored-only", "--out", str(tmp_path / "none"),
                  "--no-progress"]) == 0  # nothing stored there and nothing trained
     assert capsys.readouterr().out.count("| not run |") == 5
+
+
+def test_flush_denormal_flag_reaches_the_runs(tmp_path, monkeypatch):
+    """``--flush-denormal`` is passed on: as a speed option of ``reproduce``, as a TrainConfig field of ``train``."""
+    import lrkit.reproduce
+    import lrkit.train
+
+    class Seen(Exception):
+        pass
+
+    def capture(*a, **k):
+        raise Seen(k["speed"] if "speed" in k else a[0])
+
+    monkeypatch.setattr(lrkit.reproduce, "reproduce", capture)
+    for flag, speed in ((["--flush-denormal"], {"flush_denormal": True}), ([], {})):
+        try:
+            main(["reproduce", "table4", "--profile", "quick", "--out", str(tmp_path), *flag])
+        except Seen as e:
+            assert e.args[0] == speed
+        else:
+            raise AssertionError("reproduce was not called")
+    monkeypatch.setattr(lrkit.train, "train", capture)
+    for flag, on in ((["--flush-denormal"], True), ([], False)):
+        try:
+            main(["train", "--policy", "FIX(k=0.01)", "--iters", "2", *flag])
+        except Seen as e:
+            assert e.args[0].flush_denormal is on
+        else:
+            raise AssertionError("train was not called")
