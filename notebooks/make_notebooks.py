@@ -670,8 +670,9 @@ How many iterations ResNet-32 needs before its test top-1 first reaches 90% (the
 33,000, POLY 51,000; no fixed LR gets there). Table 6's set-up and runs; 000 Table III's CIFAR rows are the same runs
 with speed-ups over the 64,000-iteration budget. `full` (64,000 iterations) is a GPU's job; `short` (committed) reads
 Table 6's 800-iteration runs (×1/80) with a 40% target, so nothing is trained: at that budget the k1 = 0.9 cyclic
-policies never leave chance (see Table 6's notebook), so it cannot test the paper's claim; `quick` (CI) reads Table
-6's 32-iteration NSTEP run with a 15% target. Data: the CIFAR-10 JPEG q75 pack."""),
+policies never leave chance (see Table 6's notebook), so it cannot test the paper's claim; `medium` (committed, shown
+at the end) reads the 3,200-iteration runs (×1/20) of the six rows that have one, with a 70% target; `quick` (CI) reads Table 6's
+32-iteration NSTEP run with a 15% target. Data: the CIFAR-10 JPEG q75 pack."""),
     "table12_cifar10_optimizers": ("table12", "short", TABLES_OPTIMIZERS, """# 004 Table 12 — Momentum vs SGD vs Adam per LR policy, CNN3 on CIFAR-10
 
 13 policies × 3 optimizers, the highest top-1 and the iteration it was reached (the `full` profile: 39 runs of
@@ -708,8 +709,8 @@ shows the paper's numbers and says so."""),
 with each other's parameters; we read each row by its printed parameters and keep the printed names as labels (the
 recipe says why). `short` (committed) is every row on 800 iterations (every time parameter ×1/80, channels-last) on
 the 2-core CPU, 11.5–14 min a row; FIX(k=0.1), NSTEP and SINEXP are Table 3's runs, and a row without a committed
-run shows the paper's number. `medium` (committed, shown at the end) is five rows × 3,200 iterations (×1/20). `quick`
-(CI) runs NSTEP for 32 iterations. Data: the CIFAR-10 JPEG q75 pack."""),
+run shows the paper's number. `medium` (committed, shown at the end) is 11 of the 16 rows × 3,200 iterations (×1/20;
+EXP, STEP, INV, FIX(k=0.001) and FIX(k=0.0001) not run yet). `quick` (CI) runs NSTEP for 32 iterations. Data: the CIFAR-10 JPEG q75 pack."""),
     "table3_cifar10_resnet32": ("table3", "medium", TABLES_BEST, """# 004 Table 3 and Fig. 2 — composite LR on ResNet-32, CIFAR-10
 
 FIX, NSTEP, SINEXP and the advanced composite (three TRI stages) with the iteration each reached its highest
@@ -786,6 +787,14 @@ else:
 
 
 
+def resnet_medium_check(table: str) -> str:
+    """RESNET_CHECK on the committed medium table of ``table`` (under its own name: the last cell checks ``doc``)."""
+    return (f"import json\nmed_path = RESULTS / '{table}-medium-cpu' / 'results.json'\n"
+            "med_doc = json.loads(med_path.read_text()) if med_path.is_file() else {'table': []}\n"
+            "print(f\"medium profile: {len(med_doc['table'])} rows with a run\")\n"
+            + RESNET_CHECK.replace("doc['table']", "med_doc['table']"))
+
+
 def budgets_cell(table: str, budgets: dict[str, str], only: str | None = None) -> str:
     """A cell showing a table's committed profiles side by side (``budgets``: column name → profile)."""
     folders = ", ".join(f"{name!r}: RESULTS / '{table}-{profile}-cpu'" for name, profile in budgets.items())
@@ -798,6 +807,12 @@ if med.is_file():
     display(Markdown(med.read_text()))
 else:
     print('no medium-profile result is committed here (reproductions/results/table10_cifar10-medium-cpu)')"""
+
+TABLE10_RESNET32_MEDIUM = """med = RESULTS / 'table10_resnet32-medium-cpu' / 'table.md'
+if med.is_file():
+    display(Markdown(med.read_text()))
+else:
+    print('no medium-profile result is committed here (reproductions/results/table10_resnet32-medium-cpu)')"""
 
 TABLE7_SHORT = """short = RESULTS / 'table7-short-cpu' / 'table.md'
 if short.is_file():
@@ -829,6 +844,8 @@ else:
 
 EXTRA = {"table10_cifar10": [("The `medium` profile: Table 5's five medium runs of these rows (7,000 iterations, ×1/10) "
                               "and a 70% target:", TABLE10_MEDIUM)],
+         "table10_resnet32": [("The `medium` profile: Table 6's medium runs of these rows (3,200 iterations, ×1/20) "
+                               "and a 70% target:", TABLE10_RESNET32_MEDIUM)],
          "table5": [("The trend with the budget: each row at `short` (1,750 iterations, ×1/40), `medium` (7,000, ×1/10) "
                      "and the paper's 70,000, then the three Smith/LRBench pairs (same shape and k1, Smith's k0 = 0.001 "
                      "against LRBench's 5e-05):", TABLE5_BUDGETS)],
@@ -840,15 +857,18 @@ EXTRA = {"table10_cifar10": [("The `medium` profile: Table 5's five medium runs 
                     ("The trend with the budget: each row's highest top-1 (and the iteration of it) at `short` (800 "
                      "iterations, ×1/80) and `medium` (3,200, ×1/20) beside the paper's 64,000:",
                      budgets_cell("table3", {"short (800 it)": "short", "medium (3,200 it)": "medium"}))],
-         "table6": [("The `medium` profile (3,200 iterations, ×1/20) of five rows — Table 3's FIX, NSTEP and SINEXP, and "
-                     "TRI against TRI2 (the paper: TRI2 over 91.85%, TRI under 77%) — beside the same rows at `short`:",
+         "table6": [("The `medium` profile (3,200 iterations, ×1/20) of 11 rows — Table 3's FIX(k=0.1), NSTEP and SINEXP, "
+                     "and POLY, FIX(k=0.01), TRIEXP and TRI/SIN/COS against TRI2/SIN2 (the paper: TRI2/SIN2 over 91.85%, "
+                     "TRI/SIN/COS under 77%) — beside the same rows at `short`:",
                      budgets_cell("table6", {"short (800 it)": "short", "medium (3,200 it)": "medium"},
-                                  only="medium (3,200 it)"))],
+                                  only="medium (3,200 it)")),
+                    ("The paper's points, checked on the `medium` rows:", resnet_medium_check("table6"))],
          "000_table1": [("Fig. 5: the LR, test top-1 and test top-5 of each policy:", "import matplotlib.pyplot as plt\n" + FIG2),
-                        ("The `medium` profile (3,200 iterations, ×1/20): the six rows with a medium run (Table 3's four, "
-                         "MULTI among them, and Table 6's TRI and TRI2) beside the same rows at `short`:",
+                        ("The `medium` profile (3,200 iterations, ×1/20): the 11 rows with a medium run (Table 3's four, "
+                         "MULTI among them, and Table 6's other seven) beside the same rows at `short`:",
                          budgets_cell("000_table1", {"short (800 it)": "short", "medium (3,200 it)": "medium"},
-                                      only="medium (3,200 it)"))]}
+                                      only="medium (3,200 it)")),
+                        ("The paper's points, checked on the `medium` rows:", resnet_medium_check("000_table1"))]}
 
 
 def build_table(name: str, table: str, committed: str, check: str, intro: str) -> None:

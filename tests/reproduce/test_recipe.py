@@ -154,6 +154,14 @@ def test_cifar_tables_share_runs():
     assert len(short1) == 15 and short1 <= s3 | s6 and short1 - s6 == s3 - s6  # + MULTI, Table 3's composite
     short10 = {run_key(x["config"]) for x in get_recipe("table10_resnet32").runs("short")}
     assert len(short10) == 8 and short10 <= s6  # Table 10's ResNet-32 rows: Table 6's short runs, nothing new
+    # the medium runs (3,200 iterations): Table 10's ResNet-32 rows and 000 I train nothing of their own either
+    m3 = {run_key(x["config"]) for x in get_recipe("table3").runs("medium")}
+    m6 = {run_key(x["config"]) for x in get_recipe("table6").runs("medium")}
+    assert len(m3 & m6) == 3  # FIX(k=0.1), NSTEP, SINEXP
+    medium10 = {run_key(x["config"]) for x in get_recipe("table10_resnet32").runs("medium")}
+    assert medium10 and medium10 <= m6 and get_recipe("table10_resnet32").target_for("medium") == 0.70
+    medium1 = {run_key(x["config"]) for x in get_recipe("000_table1").runs("medium")}
+    assert medium1 <= m3 | m6 and medium1 - m6 == m3 - m6  # + MULTI, Table 3's composite
 
 
 def test_published_field_errors(tmp_path):
