@@ -802,23 +802,19 @@ def budgets_cell(table: str, budgets: dict[str, str], only: str | None = None) -
             f"display(Markdown(budgets_markdown({{{folders}}}{'' if only is None else f', only={only!r}'})))")
 
 
-TABLE10_MEDIUM = """med = RESULTS / 'table10_cifar10-medium-cpu' / 'table.md'
-if med.is_file():
-    display(Markdown(med.read_text()))
-else:
-    print('no medium-profile result is committed here (reproductions/results/table10_cifar10-medium-cpu)')"""
+def committed_table_cell(folder: str, profile: str) -> str:
+    """A cell showing the table.md committed in ``reproductions/results/<folder>`` (or saying it is not there)."""
+    var = {"medium": "med"}.get(profile, profile)
+    return (f"{var} = RESULTS / '{folder}' / 'table.md'\n"
+            f"if {var}.is_file():\n"
+            f"    display(Markdown({var}.read_text()))\n"
+            "else:\n"
+            f"    print('no {profile}-profile result is committed here (reproductions/results/{folder})')")
 
-TABLE10_RESNET32_MEDIUM = """med = RESULTS / 'table10_resnet32-medium-cpu' / 'table.md'
-if med.is_file():
-    display(Markdown(med.read_text()))
-else:
-    print('no medium-profile result is committed here (reproductions/results/table10_resnet32-medium-cpu)')"""
 
-TABLE7_SHORT = """short = RESULTS / 'table7-short-cpu' / 'table.md'
-if short.is_file():
-    display(Markdown(short.read_text()))
-else:
-    print('no short-profile result is committed here (reproductions/results/table7-short-cpu)')"""
+TABLE10_MEDIUM = committed_table_cell("table10_cifar10-medium-cpu", "medium")
+TABLE10_RESNET32_MEDIUM = committed_table_cell("table10_resnet32-medium-cpu", "medium")
+TABLE7_SHORT = committed_table_cell("table7-short-cpu", "short")
 
 # Table 12: the medium profile (13 policies x three optimizers, 7,000 iterations) beside the short run and the paper
 TABLE12_MEDIUM = """from lrkit.reproduce.report import budgets_markdown, compare_budgets

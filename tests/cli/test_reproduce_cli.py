@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from lrkit.cli.main import main
 from lrkit.reproduce import get_recipe
 from tests.reproduce.helpers import record
@@ -61,17 +63,11 @@ def test_flush_denormal_flag_reaches_the_runs(tmp_path, monkeypatch):
 
     monkeypatch.setattr(lrkit.reproduce, "reproduce", capture)
     for flag, speed in ((["--flush-denormal"], {"flush_denormal": True}), ([], {})):
-        try:
+        with pytest.raises(Seen) as seen:  # raised only if reproduce was called
             main(["reproduce", "table4", "--profile", "quick", "--out", str(tmp_path), *flag])
-        except Seen as e:
-            assert e.args[0] == speed
-        else:
-            raise AssertionError("reproduce was not called")
+        assert seen.value.args[0] == speed
     monkeypatch.setattr(lrkit.train, "train", capture)
     for flag, on in ((["--flush-denormal"], True), ([], False)):
-        try:
+        with pytest.raises(Seen) as seen:
             main(["train", "--policy", "FIX(k=0.01)", "--iters", "2", *flag])
-        except Seen as e:
-            assert e.args[0].flush_denormal is on
-        else:
-            raise AssertionError("train was not called")
+        assert seen.value.args[0].flush_denormal is on
