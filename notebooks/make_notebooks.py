@@ -671,7 +671,7 @@ How many iterations ResNet-32 needs before its test top-1 first reaches 90% (the
 with speed-ups over the 64,000-iteration budget. `full` (64,000 iterations) is a GPU's job; `short` (committed) reads
 Table 6's 800-iteration runs (×1/80) with a 40% target, so nothing is trained: at that budget the k1 = 0.9 cyclic
 policies never leave chance (see Table 6's notebook), so it cannot test the paper's claim; `medium` (committed, shown
-at the end) reads the 3,200-iteration runs (×1/20) of the six rows that have one, with a 70% target; `quick` (CI) reads Table 6's
+at the end) reads Table 6's 3,200-iteration runs (×1/20) of all eight rows with a 70% target; `quick` (CI) reads Table 6's
 32-iteration NSTEP run with a 15% target. Data: the CIFAR-10 JPEG q75 pack."""),
     "table12_cifar10_optimizers": ("table12", "short", TABLES_OPTIMIZERS, """# 004 Table 12 — Momentum vs SGD vs Adam per LR policy, CNN3 on CIFAR-10
 
@@ -709,8 +709,8 @@ shows the paper's numbers and says so."""),
 with each other's parameters; we read each row by its printed parameters and keep the printed names as labels (the
 recipe says why). `short` (committed) is every row on 800 iterations (every time parameter ×1/80, channels-last) on
 the 2-core CPU, 11.5–14 min a row; FIX(k=0.1), NSTEP and SINEXP are Table 3's runs, and a row without a committed
-run shows the paper's number. `medium` (committed, shown at the end) is 11 of the 16 rows × 3,200 iterations (×1/20;
-EXP, STEP, INV, FIX(k=0.001) and FIX(k=0.0001) not run yet). `quick` (CI) runs NSTEP for 32 iterations. Data: the CIFAR-10 JPEG q75 pack."""),
+run shows the paper's number. `medium` (committed, shown at the end) is all 16 rows × 3,200 iterations (×1/20,
+16–18 min a row with `--flush-denormal`). `quick` (CI) runs NSTEP for 32 iterations. Data: the CIFAR-10 JPEG q75 pack."""),
     "table3_cifar10_resnet32": ("table3", "medium", TABLES_BEST, """# 004 Table 3 and Fig. 2 — composite LR on ResNet-32, CIFAR-10
 
 FIX, NSTEP, SINEXP and the advanced composite (three TRI stages) with the iteration each reached its highest
@@ -724,7 +724,7 @@ cores), `short` (committed too: 800 iterations, ×1/80; its column is beside the
 LRBench++'s Table I (every number equals 004 Table 6 / Table 3, and so does the set-up: the runs are shared). `full`
 (64,000 iterations per row) is a GPU's job; `short` (committed) reads the 800-iteration CPU runs (×1/80) of Table 3
 (FIX, NSTEP, SINEXP, MULTI) and Table 6 (the other rows), and a row without one shows the paper's number; `medium`
-(committed, shown at the end) reads the six rows with a 3,200-iteration run (×1/20); `quick` (CI) runs NSTEP for 32
+(committed, shown at the end) reads the 3,200-iteration runs (×1/20) of all 15 rows; `quick` (CI) runs NSTEP for 32
 iterations. Data: the CIFAR-10 JPEG q75 pack."""),
     "000_table3_mnist_target": ("000_table3", "full", TABLES_TARGET, """# 000 Table III (MNIST rows) — iterations to 99.1% top-1
 
@@ -853,15 +853,15 @@ EXTRA = {"table10_cifar10": [("The `medium` profile: Table 5's five medium runs 
                     ("The trend with the budget: each row's highest top-1 (and the iteration of it) at `short` (800 "
                      "iterations, ×1/80) and `medium` (3,200, ×1/20) beside the paper's 64,000:",
                      budgets_cell("table3", {"short (800 it)": "short", "medium (3,200 it)": "medium"}))],
-         "table6": [("The `medium` profile (3,200 iterations, ×1/20) of 11 rows — Table 3's FIX(k=0.1), NSTEP and SINEXP, "
-                     "and POLY, FIX(k=0.01), TRIEXP and TRI/SIN/COS against TRI2/SIN2 (the paper: TRI2/SIN2 over 91.85%, "
+         "table6": [("The `medium` profile (3,200 iterations, ×1/20) of all 16 rows — FIX(k=0.1), NSTEP and SINEXP are "
+                     "Table 3's runs; TRI/SIN/COS against TRI2/SIN2 is the paper's cyclic claim (TRI2/SIN2 over 91.85%, "
                      "TRI/SIN/COS under 77%) — beside the same rows at `short`:",
                      budgets_cell("table6", {"short (800 it)": "short", "medium (3,200 it)": "medium"},
                                   only="medium (3,200 it)")),
                     ("The paper's points, checked on the `medium` rows:", resnet_medium_check("table6"))],
          "000_table1": [("Fig. 5: the LR, test top-1 and test top-5 of each policy:", "import matplotlib.pyplot as plt\n" + FIG2),
-                        ("The `medium` profile (3,200 iterations, ×1/20): the 11 rows with a medium run (Table 3's four, "
-                         "MULTI among them, and Table 6's other seven) beside the same rows at `short`:",
+                        ("The `medium` profile (3,200 iterations, ×1/20): all 15 rows (Table 3's four, MULTI among "
+                         "them, and Table 6's other eleven) beside the same rows at `short`:",
                          budgets_cell("000_table1", {"short (800 it)": "short", "medium (3,200 it)": "medium"},
                                       only="medium (3,200 it)")),
                         ("The paper's points, checked on the `medium` rows:", resnet_medium_check("000_table1"))]}

@@ -157,11 +157,11 @@ def test_cifar_tables_share_runs():
     # the medium runs (3,200 iterations): Table 10's ResNet-32 rows and 000 I train nothing of their own either
     m3 = {run_key(x["config"]) for x in get_recipe("table3").runs("medium")}
     m6 = {run_key(x["config"]) for x in get_recipe("table6").runs("medium")}
-    assert len(m3 & m6) == 3  # FIX(k=0.1), NSTEP, SINEXP
+    assert len(m6) == 16 and len(m3 & m6) == 3  # every row; FIX(k=0.1), NSTEP, SINEXP are Table 3's
     medium10 = {run_key(x["config"]) for x in get_recipe("table10_resnet32").runs("medium")}
-    assert medium10 and medium10 <= m6 and get_recipe("table10_resnet32").target_for("medium") == 0.70
+    assert len(medium10) == 8 and medium10 <= m6 and get_recipe("table10_resnet32").target_for("medium") == 0.70
     medium1 = {run_key(x["config"]) for x in get_recipe("000_table1").runs("medium")}
-    assert medium1 <= m3 | m6 and medium1 - m6 == m3 - m6  # + MULTI, Table 3's composite
+    assert len(medium1) == 15 and medium1 <= m3 | m6 and medium1 - m6 == m3 - m6  # + MULTI, Table 3's composite
 
 
 def test_published_field_errors(tmp_path):
