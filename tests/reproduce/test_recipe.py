@@ -89,6 +89,9 @@ def test_bad_recipe(tmp_path):
     ('', '[[rows]]\npolicy = "FIX(k=0.1)"\n[[rows]]\npolicy = "FIX(k = 0.1)"', r"rows repeat \(policy, optimizer\)"),
     ('', '[[rows]]\npolicy = "FIX(k=0.1)"\nbaseline = true\n[[rows]]\npolicy = "FIX(k=0.2)"\nbaseline = true',
      "at most one row may have 'baseline = true'"),
+    ('speedup_over = "fastest"', '[[rows]]\npolicy = "FIX(k=0.1)"', "field 'speedup_over' must be one of baseline, budget, got 'fastest'"),
+    ('speedup_over = "budget"\nbaseline_policy = "FIX(k=0.1)"', '[[rows]]\npolicy = "FIX(k=0.1)"',
+     "field 'baseline_policy' goes with speedup_over = 'baseline'"),
 ])
 def test_recipe_validation_names_the_field(tmp_path, head, rows, message):
     with pytest.raises(ValueError, match=message):
@@ -162,6 +165,23 @@ def test_cifar_tables_share_runs():
     assert len(medium10) == 8 and medium10 <= m6 and get_recipe("table10_resnet32").target_for("medium") == 0.70
     medium1 = {run_key(x["config"]) for x in get_recipe("000_table1").runs("medium")}
     assert len(medium1) == 15 and medium1 <= m3 | m6 and medium1 - m6 == m3 - m6  # + MULTI, Table 3's composite
+    # 000 Table III's CIFAR rows are Table 10's ResNet-32 rows (its four and the four fixed LRs the text names)
+    for profile, table6 in (("short", s6), ("medium", m6)):
+        t3 = {run_key(x["config"]) for x in get_recipe("000_table3_cifar10").runs(profile)}
+        t10 = {run_key(x["config"]) for x in get_recipe("table10_resnet32").runs(profile)}
+        assert len(t3) == 8 and t3 == t10 and t3 <= table6
+    assert get_recipe("000_table3_cifar10").runs("quick")[0]["config"] == q6
+
+
+@pytest.mark.parametrize("name", ["000_table3", "000_table3_cifar10"])
+def test_000_table3_speedups_are_over_the_default_budget(name):
+    # the printed speed-ups are the group's default budget over the row's #iter (10,000 for MNIST, 64,000 for CIFAR-10)
+    r = get_recipe(name)
+    assert r.speedup_over == "budget" and not any(row.get("baseline") for row in r.rows)
+    printed = [row for row in r.rows if row["paper"].get("speedup")]
+    assert len(printed) == 4
+    for row in printed:
+        assert r.task["iters"] / row["paper"]["iters_to_target"] == pytest.approx(row["paper"]["speedup"], abs=0.006)
 
 
 def test_published_field_errors(tmp_path):
@@ -178,3 +198,4 @@ def test_a_recipe_may_add_profiles():
     nstep = next(x for x in short if x["row"]["policy"].startswith("NSTEP"))
     assert parse(nstep["config"]["policy"]) == parse("NSTEP(k=0.001, gamma=0.1, l=[1500, 1625])")
     assert all(x["config"]["layer_mults"] and x["config"]["normalize"] == "mean" for x in short)
+

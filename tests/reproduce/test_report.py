@@ -42,6 +42,32 @@ def test_speedups_against_the_baseline_row_as_in_table10(tmp_path):
     assert "3 runs on test cpu (cpu), torch x, 2026-11-23" in md
 
 
+def test_speedups_over_the_budget_as_in_000_table3(tmp_path):
+    # 000 Table III divides the default budget ("Default: 64,000 iters": 64000/33000 = 1.94x); ours divide the
+    # iterations the run was given, the paper's the recipe's full budget (here task.iters = 20)
+    head = 'metric = "iterations_to_target"\ntarget = 0.99\nspeedup_over = "budget"'
+    rows = ('[[rows]]\npolicy = "FIX(k=0.01)"\npaper = { iters_to_target = 20 }\n'
+            '[[rows]]\npolicy = "COS(k0=0.01, k1=0.06, l=2000)"\npaper = { iters_to_target = 8 }\n'
+            '[[rows]]\npolicy = "FIX(k=0.1)"\npaper = { iters_to_target = 10 }\n')
+    r = load_recipe(write_recipe(tmp_path, rows, head=head))
+    assert r.speedup_over == "budget"
+    fix = record("FIX(k=0.01)", top1=(0.9, 0.95, 0.985, 0.991))  # 4 evals every 500: a 2,000-iteration run
+    cos = record("COS(k0=0.01, k1=0.06, l=2000)", top1=(0.95, 0.992, 0.99, 0.993))
+    dead = record("FIX(k=0.1)", top1=(0.1135, 0.1135, 0.1135, 0.1135))
+    results = [{"config": rec["config"], "row": row, "records": [rec]} for rec, row in zip((fix, cos, dead), r.rows)]
+    table = summarise(r, results, "full")
+    assert [t["ours_speedup"] for t in table] == [1.0, 2.0, None]  # 2000/2000, 2000/1000, never
+    assert [t["paper_speedup"] for t in table] == [1.0, 2.5, 2.0]  # 20/20, 20/8, 20/10: no row is a baseline
+    md = markdown(r, table, "full", results)
+    assert "Speed-up: the iteration budget (ours: the profile's, paper: its 20) over the row's #iter." in md
+    assert "| `COS(k0=0.01, k1=0.06, l=2000)` | momentum | 1000 | 8 | 2.00× | 2.50× |" in md
+    # the default names the baseline row in the same line
+    r.speedup_over, r.rows[1]["baseline"] = "baseline", True
+    table = summarise(r, results, "full")
+    assert [t["ours_speedup"] for t in table] == [0.5, 1.0, None]
+    assert "Speed-up: the #iter of `COS(k0=0.01, k1=0.06, l=2000)` over the row's #iter." in markdown(r, table, "full", results)
+
+
 def test_two_optimizers_get_the_side_by_side_layout_of_table11(tmp_path):
     rows = ('[[rows]]\npolicy = "SIN2(k0=0.01, k1=0.06, l=2000)"\noptimizer = "momentum"\ncategory = "cyclic"\n'
             'paper = { highest_top1 = 99.33, iter_at_highest = 4000 }\n'
