@@ -717,8 +717,9 @@ FIX, NSTEP, SINEXP and the advanced composite (three TRI stages) with the iterat
 accuracy; Fig. 2 is the LR and top-1/top-5 curves below. Table 6's set-up (batch 128, weight decay 1e-4, crop and
 flip). Profiles: `full` (the paper's 64,000 iterations; a GPU's job, shared with Table 6's runs), `medium` (committed,
 shown here: the four rows × 3,200 iterations, every time parameter ×1/20, channels-last, about 21 min a row on 2 CPU
-cores), `short` (committed too: 800 iterations, ×1/80; its column is beside the medium one at the end) and `quick`
-(CI: NSTEP for 32 iterations). Data: the CIFAR-10 JPEG q75 pack."""),
+cores), `short` (committed too: 800 iterations, ×1/80), `large` (6,400 iterations, ×1/10, about 35 min a row with
+`--flush-denormal`; committed for the rows that have run) — the three side by side at the end — and `quick` (CI: NSTEP
+for 32 iterations). Data: the CIFAR-10 JPEG q75 pack."""),
     "000_table1_cifar10_resnet32": ("000_table1", "short", RESNET_CHECK, """# 000 Table I and Fig. 5 — LR policies incl. MULTI, ResNet-32 on CIFAR-10
 
 LRBench++'s Table I (every number equals 004 Table 6 / Table 3, and so does the set-up: the runs are shared). `full`
@@ -812,6 +813,16 @@ def budgets_cell(table: str, budgets: dict[str, str], only: str | None = None) -
             f"display(Markdown(budgets_markdown({{{folders}}}{'' if only is None else f', only={only!r}'})))")
 
 
+def budgets_plot_cell(table: str, budgets: dict[str, str]) -> str:
+    """A cell plotting each row's highest top-1 against the budget at the committed profiles (``budgets``:
+    column name → profile) and the paper's (lrkit.viz.plot_budgets), saved as OUT / 'budgets.png'."""
+    folders = ", ".join(f"{name!r}: RESULTS / '{table}-{profile}-cpu'" for name, profile in budgets.items())
+    return ("import matplotlib.pyplot as plt\nfrom lrkit.viz import plot_budgets\n"
+            f"fig = plot_budgets({{{folders}}}, paper_iters=recipe.task['iters'], path=OUT / 'budgets.png',\n"
+            "                   title=f'{recipe.id}: highest top-1 against the budget (★ the paper)')\n"
+            "plt.close(fig)\ndisplay(Image(str(OUT / 'budgets.png')))")
+
+
 def committed_table_cell(folder: str, profile: str) -> str:
     """A cell showing the table.md committed in ``reproductions/results/<folder>`` (or saying it is not there)."""
     var = {"medium": "med"}.get(profile, profile)
@@ -855,6 +866,8 @@ else:
     if curves.is_file():
         display(Image(str(curves)))"""
 
+BUDGETS_PLOT_TEXT = "Each row's highest top-1 against the budget (log scale): our profiles, and the paper's number as a star:"
+
 EXTRA = {"table10_cifar10": [("The `medium` profile: Table 5's five medium runs of these rows (7,000 iterations, ×1/10) "
                               "and a 70% target:", TABLE10_MEDIUM)],
          "000_table3_cifar10": [("Each row's speed-up over the budget (— where the row never reaches the target):", SPEEDUPS),
@@ -864,26 +877,33 @@ EXTRA = {"table10_cifar10": [("The `medium` profile: Table 5's five medium runs 
                                "and a 70% target:", TABLE10_RESNET32_MEDIUM)],
          "table5": [("The trend with the budget: each row at `short` (1,750 iterations, ×1/40), `medium` (7,000, ×1/10) "
                      "and the paper's 70,000, then the three Smith/LRBench pairs (same shape and k1, Smith's k0 = 0.001 "
-                     "against LRBench's 5e-05):", TABLE5_BUDGETS)],
+                     "against LRBench's 5e-05):", TABLE5_BUDGETS),
+                    (BUDGETS_PLOT_TEXT, budgets_plot_cell("table5", {"short": "short", "medium": "medium"}))],
          "table12": [("The longest CPU runs: the `medium` profile (7,000 iterations, ×1/10) of all 13 policies with each "
                       "optimizer, beside the same rows of the short run:", TABLE12_MEDIUM)],
          "table7": [("Fig. 7: the applied LR (line) and the M-opt LR η* (points) of every probed run:", FIG7),
                     ("The `short` profile (1,750 iterations, ×1/40), for the trend with the budget:", TABLE7_SHORT)],
          "table3": [("Fig. 2: the LR, test top-1 and test top-5 of each policy:", "import matplotlib.pyplot as plt\n" + FIG2),
                     ("The trend with the budget: each row's highest top-1 (and the iteration of it) at `short` (800 "
-                     "iterations, ×1/80) and `medium` (3,200, ×1/20) beside the paper's 64,000:",
-                     budgets_cell("table3", {"short (800 it)": "short", "medium (3,200 it)": "medium"}))],
+                     "iterations, ×1/80), `medium` (3,200, ×1/20) and `large` (6,400, ×1/10; a row without a run "
+                     "shows —) beside the paper's 64,000:",
+                     budgets_cell("table3", {"short (800 it)": "short", "medium (3,200 it)": "medium",
+                                             "large (6,400 it)": "large"})),
+                    (BUDGETS_PLOT_TEXT, budgets_plot_cell("table3", {"short": "short", "medium": "medium",
+                                                                     "large": "large"}))],
          "table6": [("The `medium` profile (3,200 iterations, ×1/20) of all 16 rows — FIX(k=0.1), NSTEP and SINEXP are "
                      "Table 3's runs; TRI/SIN/COS against TRI2/SIN2 is the paper's cyclic claim (TRI2/SIN2 over 91.85%, "
                      "TRI/SIN/COS under 77%) — beside the same rows at `short`:",
                      budgets_cell("table6", {"short (800 it)": "short", "medium (3,200 it)": "medium"},
                                   only="medium (3,200 it)")),
+                    (BUDGETS_PLOT_TEXT, budgets_plot_cell("table6", {"short": "short", "medium": "medium"})),
                     ("The paper's points, checked on the `medium` rows:", resnet_medium_check("table6"))],
          "000_table1": [("Fig. 5: the LR, test top-1 and test top-5 of each policy:", "import matplotlib.pyplot as plt\n" + FIG2),
                         ("The `medium` profile (3,200 iterations, ×1/20): all 15 rows (Table 3's four, MULTI among "
                          "them, and Table 6's other eleven) beside the same rows at `short`:",
                          budgets_cell("000_table1", {"short (800 it)": "short", "medium (3,200 it)": "medium"},
                                       only="medium (3,200 it)")),
+                        (BUDGETS_PLOT_TEXT, budgets_plot_cell("000_table1", {"short": "short", "medium": "medium"})),
                         ("The paper's points, checked on the `medium` rows:", resnet_medium_check("000_table1"))]}
 
 

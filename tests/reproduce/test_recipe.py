@@ -199,3 +199,14 @@ def test_a_recipe_may_add_profiles():
     assert parse(nstep["config"]["policy"]) == parse("NSTEP(k=0.001, gamma=0.1, l=[1500, 1625])")
     assert all(x["config"]["layer_mults"] and x["config"]["normalize"] == "mean" for x in short)
 
+
+def test_table3_large_profile_scales_every_time_parameter_by_a_tenth():
+    runs = {x["row"]["policy"].split("(")[0]: x["config"] for x in get_recipe("table3").runs("large")}
+    assert sorted(runs) == ["FIX", "MULTI", "NSTEP", "SINEXP"]
+    assert all(c["iters"] == 6400 and c["eval_every"] == 400 and c["channels_last"] for c in runs.values())
+    assert parse(runs["NSTEP"]["policy"]) == parse("NSTEP(k=0.1, gamma=0.1, l=[3200, 4800])")
+    assert parse(runs["MULTI"]["policy"]) == parse(
+        "MULTI({0: TRI(k0=0.1, k1=0.5, l=150), 3000: TRI(k0=0.01, k1=0.05, l=100), 6000: TRI(k0=0.001, k1=0.005, l=50)})")
+    sinexp = parse(runs["SINEXP"]["policy"])  # gamma^t keeps its decay over the run: gamma' = gamma^10
+    assert sinexp.l == 200 and sinexp.gamma == pytest.approx(0.99994**10, rel=1e-12)
+    assert runs["FIX"]["policy"] == "FIX(k=0.1)"
