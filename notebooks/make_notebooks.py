@@ -717,8 +717,8 @@ FIX, NSTEP, SINEXP and the advanced composite (three TRI stages) with the iterat
 accuracy; Fig. 2 is the LR and top-1/top-5 curves below. Table 6's set-up (batch 128, weight decay 1e-4, crop and
 flip). Profiles: `full` (the paper's 64,000 iterations; a GPU's job, shared with Table 6's runs), `medium` (committed,
 shown here: the four rows × 3,200 iterations, every time parameter ×1/20, channels-last, about 21 min a row on 2 CPU
-cores), `short` (committed too: 800 iterations, ×1/80), `large` (6,400 iterations, ×1/10, about 35 min a row with
-`--flush-denormal`; committed for the rows that have run) — the three side by side at the end — and `quick` (CI: NSTEP
+cores), `short` (committed too: 800 iterations, ×1/80), `large` (committed too: 6,400 iterations, ×1/10, 34–43 min a
+row with `--flush-denormal`) — the three side by side at the end — and `quick` (CI: NSTEP
 for 32 iterations). Data: the CIFAR-10 JPEG q75 pack."""),
     "000_table1_cifar10_resnet32": ("000_table1", "short", RESNET_CHECK, """# 000 Table I and Fig. 5 — LR policies incl. MULTI, ResNet-32 on CIFAR-10
 
