@@ -210,3 +210,21 @@ def test_table3_large_profile_scales_every_time_parameter_by_a_tenth():
     sinexp = parse(runs["SINEXP"]["policy"])  # gamma^t keeps its decay over the run: gamma' = gamma^10
     assert sinexp.l == 200 and sinexp.gamma == pytest.approx(0.99994**10, rel=1e-12)
     assert runs["FIX"]["policy"] == "FIX(k=0.1)"
+
+
+def test_table6_large_profile_shares_table3s_large_runs_and_downstream_tables_read_them():
+    """Table 6's large rows are Table 3's large budget (so FIX, NSTEP and SINEXP are the same runs), and the
+    tables that read Table 6's runs (Table 10's ResNet-32 rows, 000 Tables I and III) have the same budget."""
+    key = lambda c: (c["policy"], c["iters"], c["eval_every"], c["channels_last"])
+    t3 = {key(x["config"]) for x in get_recipe("table3").runs("large")}
+    t6 = {x["row"]["policy"]: x["config"] for x in get_recipe("table6").runs("large")}
+    assert parse(t6["POLY(k=0.1, p=1.2, max_iter=64000)"]["policy"]) == parse("POLY(k=0.1, p=1.2, max_iter=6400)")
+    assert parse(t6["TRI2(k0=0.0001, k1=0.9, l=2000)"]["policy"]) == parse("TRI2(k0=0.0001, k1=0.9, l=200)")
+    assert key(t6["FIX(k=0.1)"]) in t3  # Table 3's large FIX(k=0.1) run serves Table 6's row
+    six = {key(x["config"]) for x in get_recipe("table6").runs("large")}
+    assert len(six & t3) == 3  # FIX(k=0.1), NSTEP, SINEXP
+    for table, target in (("table10_resnet32", 0.80), ("000_table3_cifar10", 0.80), ("000_table1", None)):
+        runs = get_recipe(table).runs("large")
+        assert {key(x["config"]) for x in runs} <= six | t3, table
+        if target is not None:
+            assert get_recipe(table).target_for("large") == target
