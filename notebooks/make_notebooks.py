@@ -671,7 +671,8 @@ How many iterations ResNet-32 needs before its test top-1 first reaches 90% (the
 with speed-ups over the 64,000-iteration budget. `full` (64,000 iterations) is a GPU's job; `short` (committed) reads
 Table 6's 800-iteration runs (×1/80) with a 40% target, so nothing is trained: at that budget the k1 = 0.9 cyclic
 policies never leave chance (see Table 6's notebook), so it cannot test the paper's claim; `medium` (committed, shown
-at the end) reads Table 6's 3,200-iteration runs (×1/20) of all eight rows with a 70% target; `quick` (CI) reads Table 6's
+at the end) reads Table 6's 3,200-iteration runs (×1/20) of all eight rows with a 70% target; `large` (committed, last)
+its 6,400-iteration runs (×1/10) with an 80% target, for the rows that have one; `quick` (CI) reads Table 6's
 32-iteration NSTEP run with a 15% target. Data: the CIFAR-10 JPEG q75 pack."""),
     "table12_cifar10_optimizers": ("table12", "short", TABLES_OPTIMIZERS, """# 004 Table 12 — Momentum vs SGD vs Adam per LR policy, CNN3 on CIFAR-10
 
@@ -710,7 +711,8 @@ with each other's parameters; we read each row by its printed parameters and kee
 recipe says why). `short` (committed) is every row on 800 iterations (every time parameter ×1/80, channels-last) on
 the 2-core CPU, 11.5–14 min a row; FIX(k=0.1), NSTEP and SINEXP are Table 3's runs, and a row without a committed
 run shows the paper's number. `medium` (committed, shown at the end) is all 16 rows × 3,200 iterations (×1/20,
-16–20 min a row with `--flush-denormal`). `quick` (CI) runs NSTEP for 32 iterations. Data: the CIFAR-10 JPEG q75 pack."""),
+16–20 min a row with `--flush-denormal`); `large` (committed, beside it) is 6,400 iterations (×1/10, 34–54 min a row):
+Table 3's FIX(k=0.1), NSTEP and SINEXP and the rows trained for it (TRI, TRI2, POLY). `quick` (CI) runs NSTEP for 32 iterations. Data: the CIFAR-10 JPEG q75 pack."""),
     "table3_cifar10_resnet32": ("table3", "medium", TABLES_BEST, """# 004 Table 3 and Fig. 2 — composite LR on ResNet-32, CIFAR-10
 
 FIX, NSTEP, SINEXP and the advanced composite (three TRI stages) with the iteration each reached its highest
@@ -725,8 +727,8 @@ for 32 iterations). Data: the CIFAR-10 JPEG q75 pack."""),
 LRBench++'s Table I (every number equals 004 Table 6 / Table 3, and so does the set-up: the runs are shared). `full`
 (64,000 iterations per row) is a GPU's job; `short` (committed) reads the 800-iteration CPU runs (×1/80) of Table 3
 (FIX, NSTEP, SINEXP, MULTI) and Table 6 (the other rows), and a row without one shows the paper's number; `medium`
-(committed, shown at the end) reads the 3,200-iteration runs (×1/20) of all 15 rows; `quick` (CI) runs NSTEP for 32
-iterations. Data: the CIFAR-10 JPEG q75 pack."""),
+(committed, shown at the end) reads the 3,200-iteration runs (×1/20) of all 15 rows, `large` (committed, beside it)
+the 6,400-iteration runs (×1/10) of the seven rows that have one; `quick` (CI) runs NSTEP for 32 iterations. Data: the CIFAR-10 JPEG q75 pack."""),
     "000_table3_mnist_target": ("000_table3", "full", TABLES_TARGET, """# 000 Table III (MNIST rows) — iterations to 99.1% top-1
 
 LRBench++'s cost-to-target table for LeNet on MNIST (its numbers equal 004 Table 10's MNIST rows). The speed-up is
@@ -741,7 +743,7 @@ iterations (3.2×), NSTEP at 33,000 (1.94×), POLY at 51,000 (1.25×); no fixed 
 over a row's iterations (004 Table 10 has the same rows over NSTEP instead). 004 Table 6's set-up and runs, so nothing
 is trained for this table: `full` (64,000 iterations) is a GPU's job; `medium` (committed, shown here) reads Table 6's
 3,200-iteration runs (×1/20) with a 70% target; `short` (committed, shown at the end) its 800-iteration runs (×1/80)
-with a 40% target; `quick` (CI) its 32-iteration NSTEP run with a 15% target. Data: the CIFAR-10 JPEG q75 pack."""),
+with a 40% target, and `large` (committed, last) its 6,400-iteration runs (×1/10) with an 80% target; `quick` (CI) its 32-iteration NSTEP run with a 15% target. Data: the CIFAR-10 JPEG q75 pack."""),
 }
 
 
@@ -835,6 +837,8 @@ def committed_table_cell(folder: str, profile: str) -> str:
 
 TABLE10_MEDIUM = committed_table_cell("table10_cifar10-medium-cpu", "medium")
 TABLE10_RESNET32_MEDIUM = committed_table_cell("table10_resnet32-medium-cpu", "medium")
+TABLE10_RESNET32_LARGE = committed_table_cell("table10_resnet32-large-cpu", "large")
+TABLE3_000_CIFAR10_LARGE = committed_table_cell("000_table3_cifar10-large-cpu", "large")
 TABLE3_000_CIFAR10_SHORT = committed_table_cell("000_table3_cifar10-short-cpu", "short")
 
 # 000 Table III: each row's speed-up over the budget, ours beside the paper's
@@ -872,9 +876,13 @@ EXTRA = {"table10_cifar10": [("The `medium` profile: Table 5's five medium runs 
                               "and a 70% target:", TABLE10_MEDIUM)],
          "000_table3_cifar10": [("Each row's speed-up over the budget (— where the row never reaches the target):", SPEEDUPS),
                                 ("The `short` profile (Table 6's 800-iteration runs, ×1/80) with a 40% target:",
-                                 TABLE3_000_CIFAR10_SHORT)],
+                                 TABLE3_000_CIFAR10_SHORT),
+                                ("The `large` profile (Table 6's 6,400-iteration runs, ×1/10, where there is one) with "
+                                 "an 80% target:", TABLE3_000_CIFAR10_LARGE)],
          "table10_resnet32": [("The `medium` profile: Table 6's medium runs of these rows (3,200 iterations, ×1/20) "
-                               "and a 70% target:", TABLE10_RESNET32_MEDIUM)],
+                               "and a 70% target:", TABLE10_RESNET32_MEDIUM),
+                              ("The `large` profile: Table 6's large runs of these rows (6,400 iterations, ×1/10: the four "
+                               "rows that have one) and an 80% target:", TABLE10_RESNET32_LARGE)],
          "table5": [("The trend with the budget: each row at `short` (1,750 iterations, ×1/40), `medium` (7,000, ×1/10) "
                      "and the paper's 70,000, then the three Smith/LRBench pairs (same shape and k1, Smith's k0 = 0.001 "
                      "against LRBench's 5e-05):", TABLE5_BUDGETS),
@@ -893,17 +901,21 @@ EXTRA = {"table10_cifar10": [("The `medium` profile: Table 5's five medium runs 
                                                                      "large": "large"}))],
          "table6": [("The `medium` profile (3,200 iterations, ×1/20) of all 16 rows — FIX(k=0.1), NSTEP and SINEXP are "
                      "Table 3's runs; TRI/SIN/COS against TRI2/SIN2 is the paper's cyclic claim (TRI2/SIN2 over 91.85%, "
-                     "TRI/SIN/COS under 77%) — beside the same rows at `short`:",
-                     budgets_cell("table6", {"short (800 it)": "short", "medium (3,200 it)": "medium"},
-                                  only="medium (3,200 it)")),
-                    (BUDGETS_PLOT_TEXT, budgets_plot_cell("table6", {"short": "short", "medium": "medium"})),
+                     "TRI/SIN/COS under 77%) — beside the same rows at `short` and at `large` (6,400 iterations, ×1/10: "
+                     "Table 3's four and the rows trained for it; — where a row has no large run):",
+                     budgets_cell("table6", {"short (800 it)": "short", "medium (3,200 it)": "medium",
+                                             "large (6,400 it)": "large"}, only="medium (3,200 it)")),
+                    (BUDGETS_PLOT_TEXT, budgets_plot_cell("table6", {"short": "short", "medium": "medium",
+                                                                     "large": "large"})),
                     ("The paper's points, checked on the `medium` rows:", resnet_medium_check("table6"))],
          "000_table1": [("Fig. 5: the LR, test top-1 and test top-5 of each policy:", "import matplotlib.pyplot as plt\n" + FIG2),
                         ("The `medium` profile (3,200 iterations, ×1/20): all 15 rows (Table 3's four, MULTI among "
-                         "them, and Table 6's other eleven) beside the same rows at `short`:",
-                         budgets_cell("000_table1", {"short (800 it)": "short", "medium (3,200 it)": "medium"},
-                                      only="medium (3,200 it)")),
-                        (BUDGETS_PLOT_TEXT, budgets_plot_cell("000_table1", {"short": "short", "medium": "medium"})),
+                         "them, and Table 6's other eleven) beside the same rows at `short` and at `large` (6,400 "
+                         "iterations, ×1/10; — where a row has no large run):",
+                         budgets_cell("000_table1", {"short (800 it)": "short", "medium (3,200 it)": "medium",
+                                                     "large (6,400 it)": "large"}, only="medium (3,200 it)")),
+                        (BUDGETS_PLOT_TEXT, budgets_plot_cell("000_table1", {"short": "short", "medium": "medium",
+                                                                             "large": "large"})),
                         ("The paper's points, checked on the `medium` rows:", resnet_medium_check("000_table1"))]}
 
 
