@@ -872,6 +872,15 @@ else:
 
 BUDGETS_PLOT_TEXT = "Each row's highest top-1 against the budget (log scale): our profiles, and the paper's number as a star:"
 
+
+def cifar_budget_cells(table: str, text: str, only: str | None = None) -> list[tuple[str, str]]:
+    """The two cells every 800/3,200/6,400-iteration CIFAR-10 table shows (Tables 3 and 6, 000 Table I): its
+    committed short, medium and large profiles side by side (``only``: the column listing every row), then plotted."""
+    columns = {"short (800 it)": "short", "medium (3,200 it)": "medium", "large (6,400 it)": "large"}
+    return [(text, budgets_cell(table, columns, only=only)),
+            (BUDGETS_PLOT_TEXT, budgets_plot_cell(table, {"short": "short", "medium": "medium", "large": "large"}))]
+
+
 EXTRA = {"table10_cifar10": [("The `medium` profile: Table 5's five medium runs of these rows (7,000 iterations, ×1/10) "
                               "and a 70% target:", TABLE10_MEDIUM)],
          "000_table3_cifar10": [("Each row's speed-up over the budget (— where the row never reaches the target):", SPEEDUPS),
@@ -892,30 +901,21 @@ EXTRA = {"table10_cifar10": [("The `medium` profile: Table 5's five medium runs 
          "table7": [("Fig. 7: the applied LR (line) and the M-opt LR η* (points) of every probed run:", FIG7),
                     ("The `short` profile (1,750 iterations, ×1/40), for the trend with the budget:", TABLE7_SHORT)],
          "table3": [("Fig. 2: the LR, test top-1 and test top-5 of each policy:", "import matplotlib.pyplot as plt\n" + FIG2),
-                    ("The trend with the budget: each row's highest top-1 (and the iteration of it) at `short` (800 "
-                     "iterations, ×1/80), `medium` (3,200, ×1/20) and `large` (6,400, ×1/10; a row without a run "
-                     "shows —) beside the paper's 64,000:",
-                     budgets_cell("table3", {"short (800 it)": "short", "medium (3,200 it)": "medium",
-                                             "large (6,400 it)": "large"})),
-                    (BUDGETS_PLOT_TEXT, budgets_plot_cell("table3", {"short": "short", "medium": "medium",
-                                                                     "large": "large"}))],
-         "table6": [("The `medium` profile (3,200 iterations, ×1/20) of all 16 rows — FIX(k=0.1), NSTEP and SINEXP are "
-                     "Table 3's runs; TRI/SIN/COS against TRI2/SIN2 is the paper's cyclic claim (TRI2/SIN2 over 91.85%, "
-                     "TRI/SIN/COS under 77%) — beside the same rows at `short` and at `large` (6,400 iterations, ×1/10: "
-                     "Table 3's four and the rows trained for it; — where a row has no large run):",
-                     budgets_cell("table6", {"short (800 it)": "short", "medium (3,200 it)": "medium",
-                                             "large (6,400 it)": "large"}, only="medium (3,200 it)")),
-                    (BUDGETS_PLOT_TEXT, budgets_plot_cell("table6", {"short": "short", "medium": "medium",
-                                                                     "large": "large"})),
+                    *cifar_budget_cells("table3", "The trend with the budget: each row's highest top-1 (and the iteration "
+                                        "of it) at `short` (800 iterations, ×1/80), `medium` (3,200, ×1/20) and `large` "
+                                        "(6,400, ×1/10; a row without a run shows —) beside the paper's 64,000:")],
+         "table6": [*cifar_budget_cells("table6", "The `medium` profile (3,200 iterations, ×1/20) of all 16 rows — "
+                                        "FIX(k=0.1), NSTEP and SINEXP are Table 3's runs; TRI/SIN/COS against TRI2/SIN2 is "
+                                        "the paper's cyclic claim (TRI2/SIN2 over 91.85%, TRI/SIN/COS under 77%) — beside "
+                                        "the same rows at `short` and at `large` (6,400 iterations, ×1/10: Table 3's four "
+                                        "and the rows trained for it; — where a row has no large run):",
+                                        only="medium (3,200 it)"),
                     ("The paper's points, checked on the `medium` rows:", resnet_medium_check("table6"))],
          "000_table1": [("Fig. 5: the LR, test top-1 and test top-5 of each policy:", "import matplotlib.pyplot as plt\n" + FIG2),
-                        ("The `medium` profile (3,200 iterations, ×1/20): all 15 rows (Table 3's four, MULTI among "
-                         "them, and Table 6's other eleven) beside the same rows at `short` and at `large` (6,400 "
-                         "iterations, ×1/10; — where a row has no large run):",
-                         budgets_cell("000_table1", {"short (800 it)": "short", "medium (3,200 it)": "medium",
-                                                     "large (6,400 it)": "large"}, only="medium (3,200 it)")),
-                        (BUDGETS_PLOT_TEXT, budgets_plot_cell("000_table1", {"short": "short", "medium": "medium",
-                                                                             "large": "large"})),
+                        *cifar_budget_cells("000_table1", "The `medium` profile (3,200 iterations, ×1/20): all 15 rows "
+                                            "(Table 3's four, MULTI among them, and Table 6's other eleven) beside the same "
+                                            "rows at `short` and at `large` (6,400 iterations, ×1/10; — where a row has no "
+                                            "large run):", only="medium (3,200 it)"),
                         ("The paper's points, checked on the `medium` rows:", resnet_medium_check("000_table1"))]}
 
 
