@@ -1,8 +1,9 @@
 // CPU kernels of the lrkit ops and the op schemas (TORCH_LIBRARY lrkit).
 //
 //   lrkit::eval_program(meta, code, consts, t) -> Tensor      eta(t) for every t (float64), to test the interpreter
-//   lrkit::fused_adam_(params, grads, exp_avgs, exp_avg_sqs, step, meta, code, consts, ...) -> ()
-//       one Adam/AdamW step of a parameter group whose LR is eta(step) of the compiled policy; `step`
+//   lrkit::fused_adam_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step, meta, code, consts, ...) -> ()
+//       one Adam/AdamW step of a parameter group whose LR is eta(step) of the compiled policy (AMSGrad
+//       when `amsgrad`: max_exp_avg_sqs holds one float32 running maximum per param, else it is empty); `step`
 //       (a 1-element tensor on the params' device) counts the steps already taken and is not changed
 //       here (the Python optimizer adds 1, minus found_inf, with a device op). lr_out receives eta.
 #include <ATen/Dispatch.h>
@@ -62,13 +63,15 @@ at::Tensor eval_program_cpu(const at::Tensor& meta, const at::Tensor& code, cons
   return result;
 }
 
-template <typename scalar_t, bool kScale, bool kMaximize, int kDecay>
+// xp: AMSGrad's running maxima (read only when kAmsgrad; null otherwise)
+template <typename scalar_t, bool kScale, bool kMaximize, int kDecay, bool kAmsgrad>
 void adam_range(scalar_t* __restrict pp, const scalar_t* __restrict gp, float* __restrict mp, float* __restrict vp,
-                int64_t begin, int64_t end, const AdamStep s) {
+                float* __restrict xp, int64_t begin, int64_t end, const AdamStep s) {
 #pragma GCC ivdep
   for (int64_t i = begin; i < end; ++i) {
-    pp[i] = static_cast<scalar_t>(
-        adam_element_t<kScale, kMaximize, kDecay>(static_cast<float>(pp[i]), static_cast<float>(gp[i]), mp[i], vp[i], s));
+    float& vmax = kAmsgrad ? xp[i] : vp[i];
+    pp[i] = static_cast<scalar_t>(adam_element_t<kScale, kMaximize, kDecay, kAmsgrad>(
+        static_cast<float>(pp[i]), static_cast<float>(gp[i]), mp[i], vp[i], vmax, s));
   }
 }
 
@@ -79,14 +82,16 @@ void adam_range(scalar_t* __restrict pp, const scalar_t* __restrict gp, float* _
 enum MoptMode : int64_t { kMoptOff = 0, kMoptRecord = 1, kMoptMeasure = 2 };
 constexpr int64_t kPieceSize = 1 << 15;
 
-template <typename scalar_t, bool kScale, bool kMaximize, int kDecay>
+template <typename scalar_t, bool kScale, bool kMaximize, int kDecay, bool kAmsgrad>
 void adam_range_mopt(scalar_t* __restrict pp, const scalar_t* __restrict gp, float* __restrict mp, float* __restrict vp,
-                     float* __restrict prev, int64_t begin, int64_t end, const AdamStep s, int64_t mode, double* sums) {
+                     float* __restrict xp, float* __restrict prev, int64_t begin, int64_t end, const AdamStep s,
+                     int64_t mode, double* sums) {
   double a = 0.0, b = 0.0;
   for (int64_t i = begin; i < end; ++i) {
     const float old = static_cast<float>(pp[i]);
+    float& vmax = kAmsgrad ? xp[i] : vp[i];
     const scalar_t stored = static_cast<scalar_t>(
-        adam_element_t<kScale, kMaximize, kDecay>(old, static_cast<float>(gp[i]), mp[i], vp[i], s));
+        adam_element_t<kScale, kMaximize, kDecay, kAmsgrad>(old, static_cast<float>(gp[i]), mp[i], vp[i], vmax, s));
     pp[i] = stored;
     const double delta = static_cast<double>(static_cast<float>(stored)) - static_cast<double>(old);
     if (mode == kMoptRecord) {
@@ -109,30 +114,33 @@ struct Piece {
 };
 
 template <typename scalar_t>
-void adam_piece(at::Tensor& param, const at::Tensor& grad, at::Tensor& m, at::Tensor& v, const AdamStep& s,
+void adam_piece(at::Tensor& param, const at::Tensor& grad, at::Tensor& m, at::Tensor& v, float* xp, const AdamStep& s,
                 int64_t begin, int64_t end, int64_t mode, float* prev, double* sums) {
   scalar_t* pp = param.data_ptr<scalar_t>();
   const scalar_t* gp = grad.data_ptr<scalar_t>();
   float* mp = m.data_ptr<float>();
   float* vp = v.data_ptr<float>();
-  dispatch_adam_flags(s, [&]<bool S, bool M, int D>() {
+  dispatch_adam_flags(s, [&]<bool S, bool M, int D, bool A>() {
     if (mode == kMoptOff) {
-      adam_range<scalar_t, S, M, D>(pp, gp, mp, vp, begin, end, s);
+      adam_range<scalar_t, S, M, D, A>(pp, gp, mp, vp, xp, begin, end, s);
     } else {
-      adam_range_mopt<scalar_t, S, M, D>(pp, gp, mp, vp, prev, begin, end, s, mode, sums);
+      adam_range_mopt<scalar_t, S, M, D, A>(pp, gp, mp, vp, xp, prev, begin, end, s, mode, sums);
     }
   });
 }
 
 void fused_adam_cpu(at::TensorList params, at::TensorList grads, at::TensorList exp_avgs, at::TensorList exp_avg_sqs,
-                    const at::Tensor& step, const at::Tensor& meta, const at::Tensor& code, const at::Tensor& consts,
-                    double beta1, double beta2, double eps, double weight_decay, bool decoupled, bool maximize,
-                    const std::optional<at::Tensor>& grad_scale, const std::optional<at::Tensor>& found_inf,
+                    at::TensorList max_exp_avg_sqs, const at::Tensor& step, const at::Tensor& meta,
+                    const at::Tensor& code, const at::Tensor& consts, double beta1, double beta2, double eps,
+                    double weight_decay, bool decoupled, bool maximize, bool amsgrad, const std::optional<at::Tensor>& grad_scale, const std::optional<at::Tensor>& found_inf,
                     const at::Tensor& lr_out, at::TensorList prev_deltas, int64_t mopt_mode, const at::Tensor& mopt_sums) {
   const size_t n = params.size();
   TORCH_CHECK(grads.size() == n && exp_avgs.size() == n && exp_avg_sqs.size() == n,
               "lrkit.fused_adam_: params, grads, exp_avgs and exp_avg_sqs must have the same length, got ", n, ", ",
               grads.size(), ", ", exp_avgs.size(), ", ", exp_avg_sqs.size());
+  TORCH_CHECK(max_exp_avg_sqs.size() == (amsgrad ? n : 0), "lrkit.fused_adam_: max_exp_avg_sqs must hold ",
+              amsgrad ? "one float32 tensor per param (amsgrad=True)" : "no tensor (amsgrad=False)", ", got ",
+              max_exp_avg_sqs.size());
   TORCH_CHECK(step.numel() == 1, "lrkit.fused_adam_: 'step' must hold one number, got ", step.numel());
   TORCH_CHECK(mopt_mode >= kMoptOff && mopt_mode <= kMoptMeasure, "lrkit.fused_adam_: mopt_mode must be 0 (off), "
               "1 (record the update) or 2 (measure against it), got ", mopt_mode);
@@ -145,9 +153,9 @@ void fused_adam_cpu(at::TensorList params, at::TensorList grads, at::TensorList 
   lr_out.fill_(lr);
   if (found_inf.has_value() && found_inf->item<double>() != 0.0) return;  // AMP: skip the step
   const double scale = grad_scale.has_value() ? grad_scale->item<double>() : 1.0;
-  const AdamStep s = make_adam_step(lr, t + 1.0, beta1, beta2, eps, weight_decay, decoupled, maximize, scale);
+  const AdamStep s = make_adam_step(lr, t + 1.0, beta1, beta2, eps, weight_decay, decoupled, maximize, scale, amsgrad);
   std::vector<Piece> pieces;
-  std::vector<float*> prevs(n, nullptr);
+  std::vector<float*> prevs(n, nullptr), maxes(n, nullptr);
   for (size_t i = 0; i < n; ++i) {
     const at::Tensor& param = params[i];
     const at::Tensor& grad = grads[i];
@@ -164,6 +172,12 @@ void fused_adam_cpu(at::TensorList params, at::TensorList grads, at::TensorList 
                     param.scalar_type() == at::kBFloat16 || param.scalar_type() == at::kHalf,
                 "lrkit.fused_adam_: param ", i, " has dtype ", param.scalar_type(),
                 "; allowed: float32, float64, bfloat16, float16");
+    if (amsgrad) {
+      const at::Tensor& x = max_exp_avg_sqs[i];
+      TORCH_CHECK(x.scalar_type() == at::kFloat && x.numel() == param.numel() && x.is_contiguous(),
+                  "lrkit.fused_adam_: max_exp_avg_sq ", i, " must be a contiguous float32 tensor the size of its param");
+      maxes[i] = x.data_ptr<float>();
+    }
     if (mopt_mode != kMoptOff) {
       const at::Tensor& pd = prev_deltas[i];
       TORCH_CHECK(pd.scalar_type() == at::kFloat && pd.numel() == param.numel() && pd.is_contiguous(),
@@ -184,7 +198,8 @@ void fused_adam_cpu(at::TensorList params, at::TensorList grads, at::TensorList 
       at::Tensor v = exp_avg_sqs[w.tensor];
       double* sums = partial.empty() ? nullptr : partial.data() + 2 * k;
       AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, param.scalar_type(), "lrkit_fused_adam_cpu", [&] {
-        adam_piece<scalar_t>(param, grads[w.tensor], m, v, s, w.begin, w.end, mopt_mode, prevs[w.tensor], sums);
+        adam_piece<scalar_t>(param, grads[w.tensor], m, v, maxes[w.tensor], s, w.begin, w.end, mopt_mode,
+                             prevs[w.tensor], sums);
       });
     }
   });
@@ -206,13 +221,13 @@ TORCH_LIBRARY(lrkit, m) {
   m.def("eval_program(Tensor meta, Tensor code, Tensor consts, Tensor t) -> Tensor");
   m.def(
       "fused_adam_(Tensor(a!)[] params, Tensor[] grads, Tensor(b!)[] exp_avgs, Tensor(c!)[] exp_avg_sqs, "
-      "Tensor step, Tensor meta, Tensor code, Tensor consts, float beta1, float beta2, float eps, "
-      "float weight_decay, bool decoupled, bool maximize, Tensor? grad_scale, Tensor? found_inf, "
-      "Tensor(d!) lr_out, Tensor(e!)[] prev_deltas, int mopt_mode, Tensor(f!) mopt_sums) -> ()");
+      "Tensor(g!)[] max_exp_avg_sqs, Tensor step, Tensor meta, Tensor code, Tensor consts, float beta1, "
+      "float beta2, float eps, float weight_decay, bool decoupled, bool maximize, bool amsgrad, Tensor? grad_scale, "
+      "Tensor? found_inf, Tensor(d!) lr_out, Tensor(e!)[] prev_deltas, int mopt_mode, Tensor(f!) mopt_sums) -> ()");
   // The multi-tensor, multi-group CUDA step (csrc/cuda): launch tables packed by lrkit/optim/tables.py.
   m.def(
       "fused_adam_multi_(Tensor(a!)[] params, Tensor[] grads, Tensor(b!)[] exp_avgs, Tensor(c!)[] exp_avg_sqs, "
-      "Tensor tables, int n_tensors, int n_chunks, int chunk_size, int n_groups, Tensor(d!) scratch, "
+      "Tensor(e!)[] max_exp_avg_sqs, Tensor tables, int n_tensors, int n_chunks, int chunk_size, int n_groups, Tensor(d!) scratch, "
       "Tensor? grad_scale, Tensor? found_inf, bool mopt_measure) -> ()");
 }
 

@@ -16,13 +16,17 @@ namespace lrkit {
 namespace {
 
 void fused_adam_multi_cuda(at::TensorList params, at::TensorList grads, at::TensorList exp_avgs,
-                           at::TensorList exp_avg_sqs, const at::Tensor& tables, int64_t n_tensors, int64_t n_chunks,
+                           at::TensorList exp_avg_sqs, at::TensorList max_exp_avg_sqs, const at::Tensor& tables, int64_t n_tensors, int64_t n_chunks,
                            int64_t chunk_size, int64_t n_groups, const at::Tensor& scratch,
                            const std::optional<at::Tensor>& grad_scale, const std::optional<at::Tensor>& found_inf,
                            bool mopt_measure) {
   TORCH_CHECK(static_cast<int64_t>(params.size()) == n_tensors && grads.size() == params.size() &&
                   exp_avgs.size() == params.size() && exp_avg_sqs.size() == params.size(),
               "lrkit.fused_adam_multi_: the tensor lists must hold n_tensors = ", n_tensors, " tensors");
+  // the AMSGrad maxima of the groups that use it (their addresses are in the tables; the list only
+  // tells the dispatcher they are written)
+  TORCH_CHECK(static_cast<int64_t>(max_exp_avg_sqs.size()) <= n_tensors,
+              "lrkit.fused_adam_multi_: max_exp_avg_sqs holds more tensors than the step (", n_tensors, ")");
   const int64_t bytes = n_tensors * int64_t(sizeof(TensorEntry)) + n_chunks * int64_t(sizeof(ChunkEntry)) +
                         n_groups * int64_t(sizeof(GroupEntry));
   TORCH_CHECK(tables.is_cuda() && tables.scalar_type() == at::kByte && tables.is_contiguous() && tables.numel() == bytes,

@@ -6,7 +6,7 @@
 //   1. schedule_kernel<<<n_groups, 1>>>: eta(t) of each group's compiled policy (registers in shared
 //      memory), the bias corrections for step t + 1, written as an AdamStep per group and to lr_out.
 //   2. adam_kernel<<<n_chunks, 256>>>: each block updates chunk_size elements of one tensor with its
-//      group's AdamStep (16-byte float4 loads where p, g, m, v are aligned), skipping everything when
+//      group's AdamStep (16-byte float4 loads where p, g, m, v, and AMSGrad's vmax, are aligned), skipping everything when
 //      found_inf is set (AMP). The step counters are advanced afterwards by a device op in Python.
 //      Streaming M-opt (004 Formula 7, as the CPU kernel): a group in "record" mode also stores this
 //      step's update Delta = p_new - p_old in its float32 prev buffers; in "measure" mode each block sums
@@ -44,7 +44,8 @@ __global__ void schedule_kernel(const GroupEntry* groups, AdamStep* steps, const
   *reinterpret_cast<double*>(g.lr_out) = lr;
   const double scale = grad_scale != nullptr ? static_cast<double>(*grad_scale) : 1.0;
   steps[blockIdx.x] = make_adam_step(lr, t + 1.0, g.beta1, g.beta2, g.eps, g.weight_decay,
-                                     (g.flags & kFlagDecoupled) != 0, (g.flags & kFlagMaximize) != 0, scale);
+                                     (g.flags & kFlagDecoupled) != 0, (g.flags & kFlagMaximize) != 0, scale,
+                                     (g.flags & kFlagAmsgrad) != 0);
 }
 
 template <typename T> __device__ __forceinline__ float to_f(T x);
@@ -56,15 +57,17 @@ template <> __device__ __forceinline__ float from_f<float>(float x) { return x; 
 template <> __device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float x) { return __float2bfloat16_rn(x); }
 template <> __device__ __forceinline__ __half from_f<__half>(float x) { return __float2half_rn(x); }
 
-template <typename T, bool S, bool M, int D>
+// A: AMSGrad (the group's running maxima at te.vmax are read and written; otherwise never touched)
+template <typename T, bool S, bool M, int D, bool A>
 __device__ void update_chunk(const TensorEntry& te, int64_t start, int64_t end, const AdamStep& s) {
   T* p = reinterpret_cast<T*>(te.p);
   const T* g = reinterpret_cast<const T*>(te.g);
   float* m = reinterpret_cast<float*>(te.m);
   float* v = reinterpret_cast<float*>(te.v);
+  float* x = reinterpret_cast<float*>(te.vmax);
   int64_t i = start + threadIdx.x;
   if constexpr (sizeof(T) == 4) {  // fp32: four elements per thread with 16-byte accesses when aligned
-    const bool aligned = ((te.p | te.g | te.m | te.v) & 15) == 0 && (start & 3) == 0;
+    const bool aligned = ((te.p | te.g | te.m | te.v | (A ? te.vmax : 0)) & 15) == 0 && (start & 3) == 0;
     if (aligned) {
       const int64_t vec_end = start + ((end - start) & ~int64_t(3));
       for (int64_t j = start + 4 * threadIdx.x; j < vec_end; j += 4 * kThreads) {
@@ -72,42 +75,49 @@ __device__ void update_chunk(const TensorEntry& te, int64_t start, int64_t end, 
         const float4 gv = *reinterpret_cast<const float4*>(g + j);
         float4 mv = *reinterpret_cast<float4*>(m + j);
         float4 vv = *reinterpret_cast<float4*>(v + j);
-        pv.x = adam_element_t<S, M, D>(pv.x, gv.x, mv.x, vv.x, s);
-        pv.y = adam_element_t<S, M, D>(pv.y, gv.y, mv.y, vv.y, s);
-        pv.z = adam_element_t<S, M, D>(pv.z, gv.z, mv.z, vv.z, s);
-        pv.w = adam_element_t<S, M, D>(pv.w, gv.w, mv.w, vv.w, s);
+        float4 xv = A ? *reinterpret_cast<float4*>(x + j) : vv;
+        pv.x = adam_element_t<S, M, D, A>(pv.x, gv.x, mv.x, vv.x, xv.x, s);
+        pv.y = adam_element_t<S, M, D, A>(pv.y, gv.y, mv.y, vv.y, xv.y, s);
+        pv.z = adam_element_t<S, M, D, A>(pv.z, gv.z, mv.z, vv.z, xv.z, s);
+        pv.w = adam_element_t<S, M, D, A>(pv.w, gv.w, mv.w, vv.w, xv.w, s);
         *reinterpret_cast<float4*>(p + j) = pv;
         *reinterpret_cast<float4*>(m + j) = mv;
         *reinterpret_cast<float4*>(v + j) = vv;
+        if (A) *reinterpret_cast<float4*>(x + j) = xv;
       }
       i = vec_end + threadIdx.x;
     }
   }
   for (; i < end; i += kThreads) {
     float mi = m[i], vi = v[i];
-    p[i] = from_f<T>(adam_element_t<S, M, D>(to_f<T>(p[i]), to_f<T>(g[i]), mi, vi, s));
+    float xi = A ? x[i] : 0.0f;
+    p[i] = from_f<T>(adam_element_t<S, M, D, A>(to_f<T>(p[i]), to_f<T>(g[i]), mi, vi, xi, s));
     m[i] = mi;
     v[i] = vi;
+    if (A) x[i] = xi;
   }
 }
 
 // The update of an M-opt step (scalar loads): as the CPU kernel's adam_range_mopt, Delta is the stored
 // param (rounded to its dtype) minus the old one, in double; a, b: this thread's running sums.
-template <typename T, bool S, bool M, int D>
+template <typename T, bool S, bool M, int D, bool A>
 __device__ void update_chunk_mopt(const TensorEntry& te, int64_t start, int64_t end, const AdamStep& s, int32_t mode,
                                   double& a, double& b) {
   T* p = reinterpret_cast<T*>(te.p);
   const T* g = reinterpret_cast<const T*>(te.g);
   float* m = reinterpret_cast<float*>(te.m);
   float* v = reinterpret_cast<float*>(te.v);
+  float* x = reinterpret_cast<float*>(te.vmax);
   float* prev = reinterpret_cast<float*>(te.prev);
   for (int64_t i = start + threadIdx.x; i < end; i += kThreads) {
     float mi = m[i], vi = v[i];
+    float xi = A ? x[i] : 0.0f;
     const float old = to_f<T>(p[i]);
-    const T stored = from_f<T>(adam_element_t<S, M, D>(old, to_f<T>(g[i]), mi, vi, s));
+    const T stored = from_f<T>(adam_element_t<S, M, D, A>(old, to_f<T>(g[i]), mi, vi, xi, s));
     p[i] = stored;
     m[i] = mi;
     v[i] = vi;
+    if (A) x[i] = xi;
     const double delta = static_cast<double>(to_f<T>(stored)) - static_cast<double>(old);
     if (mode == kMoptRecord) {
       prev[i] = static_cast<float>(delta);
@@ -125,19 +135,19 @@ struct ChunkUpdate {
   int32_t mode;  // MoptMode of the tensor's group
   double* a;
   double* b;
-  template <bool S, bool M, int D>
+  template <bool S, bool M, int D, bool A>
   __device__ void operator()() const {
     if (mode == kMoptOff) {
       switch (te->dtype) {
-        case kBF16: update_chunk<__nv_bfloat16, S, M, D>(*te, start, end, *s); break;
-        case kF16: update_chunk<__half, S, M, D>(*te, start, end, *s); break;
-        default: update_chunk<float, S, M, D>(*te, start, end, *s); break;
+        case kBF16: update_chunk<__nv_bfloat16, S, M, D, A>(*te, start, end, *s); break;
+        case kF16: update_chunk<__half, S, M, D, A>(*te, start, end, *s); break;
+        default: update_chunk<float, S, M, D, A>(*te, start, end, *s); break;
       }
     } else {
       switch (te->dtype) {
-        case kBF16: update_chunk_mopt<__nv_bfloat16, S, M, D>(*te, start, end, *s, mode, *a, *b); break;
-        case kF16: update_chunk_mopt<__half, S, M, D>(*te, start, end, *s, mode, *a, *b); break;
-        default: update_chunk_mopt<float, S, M, D>(*te, start, end, *s, mode, *a, *b); break;
+        case kBF16: update_chunk_mopt<__nv_bfloat16, S, M, D, A>(*te, start, end, *s, mode, *a, *b); break;
+        case kF16: update_chunk_mopt<__half, S, M, D, A>(*te, start, end, *s, mode, *a, *b); break;
+        default: update_chunk_mopt<float, S, M, D, A>(*te, start, end, *s, mode, *a, *b); break;
       }
     }
   }

@@ -20,6 +20,7 @@ def add_parser(sub) -> None:
     f.add_argument("--steps", type=int, default=20)
     f.add_argument("--threads", type=int, default=None)
     f.add_argument("--skip", nargs="*", default=[], choices=["lrkit", "reference", "fused", "foreach", "bnb8"])
+    f.add_argument("--amsgrad", action="store_true", help="time AMSGrad steps (lrkit's and torch's Adam(amsgrad=True))")
     f.add_argument("--sequential", action="store_true",
                    help="time each implementation alone (default: in interleaved rounds wherever all of them fit in memory)")
     f.add_argument("--out", default=None, help="write JSON here (and a .md table beside it)")
@@ -56,7 +57,7 @@ def run_fused_adam(args) -> int:
                            device=args.device, dtype=getattr(torch, args.dtype), steps=args.steps, skip=args.skip,
                            mopt_sizes=None if args.mopt_sizes is None else [int(s) for s in args.mopt_sizes],
                            checkpoint=(lambda doc: write(doc, args.out)) if args.out else None,
-                           interleave=not args.sequential)
+                           interleave=not args.sequential, amsgrad=args.amsgrad)
     print(table(doc))
     if args.out:
         write(doc, args.out)

@@ -115,14 +115,14 @@ def _register_fakes() -> None:
         return torch.empty(2, dtype=torch.float64, device=tables.device)
 
     @torch.library.register_fake("lrkit::fused_adam_multi_")
-    def _fused_adam_multi_fake(params, grads, exp_avgs, exp_avg_sqs, tables, n_tensors, n_chunks, chunk_size, n_groups,
-                               scratch, grad_scale, found_inf, mopt_measure):
+    def _fused_adam_multi_fake(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, tables, n_tensors, n_chunks,
+                               chunk_size, n_groups, scratch, grad_scale, found_inf, mopt_measure):
         return None
 
     @torch.library.register_fake("lrkit::fused_adam_")
-    def _fused_adam_fake(params, grads, exp_avgs, exp_avg_sqs, step, meta, code, consts, beta1, beta2, eps,
-                         weight_decay, decoupled, maximize, grad_scale, found_inf, lr_out, prev_deltas, mopt_mode,
-                         mopt_sums):
+    def _fused_adam_fake(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step, meta, code, consts, beta1, beta2,
+                         eps, weight_decay, decoupled, maximize, amsgrad, grad_scale, found_inf, lr_out, prev_deltas,
+                         mopt_mode, mopt_sums):
         return None
 
 

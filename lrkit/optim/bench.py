@@ -5,7 +5,9 @@ Every Adam variant advances its LR each step from the same policy: ours inside t
 iteration; bitsandbytes' 8-bit Adam (with the scheduler) where it runs. Reported per case: the median
 step time, the bytes the step must move (fp32 Adam: read p, g, m, v and write p, m, v = 28 B per
 parameter; 8-bit Adam: 16 B, its states being bytes), achieved GB/s and the fraction of this device's measured copy
-bandwidth (``dst.copy_(src)`` on a 256 MB tensor), and the speed-up over torch fused + scheduler.
+bandwidth (``dst.copy_(src)`` on a 256 MB tensor), and the speed-up over torch fused + scheduler. With
+``amsgrad=True`` every Adam is AMSGrad (8 B more per parameter: its running maximum read and written);
+bitsandbytes' 8-bit Adam has none (it accepts ``amsgrad`` and ignores it), so its row says so.
 """
 
 from __future__ import annotations
@@ -147,21 +149,21 @@ def _release(device: torch.device) -> None:
         torch.cuda.empty_cache()
 
 
-def _impls(device: torch.device):
+def _impls(device: torch.device, amsgrad: bool = False):
     from lrkit.optim import FusedAdam
     from lrkit.policies import parse
 
     def ours(ps):
-        opt = FusedAdam(ps, policy=SPEC, backend="auto")
+        opt = FusedAdam(ps, policy=SPEC, backend="auto", amsgrad=amsgrad)
         return opt.step, ("lrkit FusedAdam" + (" (compiled)" if opt.uses_extension(device) else " (torch fallback)"))
 
     def reference(ps):
-        opt = FusedAdam(ps, policy=SPEC, backend="torch")
+        opt = FusedAdam(ps, policy=SPEC, backend="torch", amsgrad=amsgrad)
         return opt.step, "lrkit reference (pure torch)"
 
     def torch_adam(kind):
         def make(ps):
-            opt = torch.optim.Adam(ps, lr=1e-3, **{kind: True})
+            opt = torch.optim.Adam(ps, lr=1e-3, amsgrad=amsgrad, **{kind: True})
             sched = parse(SPEC).scheduler(opt)
 
             def step():
@@ -171,6 +173,8 @@ def _impls(device: torch.device):
         return make
 
     def bnb8(ps):
+        if amsgrad:
+            raise NotImplementedError("bitsandbytes' Adam8bit has no AMSGrad (it ignores amsgrad=True)")
         import bitsandbytes as bnb
 
         opt = bnb.optim.Adam8bit(ps, lr=1e-3)
@@ -188,9 +192,9 @@ def _impls(device: torch.device):
 
 def bench_fused_adam(sizes=(1_000_000, 10_000_000), many_small=(500,), small_size=4096, device="cpu",
                      dtype=torch.float32, steps: int = 20, warmup: int = 3, skip=(), progress: bool = True,
-                     mopt_sizes=None, checkpoint=None, interleave: bool = True) -> dict:
+                     mopt_sizes=None, checkpoint=None, interleave: bool = True, amsgrad: bool = False) -> dict:
     """Time every implementation on one-tensor cases (``sizes``) and many-small-tensor cases, then the
-    M-opt op on ``mopt_sizes`` (default: ``sizes``).
+    M-opt op on ``mopt_sizes`` (default: ``sizes``). ``amsgrad``: time AMSGrad steps (ours and torch's).
 
     Where every implementation's tensors fit in memory at once (and ``interleave``), a case is timed in
     interleaved rounds (:func:`_interleaved_ms`): its speed-ups are the median of the per-round ratios to
@@ -212,9 +216,10 @@ def bench_fused_adam(sizes=(1_000_000, 10_000_000), many_small=(500,), small_siz
     item = torch.empty((), dtype=dtype).element_size()
     cases = [(f"1 x {n:,}", [int(n)]) for n in sizes] + [(f"{k} x {small_size:,}", [small_size] * int(k)) for k in many_small]
     rows, mopt, interrupted = [], [], None
-    impls = [(k, mk) for k, mk in _impls(device) if k not in skip]
+    impls = [(k, mk) for k, mk in _impls(device, amsgrad) if k not in skip]
     bar = tqdm(total=len(cases) * len(impls), desc="fused-adam bench", disable=not progress)
-    step_bytes = STEP_BYTES.get(device.type, STEP_BYTES["cpu"])
+    step_bytes = {k: b + (4 if amsgrad and k != "bnb8" else 0)  # AMSGrad's running maximum
+                  for k, b in STEP_BYTES.get(device.type, STEP_BYTES["cpu"]).items()}
     name, env = _device_name(device), _env(device)
 
     def document(interrupted=None) -> dict:
@@ -223,7 +228,8 @@ def bench_fused_adam(sizes=(1_000_000, 10_000_000), many_small=(500,), small_siz
             for r in case_rows:
                 if base and "median_ms" in r:
                     r.update(_speedup(base, r))
-        doc = {"device": name, "dtype": str(dtype).replace("torch.", ""), "copy_bandwidth_gb_s": bw, "policy": SPEC,
+        doc = {"device": name, "dtype": str(dtype).replace("torch.", ""), "amsgrad": amsgrad, "copy_bandwidth_gb_s": bw,
+               "policy": SPEC,
                "rows": [r for case_rows in rows for r in case_rows if "name" in r], "mopt": list(mopt), "environment": env}
         if interrupted:
             doc["interrupted"] = interrupted
@@ -236,7 +242,8 @@ def bench_fused_adam(sizes=(1_000_000, 10_000_000), many_small=(500,), small_siz
 
     def measured(row, impl_name, times) -> None:
         ms = statistics.median(times)
-        moved = row["params"] * (3 * item + (4 if row["impl"] == "bnb8" else 16))  # p r/w + g; m, v r/w
+        state = 4 if row["impl"] == "bnb8" else 16 + (8 if amsgrad else 0)  # m, v (and AMSGrad's max) r/w
+        moved = row["params"] * (3 * item + state)  # p r/w + g
         row.update(name=impl_name, median_ms=ms, gb_s=moved / (ms * 1e-3) / 1e9, times_ms=list(times))
         row["frac_copy_bw"] = row["gb_s"] / bw
 
@@ -359,7 +366,8 @@ def _env(device) -> dict:
 
 def table(doc: dict) -> str:
     """The results as a Markdown table (what ``lrkit bench fused-adam`` prints)."""
-    lines = [f"Fused Adam-with-schedule on {doc['device']}, {doc['dtype']}, policy {doc['policy']}; "
+    lines = [f"Fused Adam-with-schedule{' (AMSGrad)' if doc.get('amsgrad') else ''} on {doc['device']}, {doc['dtype']}, "
+             f"policy {doc['policy']}; "
              f"measured copy bandwidth {doc['copy_bandwidth_gb_s']:.1f} GB/s; torch {doc['environment']['torch']}, "
              f"{doc['environment']['date']}", "",
              "| case | implementation | median step (ms) | GB/s | of copy bw | vs torch fused + scheduler |",

@@ -17,6 +17,7 @@ The update, per element (torch.optim.Adam's, in float32 for fp32/bf16/fp16 param
     g ← g / grad_scale (AMP);  g ← −g if maximize
     AdamW: p ← p·(1 − η·wd)      Adam: g ← g + wd·p
     m ← lerp(m, g, 1 − β1);  v ← β2·v + (1 − β2)·g²
+    AMSGrad (``amsgrad=True``): v̂ ← max(v̂, v), and v̂ replaces v below (state ``max_exp_avg_sq``)
     p ← p − η/(1 − β1^(t+1)) · m / (√v / √(1 − β2^(t+1)) + ε)
 """
 
@@ -58,7 +59,8 @@ class FusedAdam(torch.optim.Optimizer):
     """
 
     def __init__(self, params, policy, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0,
-                 adamw: bool = False, maximize: bool = False, backend: str = "auto", mopt_every: int | None = None):
+                 adamw: bool = False, maximize: bool = False, backend: str = "auto", mopt_every: int | None = None,
+                 amsgrad: bool = False):
         if mopt_every is not None and (not isinstance(mopt_every, int) or isinstance(mopt_every, bool) or mopt_every < 2):
             raise ValueError(f"FusedAdam: field 'mopt_every' must be None or an int >= 2, got {mopt_every!r}")
         self.mopt_every = mopt_every
@@ -73,13 +75,20 @@ class FusedAdam(torch.optim.Optimizer):
             raise ValueError(f"FusedAdam: field 'eps' must be >= 0, got {eps!r}")
         if not weight_decay >= 0.0:
             raise ValueError(f"FusedAdam: field 'weight_decay' must be >= 0, got {weight_decay!r}")
+        if not isinstance(amsgrad, bool):
+            raise ValueError(f"FusedAdam: field 'amsgrad' must be True or False, got {amsgrad!r}")
         self.backend = backend
         self._buffers: dict[int, dict] = {}  # group index -> descriptor and LR tensors on the group's device
         defaults = dict(policy=_spec(policy), betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                        adamw=adamw, maximize=maximize)
+                        adamw=adamw, maximize=maximize, amsgrad=amsgrad)
         super().__init__(params, defaults)
         if backend == "ext" and not _ext.load():
             raise RuntimeError(f"FusedAdam(backend='ext'): the lrkit extension is not available: {_ext.error()}")
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        for group in self.param_groups:  # state dicts saved before AMSGrad existed
+            group.setdefault("amsgrad", False)
 
     def add_param_group(self, param_group: dict) -> None:
         if "policy" in param_group:
@@ -184,7 +193,7 @@ class FusedAdam(torch.optim.Optimizer):
 
     def _cuda_ready(self, cuda) -> bool:
         ok = all(p.is_contiguous() and g.is_contiguous() and g.dtype == p.dtype
-                 for _, _, _, params, grads, _, _ in cuda for p, g in zip(params, grads))
+                 for _, _, _, params, grads, _, _, _ in cuda for p, g in zip(params, grads))
         return ok and len({w[2] for w in cuda}) == 1
 
     def _cuda_step(self, cuda, grad_scale, found_inf, launch, mopt) -> None:
@@ -203,9 +212,10 @@ class FusedAdam(torch.optim.Optimizer):
         # so where only their addresses moved, the tables' grad column is rewritten and copied over (no
         # repack). Tables a CUDA graph captured are held while the optimizer lives (the graph reads them).
         key = tuple((buf["meta"].data_ptr(), group["step"].data_ptr(), tuple(p.data_ptr() for p in params),
-                     group["betas"], group["eps"], group["weight_decay"], group["adamw"], group["maximize"], mode,
-                     tuple(d.data_ptr() for d in prev), None if sums is None else sums.data_ptr())
-                    for (group, buf, _, params, _, _, _), (mode, prev, sums) in zip(cuda, mopts))
+                     group["betas"], group["eps"], group["weight_decay"], group["adamw"], group["maximize"],
+                     group["amsgrad"], tuple(x.data_ptr() for x in xs), mode, tuple(d.data_ptr() for d in prev),
+                     None if sums is None else sums.data_ptr())
+                    for (group, buf, _, params, _, _, _, xs), (mode, prev, sums) in zip(cuda, mopts))
         gl = [x for w in cuda for x in w[4]]
         grad_ptrs = np.fromiter((g.data_ptr() for g in gl), dtype=np.uint64, count=len(gl))
         cache = self.__dict__.setdefault("_cuda_tables", {})
@@ -215,9 +225,9 @@ class FusedAdam(torch.optim.Optimizer):
             groups = [dict(params=params, grads=grads, exp_avgs=ms, exp_avg_sqs=vs, meta=buf["meta"], code=buf["code"],
                            consts=buf["consts"], step=group["step"], lr_out=buf["lr"], beta1=group["betas"][0],
                            beta2=group["betas"][1], eps=group["eps"], weight_decay=group["weight_decay"],
-                           decoupled=group["adamw"], maximize=group["maximize"], mopt_mode=mode, prev_deltas=prev,
-                           mopt_sums=sums)
-                      for (group, buf, _, params, grads, ms, vs), (mode, prev, sums) in zip(cuda, mopts)]
+                           decoupled=group["adamw"], maximize=group["maximize"], amsgrad=group["amsgrad"],
+                           max_exp_avg_sqs=xs, mopt_mode=mode, prev_deltas=prev, mopt_sums=sums)
+                      for (group, buf, _, params, grads, ms, vs, xs), (mode, prev, sums) in zip(cuda, mopts)]
             t = pack(groups)
             blob = torch.from_numpy(t.blob).to(device, non_blocking=True)
             # the AdamStep records (64 bytes a group), then the M-opt partials (2 float64 a chunk)
@@ -237,10 +247,11 @@ class FusedAdam(torch.optim.Optimizer):
         fl = [x for w in cuda for x in w[3]]
         ml = [x for w in cuda for x in w[5]]
         vl = [x for w in cuda for x in w[6]]
+        xl = [x for w in cuda for x in w[7]]
         gs = None if grad_scale is None else grad_scale.to(device=device, dtype=torch.float32).reshape(1)
         fi = None if found_inf is None else found_inf.to(device=device, dtype=torch.float32).reshape(1)
         measure = any(mode == MOPT_MEASURE for mode, _, _ in mopts)
-        launch(fl, gl, ml, vl, blob, t.n_tensors, t.n_chunks, t.chunk_size, t.n_groups, scratch, gs, fi, measure)
+        launch(fl, gl, ml, vl, xl, blob, t.n_tensors, t.n_chunks, t.chunk_size, t.n_groups, scratch, gs, fi, measure)
 
     # ---- the step ------------------------------------------------------------------------------
     @torch.no_grad()
@@ -260,7 +271,7 @@ class FusedAdam(torch.optim.Optimizer):
             if any(p.device != device for p in params):
                 raise RuntimeError(f"FusedAdam: the params of group {index} are on more than one device")
             buf = self._group_buffers(index, group, device)
-            grads, ms, vs = [], [], []
+            grads, ms, vs, xs = [], [], [], []
             for p in params:
                 if p.grad.is_sparse:
                     raise RuntimeError("FusedAdam does not support sparse gradients")
@@ -268,10 +279,14 @@ class FusedAdam(torch.optim.Optimizer):
                 if not st:
                     st["exp_avg"] = torch.zeros_like(p, dtype=torch.float32, memory_format=torch.contiguous_format)
                     st["exp_avg_sq"] = torch.zeros_like(p, dtype=torch.float32, memory_format=torch.contiguous_format)
+                if group["amsgrad"] and "max_exp_avg_sq" not in st:
+                    st["max_exp_avg_sq"] = torch.zeros_like(p, dtype=torch.float32, memory_format=torch.contiguous_format)
                 grads.append(p.grad)
                 ms.append(st["exp_avg"])
                 vs.append(st["exp_avg_sq"])
-            work.append((group, buf, device, params, grads, ms, vs))
+                if group["amsgrad"]:
+                    xs.append(st["max_exp_avg_sq"])
+            work.append((group, buf, device, params, grads, ms, vs, xs))
         stepped = [w[0] for w in work]
         index_of = {id(g): i for i, g in enumerate(self.param_groups)}
         modes = {id(w[0]): self._mopt_mode(index_of[id(w[0])]) for w in work}
@@ -287,7 +302,7 @@ class FusedAdam(torch.optim.Optimizer):
                     mo["history"].append((group["step"].clone(), buf["lr"].clone(), mo["sums"].clone()))
             done = {id(w[0]) for w in cuda}
             work = [w for w in work if id(w[0]) not in done]
-        for group, buf, device, params, grads, ms, vs in work:
+        for group, buf, device, params, grads, ms, vs, xs in work:
             beta1, beta2 = group["betas"]
             index = index_of[id(group)]
             mode = modes[id(group)]
@@ -298,15 +313,16 @@ class FusedAdam(torch.optim.Optimizer):
                 raise RuntimeError(f"FusedAdam(backend='ext'): no compiled kernel for these {device.type} tensors "
                                    f"({_ext.error() or 'the CUDA extension is not built'}); use backend='auto' or 'torch'")
             if self.uses_extension(device) and all(p.is_contiguous() and g.is_contiguous() for p, g in zip(params, grads)):
-                torch.ops.lrkit.fused_adam_(params, grads, ms, vs, group["step"], buf["meta"], buf["code"], buf["consts"],
-                                            beta1, beta2, group["eps"], group["weight_decay"], group["adamw"],
-                                            group["maximize"], grad_scale, found_inf, buf["lr"], prev, mode, sums)
+                torch.ops.lrkit.fused_adam_(params, grads, ms, vs, xs, group["step"], buf["meta"], buf["code"],
+                                            buf["consts"], beta1, beta2, group["eps"], group["weight_decay"],
+                                            group["adamw"], group["maximize"], group["amsgrad"], grad_scale, found_inf,
+                                            buf["lr"], prev, mode, sums)
             else:
                 if self.backend != "torch":
                     _ext.warn_fallback("FusedAdam")
                 adam_reference(params, grads, ms, vs, group["policy"], group["step"], buf, beta1, beta2, group["eps"],
                                group["weight_decay"], group["adamw"], group["maximize"], grad_scale, found_inf,
-                               prev, mode, sums)
+                               prev, mode, sums, xs if group["amsgrad"] else None)
             if mode == 2:
                 mo["history"].append((group["step"].clone(), buf["lr"].clone(), sums.clone()))
         for group in stepped:
@@ -328,11 +344,12 @@ def _parsed(spec: str):
 
 def adam_reference(params, grads, exp_avgs, exp_avg_sqs, policy: str, step, buf, beta1, beta2, eps, weight_decay,
                    decoupled, maximize, grad_scale=None, found_inf=None, prev_deltas=(), mopt_mode: int = 0,
-                   mopt_sums=None) -> None:
+                   mopt_sums=None, max_exp_avg_sqs=None) -> None:
     """The pure-torch step (the fallback and the readable reference): η(t) from the policy formula on
     the device (float64), then the element update in float32. Skipped elements stay as they were
     where ``found_inf`` is set (``torch.where``, no host sync). M-opt as in the kernel: mode 1 stores
-    this step's update in ``prev_deltas``, mode 2 writes (‖Δ_prev‖₁, ‖Δ_prev − Δ‖₁) to ``mopt_sums``."""
+    this step's update in ``prev_deltas``, mode 2 writes (‖Δ_prev‖₁, ‖Δ_prev − Δ‖₁) to ``mopt_sums``.
+    AMSGrad where ``max_exp_avg_sqs`` is given (one float32 running maximum per param)."""
     t = step.reshape(1)
     lr = _parsed(policy)(t)  # float64 on the device, the same formula the kernel's program was traced from
     buf["lr"].copy_(lr)
@@ -343,7 +360,8 @@ def adam_reference(params, grads, exp_avgs, exp_avg_sqs, policy: str, step, buf,
     if mopt_mode == 2:
         mopt_sums.zero_()
     prevs = list(prev_deltas) if mopt_mode else [None] * len(params)
-    for p, g, m, v, prev in zip(params, grads, exp_avgs, exp_avg_sqs, prevs):
+    maxes = list(max_exp_avg_sqs) if max_exp_avg_sqs is not None else [None] * len(params)
+    for p, g, m, v, x, prev in zip(params, grads, exp_avgs, exp_avg_sqs, maxes, prevs):
         g32 = g.to(torch.float32)
         if grad_scale is not None:
             g32 = g32 / grad_scale.to(torch.float32)
@@ -357,11 +375,15 @@ def adam_reference(params, grads, exp_avgs, exp_avg_sqs, policy: str, step, buf,
                 g32 = g32 + p32 * weight_decay
         m_new = torch.lerp(m, g32, 1.0 - beta1)
         v_new = beta2 * v + (1.0 - beta2) * g32 * g32
-        p_new = p32 - step_size * m_new / (torch.sqrt(v_new) / bc2_sqrt + eps)
+        x_new = None if x is None else torch.where(x < v_new, v_new, x)  # std::max(x, v), as torch's fused Adam
+        p_new = p32 - step_size * m_new / (torch.sqrt(v_new if x is None else x_new) / bc2_sqrt + eps)
         if skip is not None:
             m_new, v_new, p_new = torch.where(skip, m, m_new), torch.where(skip, v, v_new), torch.where(skip, p32, p_new)
+            x_new = None if x is None else torch.where(skip, x, x_new)
         m.copy_(m_new)
         v.copy_(v_new)
+        if x is not None:
+            x.copy_(x_new)
         stored = p_new.to(p.dtype)
         if mopt_mode:
             delta = stored.double() - p32.double()

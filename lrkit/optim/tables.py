@@ -13,17 +13,17 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-TENSOR = np.dtype([("p", "<u8"), ("g", "<u8"), ("m", "<u8"), ("v", "<u8"), ("prev", "<u8"), ("numel", "<i8"),
-                   ("group", "<i4"), ("dtype", "<i4")])
+TENSOR = np.dtype([("p", "<u8"), ("g", "<u8"), ("m", "<u8"), ("v", "<u8"), ("vmax", "<u8"), ("prev", "<u8"),
+                   ("numel", "<i8"), ("group", "<i4"), ("dtype", "<i4")])
 CHUNK = np.dtype([("tensor", "<i4"), ("pad", "<i4"), ("start", "<i8")])
 GROUP = np.dtype([("meta", "<u8"), ("code", "<u8"), ("consts", "<u8"), ("step", "<u8"), ("lr_out", "<u8"),
                   ("mopt_sums", "<u8"), ("beta1", "<f8"), ("beta2", "<f8"), ("eps", "<f8"), ("weight_decay", "<f8"),
                   ("flags", "<i4"), ("mopt_mode", "<i4"), ("first_chunk", "<i4"), ("n_chunks", "<i4")])
 MOPT = np.dtype([("x0", "<u8"), ("x1", "<u8"), ("x2", "<u8"), ("numel", "<i8"), ("dtype", "<i4"), ("pad", "<i4")])
-assert (TENSOR.itemsize, CHUNK.itemsize, GROUP.itemsize, MOPT.itemsize) == (56, 16, 96, 40)  # == tables.h
+assert (TENSOR.itemsize, CHUNK.itemsize, GROUP.itemsize, MOPT.itemsize) == (64, 16, 96, 40)  # == tables.h
 DTYPES = {torch.float32: 0, torch.bfloat16: 1, torch.float16: 2}
 MOPT_DTYPES = {**DTYPES, torch.float64: 3}
-FLAG_DECOUPLED, FLAG_MAXIMIZE = 1, 2
+FLAG_DECOUPLED, FLAG_MAXIMIZE, FLAG_AMSGRAD = 1, 2, 4
 CHUNK_SIZE = 65536
 
 
@@ -64,8 +64,8 @@ MOPT_OFF, MOPT_RECORD, MOPT_MEASURE = 0, 1, 2
 
 def pack(groups: list[dict], chunk_size: int = CHUNK_SIZE) -> Tables:
     """``groups``: dicts with ``params, grads, exp_avgs, exp_avg_sqs`` (lists of tensors), ``meta, code,
-    consts, step, lr_out`` (tensors) and ``beta1, beta2, eps, weight_decay, decoupled, maximize``; for a
-    streaming M-opt step also ``mopt_mode`` (1 record, 2 measure), ``prev_deltas`` (float32, one per
+    consts, step, lr_out`` (tensors) and ``beta1, beta2, eps, weight_decay, decoupled, maximize``; for
+    AMSGrad ``amsgrad=True`` and ``max_exp_avg_sqs`` (float32, one per param); for a streaming M-opt step also ``mopt_mode`` (1 record, 2 measure), ``prev_deltas`` (float32, one per
     param) and ``mopt_sums`` (float64[2], written on a measure step)."""
     if chunk_size <= 0 or chunk_size % 4:
         raise ValueError(f"pack: chunk_size must be a positive multiple of 4, got {chunk_size}")
@@ -77,17 +77,24 @@ def pack(groups: list[dict], chunk_size: int = CHUNK_SIZE) -> Tables:
         prevs = g["prev_deltas"] if mode else [None] * len(g["params"])
         if mode and (len(prevs) != len(g["params"]) or g.get("mopt_sums") is None):
             raise ValueError("pack: an M-opt step needs one prev_delta per param and a mopt_sums tensor")
+        amsgrad = bool(g.get("amsgrad", False))
+        maxes = g.get("max_exp_avg_sqs") if amsgrad else [None] * len(g["params"])
+        if amsgrad and (maxes is None or len(maxes) != len(g["params"])):
+            raise ValueError("pack: an AMSGrad group needs one max_exp_avg_sq per param")
         first = len(chunks)
-        for p, gr, m, v, prev in zip(g["params"], g["grads"], g["exp_avgs"], g["exp_avg_sqs"], prevs):
+        for p, gr, m, v, x, prev in zip(g["params"], g["grads"], g["exp_avgs"], g["exp_avg_sqs"], maxes, prevs):
             if p.dtype not in DTYPES:
                 raise TypeError(f"pack: params must be float32, bfloat16 or float16, got {p.dtype}")
             if prev is not None and (prev.dtype != torch.float32 or prev.numel() != p.numel() or not prev.is_contiguous()):
                 raise ValueError("pack: a prev_delta must be a contiguous float32 tensor the size of its param")
+            if x is not None and (x.dtype != torch.float32 or x.numel() != p.numel() or not x.is_contiguous()):
+                raise ValueError("pack: a max_exp_avg_sq must be a contiguous float32 tensor the size of its param")
             ti = len(tensors)
-            tensors.append((p.data_ptr(), gr.data_ptr(), m.data_ptr(), v.data_ptr(), 0 if prev is None else prev.data_ptr(),
-                            p.numel(), gi, DTYPES[p.dtype]))
+            tensors.append((p.data_ptr(), gr.data_ptr(), m.data_ptr(), v.data_ptr(), 0 if x is None else x.data_ptr(),
+                            0 if prev is None else prev.data_ptr(), p.numel(), gi, DTYPES[p.dtype]))
             chunks += [(ti, 0, s) for s in range(0, p.numel(), chunk_size)]
-        flags = (FLAG_DECOUPLED if g["decoupled"] else 0) | (FLAG_MAXIMIZE if g["maximize"] else 0)
+        flags = ((FLAG_DECOUPLED if g["decoupled"] else 0) | (FLAG_MAXIMIZE if g["maximize"] else 0)
+                 | (FLAG_AMSGRAD if amsgrad else 0))
         sums = g["mopt_sums"].data_ptr() if mode == MOPT_MEASURE else 0
         gtab.append((g["meta"].data_ptr(), g["code"].data_ptr(), g["consts"].data_ptr(), g["step"].data_ptr(),
                      g["lr_out"].data_ptr(), sums, g["beta1"], g["beta2"], g["eps"], g["weight_decay"], flags, mode,

@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 import torch
 
 from lrkit.cli.main import main
@@ -20,6 +21,24 @@ def test_bench_reports_every_implementation_and_case():
     assert doc["mopt"][0]["params"] == 2000 and doc["mopt"][0]["speedup"] > 0
     md = table(doc)
     assert "| 3 x 100 | lrkit FusedAdam (compiled) |" in md and "| M-opt, params |" in md
+
+
+def test_amsgrad_times_amsgrad_steps_and_counts_the_maximum_in_the_bytes(monkeypatch):
+    from lrkit.optim import FusedAdam
+
+    made = []
+    real_step = FusedAdam.step
+    monkeypatch.setattr(FusedAdam, "step", lambda self, *a, **k: (made.append(self.param_groups[0]["amsgrad"]),
+                                                                   real_step(self, *a, **k))[1])
+    doc = bench_fused_adam(sizes=[2000], many_small=[], steps=2, warmup=1, skip=("foreach", "reference"), progress=False,
+                           mopt_sizes=[], amsgrad=True)
+    assert doc["amsgrad"] is True and made and all(made)
+    rows = {r["impl"]: r for r in doc["rows"]}
+    assert "AMSGrad" in rows["bnb8"]["error"] and "median_ms" not in rows["bnb8"]
+    for key in ("lrkit", "fused"):  # 3·4 B of p and g + 24 B of m, v and the maximum read and written
+        r = rows[key]
+        assert r["gb_s"] == pytest.approx(2000 * 36 / (r["median_ms"] * 1e-3) / 1e9)
+    assert table(doc).startswith("Fused Adam-with-schedule (AMSGrad) on")
 
 
 def test_cli_writes_json_and_markdown(tmp_path, capsys):
@@ -163,7 +182,7 @@ def test_a_step_that_fails_during_the_rounds_is_reported_and_the_case_timed_one_
 
     real = bench._impls
 
-    def with_a_flaky_one(device):
+    def with_a_flaky_one(device, amsgrad=False):
         def flaky(ps):
             calls = []
 
@@ -172,7 +191,7 @@ def test_a_step_that_fails_during_the_rounds_is_reported_and_the_case_timed_one_
                 if len(calls) > 2:
                     raise RuntimeError("step failed")
             return step, "flaky"
-        return [(k, mk) for k, mk in real(device) if k in ("lrkit", "fused")] + [("bnb8", flaky)]
+        return [(k, mk) for k, mk in real(device, amsgrad) if k in ("lrkit", "fused")] + [("bnb8", flaky)]
 
     monkeypatch.setattr(bench, "_impls", with_a_flaky_one)
     doc = bench.bench_fused_adam(sizes=[1000], many_small=[], steps=3, warmup=1, progress=False, mopt_sizes=[])

@@ -64,9 +64,10 @@ def lib(tmp_path_factory):
 def emulated_launch(so, calls):
     """``lrkit::fused_adam_multi_``'s contract (csrc/cuda/fused_adam_cuda.cpp) on the emulated kernels."""
 
-    def launch(params, grads, exp_avgs, exp_avg_sqs, tables, n_tensors, n_chunks, chunk_size, n_groups, scratch,
-               grad_scale, found_inf, mopt_measure):
+    def launch(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, tables, n_tensors, n_chunks, chunk_size, n_groups,
+               scratch, grad_scale, found_inf, mopt_measure):
         assert len(params) == len(grads) == len(exp_avgs) == len(exp_avg_sqs) == n_tensors
+        assert len(max_exp_avg_sqs) <= n_tensors
         size = n_tensors * TENSOR.itemsize + n_chunks * CHUNK.itemsize + n_groups * GROUP.itemsize
         assert tables.dtype == torch.uint8 and tables.is_contiguous() and tables.numel() == size
         assert scratch.nbytes >= so.lrkit_emulate_scratch_bytes(n_groups, n_chunks)
@@ -93,27 +94,29 @@ def emulated(so):
     return EmulatedCudaAdam, calls
 
 
-@pytest.mark.parametrize("adamw", [False, True])
-def test_the_cuda_kernel_source_matches_torch_adam_with_the_scheduler(lib, adamw):
+@pytest.mark.parametrize("adamw,amsgrad", [(False, False), (True, False), (False, True)])
+def test_the_cuda_kernel_source_matches_torch_adam_with_the_scheduler(lib, adamw, amsgrad):
     spec = "MULTI({0: LINEAR(lr=0.01, total=400, warmup=50), 400: 0.5*SIN2(k0=0.001, k1=0.01, l=100)})"
     cls, calls = emulated(lib)
     ours = make_params(0)
     theirs = clone(ours)
-    opt = cls(ours, policy=spec, weight_decay=0.01, adamw=adamw)
-    ref = (torch.optim.AdamW if adamw else torch.optim.Adam)(theirs, lr=1.0, weight_decay=0.01, foreach=False)
+    opt = cls(ours, policy=spec, weight_decay=0.01, adamw=adamw, amsgrad=amsgrad)
+    ref = (torch.optim.AdamW if adamw else torch.optim.Adam)(theirs, lr=1.0, weight_decay=0.01, amsgrad=amsgrad,
+                                                            foreach=False)
     lockstep(ours, theirs, 1000, 1, opt, ref, parse(spec).scheduler(ref))
     # every step was one launch over all 7 tensors: the 70,001-element one in two chunks, the empty one in none
     assert len(calls) == 1000 and set(calls) == {(7, 7, 1)}
     assert opt.steps() == [1000]
     assert opt.last_lr()[0] == pytest.approx(parse(spec)(999), rel=1e-12)
     assert rel(ours, theirs) < 1e-6
-    for key in ("exp_avg", "exp_avg_sq"):  # the moments too: (1 - β2) and the bias corrections in double, as torch
+    # the moments too: (1 - β2) and the bias corrections in double, as torch
+    for key in ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if amsgrad else ()):
         assert rel([opt.state[p][key] for p in ours if p.numel()], [ref.state[p][key] for p in theirs if p.numel()]) < 1e-6
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
-@pytest.mark.parametrize("adamw,maximize", [(False, False), (True, True)])
-def test_the_cuda_kernel_source_equals_the_cpu_kernel_bit_for_bit(lib, dtype, adamw, maximize):
+@pytest.mark.parametrize("adamw,maximize,amsgrad", [(False, False, False), (True, True, False), (True, False, True)])
+def test_the_cuda_kernel_source_equals_the_cpu_kernel_bit_for_bit(lib, dtype, adamw, maximize, amsgrad):
     """Both include csrc/include/lrkit/{program,adam}.h and are built without FMA contraction here, so the
     emulated CUDA step must give the CPU kernel's bits: a difference is a bug in one of the kernels' own
     code (tables, indexing, conversions). On a GPU nvcc contracts to FMA, so there the tests use tolerances."""
@@ -122,12 +125,12 @@ def test_the_cuda_kernel_source_equals_the_cpu_kernel_bit_for_bit(lib, dtype, ad
     spec = "MULTI({0: LINEAR(lr=0.01, total=400, warmup=50), 400: 0.5*SIN2(k0=0.001, k1=0.01, l=100)})"
     ours = make_params(4, dtype)
     theirs = clone(ours)
-    kw = dict(policy=spec, weight_decay=0.01, adamw=adamw, maximize=maximize)
+    kw = dict(policy=spec, weight_decay=0.01, adamw=adamw, maximize=maximize, amsgrad=amsgrad)
     opt, cpu = cls(ours, **kw), FusedAdam(theirs, backend="ext", **kw)
     lockstep(ours, theirs, 200, 5, opt, cpu)
     assert len(calls) == 200 and cpu.uses_extension("cpu")
     assert all(torch.equal(a, b) for a, b in zip(ours, theirs))
-    for key in ("exp_avg", "exp_avg_sq"):
+    for key in ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if amsgrad else ()):
         assert all(torch.equal(opt.state[a][key], cpu.state[b][key]) for a, b in zip(ours, theirs))
     assert opt.last_lr() == cpu.last_lr()
 
@@ -135,12 +138,14 @@ def test_the_cuda_kernel_source_equals_the_cpu_kernel_bit_for_bit(lib, dtype, ad
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 def test_streaming_mopt_on_the_cuda_path_equals_the_cpu_kernel(lib, dtype, monkeypatch):
     """The M-opt steps run in the CUDA kernels too (record: Δ into prev; measure: block sums, then one
-    block per group): the same updates bit for bit and the same η* (sums in another order: 1e-12)."""
+    block per group): the same updates bit for bit and the same η* (sums in another order: 1e-12). The
+    second group is AMSGrad: a group flag, so one launch mixes both updates."""
     assert _ext.load(), f"the lrkit CPU extension did not build: {_ext.error()}"
     cls, calls = emulated(lib)
     a0, b0 = make_params(6, dtype), make_params(7, dtype)
     a1, b1 = clone(a0), clone(b0)
-    groups = lambda a, b: [{"params": a}, {"params": b, "policy": "TRI(k0=0.001, k1=0.01, l=5)"}]  # noqa: E731
+    groups = lambda a, b: [{"params": a}, {"params": b, "policy": "TRI(k0=0.001, k1=0.01, l=5)",  # noqa: E731
+                                           "amsgrad": True}]
     kw = dict(policy="FIX(k=0.003)", weight_decay=0.01, adamw=True, mopt_every=4)
     opt, cpu = cls(groups(a0, b0), **kw), FusedAdam(groups(a1, b1), backend="ext", **kw)
     g = torch.Generator().manual_seed(8)
@@ -155,6 +160,8 @@ def test_streaming_mopt_on_the_cuda_path_equals_the_cpu_kernel(lib, dtype, monke
         cpu.step()
     assert len(calls) == 13  # every step, the M-opt ones included, went through the CUDA path
     assert all(torch.equal(x, y) for x, y in zip(a0 + b0, a1 + b1))
+    assert all(torch.equal(opt.state[x]["max_exp_avg_sq"], cpu.state[y]["max_exp_avg_sq"]) for x, y in zip(b0, b1))
+    assert not any("max_exp_avg_sq" in opt.state[x] for x in a0)
     for group in (0, 1):
         ours, theirs = opt.mopt(group), cpu.mopt(group)
         assert [m["t"] for m in ours] == [m["t"] for m in theirs] == [3, 7, 11]

@@ -50,6 +50,77 @@ def test_matches_torch_adam_with_the_policy_scheduler(ext, adamw, backend):
     assert rel(ours, theirs) < 1e-6
 
 
+@pytest.mark.parametrize("adamw", [False, True])
+@pytest.mark.parametrize("backend", ["ext", "torch"])
+def test_amsgrad_matches_torch_adam_amsgrad_with_the_policy_scheduler(ext, adamw, backend):
+    """AMSGrad: v̂ = max(v̂, v) replaces v in the denominator (torch's amsgrad=True), in the kernel and the
+    reference. The gradients shrink over the run, so v falls under its running maximum and the two differ."""
+    spec = "COS(k0=0.001, k1=0.01, l=50)"
+    kw = dict(betas=(0.9, 0.99), weight_decay=0.01)
+
+    def run(*steppers_of):
+        ps = [problem(8), problem(8)]
+        steppers = [s for make, p in zip(steppers_of, ps) for s in make(p)]
+        g = torch.Generator().manual_seed(9)
+        for i in range(600):
+            for a, b in zip(*ps):
+                a.grad = torch.randn(a.shape, generator=g) * (1.0 - i / 700)
+                b.grad = a.grad.clone()
+            for s in steppers:
+                s.step()
+        return ps, steppers
+
+    def torch_amsgrad(p):
+        ref = (torch.optim.AdamW if adamw else torch.optim.Adam)(p, lr=1.0, amsgrad=True, fused=True, **kw)
+        return [ref, parse(spec).scheduler(ref)]
+
+    (ours, theirs), (opt, ref, _) = run(lambda p: [FusedAdam(p, policy=spec, adamw=adamw, amsgrad=True, backend=backend,
+                                                             **kw)], torch_amsgrad)
+    assert opt.uses_extension() == (backend == "ext")
+    assert rel(ours, theirs) < 1e-6
+    for key in ("exp_avg_sq", "max_exp_avg_sq"):
+        assert rel([opt.state[p][key] for p in ours if p.numel()], [ref.state[p][key] for p in theirs if p.numel()]) < 1e-6
+    big = ours[-1]
+    assert (opt.state[big]["max_exp_avg_sq"] > 1.5 * opt.state[big]["exp_avg_sq"]).float().mean() > 0.5
+    # the same run without AMSGrad ends elsewhere: the maxima were used
+    (plain, _), _ = run(lambda p: [FusedAdam(p, policy=spec, adamw=adamw, backend=backend, **kw)], lambda p: [])
+    assert rel(ours, plain) > 1e-3
+
+
+@pytest.mark.parametrize("backend", ["ext", "torch"])
+def test_amsgrad_state_round_trips_and_skipped_steps_keep_the_maxima(ext, backend, tmp_path):
+    a = problem(10)
+    b = clone(a)
+    opt_a = FusedAdam(a, policy="FIX(k=0.01)", amsgrad=True, backend=backend)
+    opt_b = FusedAdam(b, policy="FIX(k=0.01)", amsgrad=True, backend=backend)
+    g = torch.Generator().manual_seed(11)
+    grads = [[torch.randn(p.shape, generator=g) for p in a] for _ in range(20)]
+    for step in grads[:10]:
+        for p, q, gr in zip(a, b, step):
+            p.grad, q.grad = gr.clone(), gr.clone()
+        opt_a.step()
+        opt_b.step()
+    maxima = [opt_b.state[q]["max_exp_avg_sq"].clone() for q in b]
+    opt_b.step(grad_scale=torch.tensor(2.0), found_inf=torch.tensor(1.0))  # AMP overflow: nothing moves
+    assert all(torch.equal(opt_b.state[q]["max_exp_avg_sq"], x) for q, x in zip(b, maxima)) and opt_b.steps() == [10]
+    torch.save(opt_b.state_dict(), tmp_path / "opt.pt")
+    opt_c = FusedAdam(b, policy="FIX(k=0.01)", backend=backend)  # amsgrad comes back from the state dict
+    opt_c.load_state_dict(torch.load(tmp_path / "opt.pt", weights_only=True))
+    assert opt_c.param_groups[0]["amsgrad"] is True
+    for step in grads[10:]:
+        for p, q, gr in zip(a, b, step):
+            p.grad, q.grad = gr.clone(), gr.clone()
+        opt_a.step()
+        opt_c.step()
+    assert all(torch.equal(p, q) for p, q in zip(a, b))
+    old = opt_c.state_dict()  # a state dict from before AMSGrad existed loads as amsgrad=False
+    for group in old["param_groups"]:
+        del group["amsgrad"]
+    opt_d = FusedAdam(b, policy="FIX(k=0.01)", backend=backend)
+    opt_d.load_state_dict(old)
+    assert opt_d.param_groups[0]["amsgrad"] is False
+
+
 def adam_float64(p, grads, lrs, b1=0.9, b2=0.999, eps=1e-8, store=torch.float64):
     """Adam in float64; the params are rounded to their storage dtype after every step, as a real run does."""
     p = p.double().clone()
@@ -149,6 +220,8 @@ def test_bad_input_names_the_field():
         FusedAdam(w, policy="FIX(k=0.1)", backend="gpu")
     with pytest.raises(ValueError, match="field 'betas'"):
         FusedAdam(w, policy="FIX(k=0.1)", betas=(0.9, 1.0))
+    with pytest.raises(ValueError, match="field 'amsgrad' must be True or False"):
+        FusedAdam(w, policy="FIX(k=0.1)", amsgrad="yes")
     with pytest.raises(TypeError, match="field 'policy'"):
         FusedAdam(w, policy=0.1)
     with pytest.raises(TypeError, match="float32, bfloat16 or float16"):
@@ -159,10 +232,13 @@ def test_the_ops_pass_opcheck(ext):
     meta, code, consts = (torch.from_numpy(a) for a in compile_policy("SIN(k0=0.01, k1=0.1, l=5)").pack())
     torch.library.opcheck(ext.eval_program.default, (meta, code, consts, torch.arange(10.0, dtype=torch.float64)))
     ps = [torch.randn(5), torch.randn(3, 2)]
-    args = (ps, [torch.randn_like(p) for p in ps], [torch.zeros_like(p) for p in ps], [torch.zeros_like(p) for p in ps],
-            torch.zeros(1, dtype=torch.float64), meta, code, consts, 0.9, 0.999, 1e-8, 0.0, False, False, None, None,
-            torch.zeros(1, dtype=torch.float64), [torch.zeros(p.shape) for p in ps], 2, torch.zeros(2, dtype=torch.float64))
-    torch.library.opcheck(ext.fused_adam_.default, args)
+    for amsgrad in (False, True):
+        args = (ps, [torch.randn_like(p) for p in ps], [torch.zeros_like(p) for p in ps],
+                [torch.rand_like(p) for p in ps], [torch.rand_like(p) for p in ps] if amsgrad else [],
+                torch.zeros(1, dtype=torch.float64), meta, code, consts, 0.9, 0.999, 1e-8, 0.0, False, False, amsgrad,
+                None, None, torch.zeros(1, dtype=torch.float64), [torch.zeros(p.shape) for p in ps], 2,
+                torch.zeros(2, dtype=torch.float64))
+        torch.library.opcheck(ext.fused_adam_.default, args)
 
 
 def test_without_the_extension_the_reference_runs_and_says_so_once(monkeypatch):
@@ -251,8 +327,8 @@ def test_torch_compile_traces_the_step_op_in_one_graph(ext):
             [torch.zeros_like(p) for p in ps], torch.zeros(1, dtype=torch.float64), torch.zeros(1, dtype=torch.float64)
 
     def step(ps, gs, ms, vs, t, lr):
-        torch.ops.lrkit.fused_adam_(ps, gs, ms, vs, t, meta, code, consts, 0.9, 0.999, 1e-8, 0.01, True, False, None,
-                                    None, lr, [], 0, torch.zeros(2, dtype=torch.float64))
+        torch.ops.lrkit.fused_adam_(ps, gs, ms, vs, [], t, meta, code, consts, 0.9, 0.999, 1e-8, 0.01, True, False,
+                                    False, None, None, lr, [], 0, torch.zeros(2, dtype=torch.float64))
         t.add_(1.0)
 
     eager, compiled = make(), make()

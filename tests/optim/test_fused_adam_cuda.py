@@ -22,13 +22,14 @@ def make_params(seed, dtype=torch.float32):
     return helpers.make_params(seed, dtype, device="cuda")
 
 
-@pytest.mark.parametrize("adamw", [False, True])
-def test_matches_torch_fused_adam_with_the_scheduler(cuda_ext, adamw):
+@pytest.mark.parametrize("adamw,amsgrad", [(False, False), (True, False), (False, True)])
+def test_matches_torch_fused_adam_with_the_scheduler(cuda_ext, adamw, amsgrad):
     spec = "MULTI({0: LINEAR(lr=0.01, total=400, warmup=50), 400: 0.5*SIN2(k0=0.001, k1=0.01, l=100)})"
     ours = make_params(0)
     theirs = [torch.nn.Parameter(p.detach().clone()) for p in ours]
-    opt = FusedAdam(ours, policy=spec, weight_decay=0.01, adamw=adamw)
-    ref = (torch.optim.AdamW if adamw else torch.optim.Adam)(theirs, lr=1.0, weight_decay=0.01, fused=True)
+    opt = FusedAdam(ours, policy=spec, weight_decay=0.01, adamw=adamw, amsgrad=amsgrad)
+    ref = (torch.optim.AdamW if adamw else torch.optim.Adam)(theirs, lr=1.0, weight_decay=0.01, amsgrad=amsgrad,
+                                                            fused=True)
     sched = parse(spec).scheduler(ref)
     for _ in range(1000):
         for a, b in zip(ours, theirs):
@@ -40,6 +41,9 @@ def test_matches_torch_fused_adam_with_the_scheduler(cuda_ext, adamw):
     assert opt.uses_extension("cuda") and opt.steps() == [1000]
     assert opt.last_lr()[0] == pytest.approx(parse(spec)(999), rel=1e-12)
     assert rel(ours, theirs) < 1e-6
+    if amsgrad:
+        assert rel([opt.state[p]["max_exp_avg_sq"] for p in ours if p.numel()],
+                   [ref.state[p]["max_exp_avg_sq"] for p in theirs if p.numel()]) < 1e-6
 
 
 def test_groups_with_their_own_policies_in_one_launch_and_bf16(cuda_ext):

@@ -20,7 +20,7 @@ def group(sizes, dtype=torch.float32, **kw):
 
 def test_layout_sizes_match_the_header():
     header = open(__file__.rsplit("/tests/", 1)[0] + "/csrc/include/lrkit/tables.h").read()
-    assert "sizeof(TensorEntry) == 56" in header and TENSOR.itemsize == 56
+    assert "sizeof(TensorEntry) == 64" in header and TENSOR.itemsize == 64
     assert "sizeof(ChunkEntry) == 16" in header and CHUNK.itemsize == 16
     assert "sizeof(GroupEntry) == 96" in header and GROUP.itemsize == 96
     assert "sizeof(MoptEntry) == 40" in header and MOPT.itemsize == 40
@@ -55,12 +55,27 @@ def test_chunks_cover_every_element_once_and_groups_carry_their_fields():
     assert groups["flags"].tolist() == [1, 2]
     assert groups["first_chunk"].tolist() == [0, 6] and groups["n_chunks"].tolist() == [6, 3]  # group after group
     assert groups["mopt_mode"].tolist() == [0, 0] and groups["mopt_sums"].tolist() == [0, 0] and tensors["prev"].sum() == 0
+    assert tensors["vmax"].sum() == 0  # no AMSGrad group
     assert groups["weight_decay"][0] == 0.1 and groups["beta2"][1] == 0.999  # doubles, not rounded to float
     assert groups["step"][1] == g1["step"].data_ptr() and groups["lr_out"][0] == g0["lr_out"].data_ptr()
+
+
+def test_an_amsgrad_group_carries_its_flag_and_the_maxima_addresses():
+    plain = group([8])
+    ams = group([5, 0, 70], maximize=True, amsgrad=True)
+    ams["max_exp_avg_sqs"] = [torch.zeros(p.shape) for p in ams["params"]]
+    tensors, _, groups = pack([plain, ams], chunk_size=64).split()
+    assert groups["flags"].tolist() == [0, 2 | 4]
+    assert tensors["vmax"].tolist() == [0] + [x.data_ptr() for x in ams["max_exp_avg_sqs"]]
+    assert tensors["v"][1] == ams["exp_avg_sqs"][0].data_ptr()  # vmax is its own column, v unchanged
 
 
 def test_bad_input():
     with pytest.raises(ValueError, match="multiple of 4"):
         pack([group([4])], chunk_size=6)
+    with pytest.raises(ValueError, match="one max_exp_avg_sq per param"):
+        pack([group([4], amsgrad=True)])
+    with pytest.raises(ValueError, match="max_exp_avg_sq must be a contiguous float32"):
+        pack([group([4], amsgrad=True, max_exp_avg_sqs=[torch.zeros(4, dtype=torch.float64)])])
     with pytest.raises(TypeError, match="float32, bfloat16 or float16"):
         pack([group([4], dtype=torch.float64)])

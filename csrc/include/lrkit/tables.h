@@ -1,7 +1,7 @@
 // The launch tables the Python side packs for the multi-tensor CUDA step (lrkit/optim/tables.py
 // writes exactly these layouts with numpy; static_asserts below pin the sizes).
 //
-//   TensorEntry[n_tensors]  pointers of p, g, m, v (and the M-opt Delta), numel, group index, param dtype
+//   TensorEntry[n_tensors]  pointers of p, g, m, v (and AMSGrad's vmax, the M-opt Delta), numel, group index, param dtype
 //   ChunkEntry[n_chunks]    one CUDA block each: (tensor index, first element); chunk_size elements
 //   GroupEntry[n_groups]    the group's descriptor (meta, code, consts), step counter, lr_out, M-opt sums and
 //                           mode, hyper-parameters, its chunk range
@@ -15,10 +15,11 @@
 namespace lrkit {
 
 enum ParamDtype : int32_t { kF32 = 0, kBF16 = 1, kF16 = 2, kF64 = 3 };  // kF64: M-opt snapshots only
-enum GroupFlags : int32_t { kFlagDecoupled = 1, kFlagMaximize = 2 };
+enum GroupFlags : int32_t { kFlagDecoupled = 1, kFlagMaximize = 2, kFlagAmsgrad = 4 };
 
 struct TensorEntry {
   uint64_t p, g, m, v;  // device addresses: param, grad (param dtype); exp_avg, exp_avg_sq (float32)
+  uint64_t vmax;        // float32 max_exp_avg_sq of an AMSGrad group (0 otherwise)
   uint64_t prev;        // float32 Delta recorded for the streaming M-opt (0 when the group's step does no M-opt)
   int64_t numel;
   int32_t group;
@@ -53,7 +54,7 @@ struct MoptEntry {
 };
 
 static_assert(sizeof(MoptEntry) == 40, "MoptEntry layout");
-static_assert(sizeof(TensorEntry) == 56, "TensorEntry layout");
+static_assert(sizeof(TensorEntry) == 64, "TensorEntry layout");
 static_assert(sizeof(ChunkEntry) == 16, "ChunkEntry layout");
 static_assert(sizeof(GroupEntry) == 96, "GroupEntry layout");
 
