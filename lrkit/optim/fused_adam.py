@@ -46,7 +46,8 @@ def _spec(policy) -> str:
 
 
 class FusedAdam(torch.optim.Optimizer):
-    """Adam (``adamw=False``, L2 weight decay) or AdamW (decoupled) with the LR policy inside the step.
+    """Adam (``adamw=False``, L2 weight decay) or AdamW (decoupled) with the LR policy inside the step;
+    ``amsgrad=True`` for AMSGrad (torch's ``amsgrad``), ``maximize=True`` to ascend.
 
     >>> import torch
     >>> w = torch.nn.Parameter(torch.ones(3))
