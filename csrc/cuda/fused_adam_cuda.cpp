@@ -16,8 +16,8 @@ namespace lrkit {
 namespace {
 
 void fused_adam_multi_cuda(at::TensorList params, at::TensorList grads, at::TensorList exp_avgs,
-                           at::TensorList exp_avg_sqs, at::TensorList max_exp_avg_sqs, const at::Tensor& tables, int64_t n_tensors, int64_t n_chunks,
-                           int64_t chunk_size, int64_t n_groups, const at::Tensor& scratch,
+                           at::TensorList exp_avg_sqs, at::TensorList max_exp_avg_sqs, const at::Tensor& tables,
+                           int64_t n_tensors, int64_t n_chunks, int64_t chunk_size, int64_t n_groups, const at::Tensor& scratch,
                            const std::optional<at::Tensor>& grad_scale, const std::optional<at::Tensor>& found_inf,
                            bool mopt_measure) {
   TORCH_CHECK(static_cast<int64_t>(params.size()) == n_tensors && grads.size() == params.size() &&
