@@ -25,6 +25,13 @@ def problem(seed, dtype=torch.float32):
     return [torch.nn.Parameter(torch.randn(s, generator=g).to(dtype)) for s in SHAPES]
 
 
+def feed(a, b, grads, opt_a, opt_b):
+    """Step ``opt_a`` (over params ``a``) and ``opt_b`` (over ``b``) on the same gradients, one list per step."""
+    for step in grads:
+        for p, q, gr in zip(a, b, step):
+            p.grad, q.grad = gr.clone(), gr.clone()
+        opt_a.step()
+        opt_b.step()
 
 
 @pytest.mark.parametrize("spec", [s for s in EXAMPLES if not isinstance(parse(s), MetricPolicy)])
@@ -95,11 +102,7 @@ def test_amsgrad_state_round_trips_and_skipped_steps_keep_the_maxima(ext, backen
     opt_b = FusedAdam(b, policy="FIX(k=0.01)", amsgrad=True, backend=backend)
     g = torch.Generator().manual_seed(11)
     grads = [[torch.randn(p.shape, generator=g) for p in a] for _ in range(20)]
-    for step in grads[:10]:
-        for p, q, gr in zip(a, b, step):
-            p.grad, q.grad = gr.clone(), gr.clone()
-        opt_a.step()
-        opt_b.step()
+    feed(a, b, grads[:10], opt_a, opt_b)
     maxima = [opt_b.state[q]["max_exp_avg_sq"].clone() for q in b]
     opt_b.step(grad_scale=torch.tensor(2.0), found_inf=torch.tensor(1.0))  # AMP overflow: nothing moves
     assert all(torch.equal(opt_b.state[q]["max_exp_avg_sq"], x) for q, x in zip(b, maxima)) and opt_b.steps() == [10]
@@ -107,11 +110,7 @@ def test_amsgrad_state_round_trips_and_skipped_steps_keep_the_maxima(ext, backen
     opt_c = FusedAdam(b, policy="FIX(k=0.01)", backend=backend)  # amsgrad comes back from the state dict
     opt_c.load_state_dict(torch.load(tmp_path / "opt.pt", weights_only=True))
     assert opt_c.param_groups[0]["amsgrad"] is True
-    for step in grads[10:]:
-        for p, q, gr in zip(a, b, step):
-            p.grad, q.grad = gr.clone(), gr.clone()
-        opt_a.step()
-        opt_c.step()
+    feed(a, b, grads[10:], opt_a, opt_c)
     assert all(torch.equal(p, q) for p, q in zip(a, b))
     old = opt_c.state_dict()  # a state dict from before AMSGrad existed loads as amsgrad=False
     for group in old["param_groups"]:
@@ -158,20 +157,12 @@ def test_state_dict_round_trip_continues_exactly(ext, tmp_path):
     opt_b = FusedAdam(b, policy=spec)
     g = torch.Generator().manual_seed(5)
     grads = [[torch.randn(p.shape, generator=g) for p in a] for _ in range(30)]
-    for step in grads[:15]:
-        for p, q, gr in zip(a, b, step):
-            p.grad, q.grad = gr.clone(), gr.clone()
-        opt_a.step()
-        opt_b.step()
+    feed(a, b, grads[:15], opt_a, opt_b)
     torch.save(opt_b.state_dict(), tmp_path / "opt.pt")
     opt_c = FusedAdam(b, policy="FIX(k=0.5)")  # the saved policy and step counter win
     opt_c.load_state_dict(torch.load(tmp_path / "opt.pt", weights_only=True))
     assert opt_c.param_groups[0]["policy"] == spec and opt_c.steps() == [15]
-    for step in grads[15:]:
-        for p, q, gr in zip(a, b, step):
-            p.grad, q.grad = gr.clone(), gr.clone()
-        opt_a.step()
-        opt_c.step()
+    feed(a, b, grads[15:], opt_a, opt_c)
     for p, q in zip(a, b):
         assert torch.equal(p, q)
 
