@@ -132,7 +132,8 @@ void adam_piece(at::Tensor& param, const at::Tensor& grad, at::Tensor& m, at::Te
 void fused_adam_cpu(at::TensorList params, at::TensorList grads, at::TensorList exp_avgs, at::TensorList exp_avg_sqs,
                     at::TensorList max_exp_avg_sqs, const at::Tensor& step, const at::Tensor& meta,
                     const at::Tensor& code, const at::Tensor& consts, double beta1, double beta2, double eps,
-                    double weight_decay, bool decoupled, bool maximize, bool amsgrad, const std::optional<at::Tensor>& grad_scale, const std::optional<at::Tensor>& found_inf,
+                    double weight_decay, bool decoupled, bool maximize, bool amsgrad,
+                    const std::optional<at::Tensor>& grad_scale, const std::optional<at::Tensor>& found_inf,
                     const at::Tensor& lr_out, at::TensorList prev_deltas, int64_t mopt_mode, const at::Tensor& mopt_sums) {
   const size_t n = params.size();
   TORCH_CHECK(grads.size() == n && exp_avgs.size() == n && exp_avg_sqs.size() == n,
@@ -227,7 +228,8 @@ TORCH_LIBRARY(lrkit, m) {
   // The multi-tensor, multi-group CUDA step (csrc/cuda): launch tables packed by lrkit/optim/tables.py.
   m.def(
       "fused_adam_multi_(Tensor(a!)[] params, Tensor[] grads, Tensor(b!)[] exp_avgs, Tensor(c!)[] exp_avg_sqs, "
-      "Tensor(e!)[] max_exp_avg_sqs, Tensor tables, int n_tensors, int n_chunks, int chunk_size, int n_groups, Tensor(d!) scratch, "
+      "Tensor(e!)[] max_exp_avg_sqs, Tensor tables, int n_tensors, int n_chunks, int chunk_size, int n_groups, "
+      "Tensor(d!) scratch, "
       "Tensor? grad_scale, Tensor? found_inf, bool mopt_measure) -> ()");
 }
 

@@ -6,8 +6,8 @@
 //   1. schedule_kernel<<<n_groups, 1>>>: eta(t) of each group's compiled policy (registers in shared
 //      memory), the bias corrections for step t + 1, written as an AdamStep per group and to lr_out.
 //   2. adam_kernel<<<n_chunks, 256>>>: each block updates chunk_size elements of one tensor with its
-//      group's AdamStep (16-byte float4 loads where p, g, m, v, and AMSGrad's vmax, are aligned), skipping everything when
-//      found_inf is set (AMP). The step counters are advanced afterwards by a device op in Python.
+//      group's AdamStep (16-byte float4 loads where p, g, m, v, and AMSGrad's vmax, are aligned), skipping
+//      everything when found_inf is set (AMP). The step counters are advanced afterwards by a device op in Python.
 //      Streaming M-opt (004 Formula 7, as the CPU kernel): a group in "record" mode also stores this
 //      step's update Delta = p_new - p_old in its float32 prev buffers; in "measure" mode each block sums
 //      (|Delta_prev|, |Delta_prev - Delta|) in float64 and reduces them in a fixed order to partials.

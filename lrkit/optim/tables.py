@@ -65,8 +65,9 @@ MOPT_OFF, MOPT_RECORD, MOPT_MEASURE = 0, 1, 2
 def pack(groups: list[dict], chunk_size: int = CHUNK_SIZE) -> Tables:
     """``groups``: dicts with ``params, grads, exp_avgs, exp_avg_sqs`` (lists of tensors), ``meta, code,
     consts, step, lr_out`` (tensors) and ``beta1, beta2, eps, weight_decay, decoupled, maximize``; for
-    AMSGrad ``amsgrad=True`` and ``max_exp_avg_sqs`` (float32, one per param); for a streaming M-opt step also ``mopt_mode`` (1 record, 2 measure), ``prev_deltas`` (float32, one per
-    param) and ``mopt_sums`` (float64[2], written on a measure step)."""
+    AMSGrad ``amsgrad=True`` and ``max_exp_avg_sqs`` (float32, one per param); for a streaming M-opt step
+    also ``mopt_mode`` (1 record, 2 measure), ``prev_deltas`` (float32, one per param) and ``mopt_sums``
+    (float64[2], written on a measure step)."""
     if chunk_size <= 0 or chunk_size % 4:
         raise ValueError(f"pack: chunk_size must be a positive multiple of 4, got {chunk_size}")
     tensors, chunks, gtab = [], [], []
