@@ -103,6 +103,7 @@ def _config(args, iters: int):
     from lrkit.policies import PolicyError
     from lrkit.train import TrainConfig
     from lrkit.train.data import DATASET_NAMES
+    from lrkit.train.engine import check_device
     from lrkit.train.models import MODELS
 
     if args.method not in METHODS:
@@ -117,6 +118,7 @@ def _config(args, iters: int):
     if not (ds.lower() in DATASET_NAMES or ds.lower().startswith("npz:")):
         raise _BadInput(f"--dataset must be one of {', '.join(DATASET_NAMES)}; got {args.dataset!r}")
     try:
+        check_device(args.device)
         return TrainConfig(dataset=ds, model=args.model, optimizer=args.optimizer, iters=iters,
                            batch_size=_number("--batch-size", args.batch_size, int), seed=_number("--seed", args.seed, int,
                                                                                                  positive=False),
@@ -133,7 +135,7 @@ def _load_data(cfg):
 
     try:
         return load_dataset(cfg.dataset, root=cfg.data_root)
-    except (ValueError, FileNotFoundError) as e:
+    except (ValueError, FileNotFoundError, ImportError) as e:
         raise _BadInput(f"--dataset {cfg.dataset!r}: {e}") from None
 
 

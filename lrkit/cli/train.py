@@ -68,6 +68,8 @@ def _speed_args(p) -> None:
 def run_train(args) -> int:
     from lrkit.policies import PolicyError
     from lrkit.train import TrainConfig, train
+    from lrkit.train.data import load_dataset
+    from lrkit.train.engine import check_device
 
     try:
         cfg = TrainConfig(dataset=args.dataset, model=args.model, optimizer=args.optimizer, policy=args.policy,
@@ -76,10 +78,12 @@ def run_train(args) -> int:
                           augment=args.augment, normalize=args.normalize, seed=args.seed, device=args.device,
                           threads=args.threads, mopt_every=args.mopt_every, channels_last=args.channels_last,
                           compile=args.compile, flush_denormal=args.flush_denormal)
-    except (ValueError, PolicyError) as e:
+        check_device(cfg.device)
+        data = load_dataset(cfg.dataset, root=cfg.data_root)  # unknown name, absent data, no torchvision
+    except (ValueError, PolicyError, FileNotFoundError, ImportError) as e:
         print(f"lrkit train: {e}", file=sys.stderr)
         return 2
-    rec = train(cfg, progress=not args.no_progress, db=args.db)
+    rec = train(cfg, data=data, progress=not args.no_progress, db=args.db)
     s = rec.summary
     print(f"status: {rec.status}{' (' + rec.message + ')' if rec.message else ''}")
     if s.get("highest_top1") is not None:
@@ -131,6 +135,7 @@ def _report_mopt(rec) -> None:
 
 def run_reproduce(args) -> int:
     from lrkit.reproduce import get_recipe, list_recipes, reproduce
+    from lrkit.train.engine import check_device
 
     if args.list or not args.table:
         for rid, r in list_recipes().items():
@@ -138,6 +143,8 @@ def run_reproduce(args) -> int:
         return 0
     try:
         get_recipe(args.table).runs(args.profile, args.only)
+        if not args.stored_only:
+            check_device(args.device)
     except ValueError as e:
         print(f"lrkit reproduce: {e}", file=sys.stderr)
         return 2

@@ -152,7 +152,7 @@ def run_tune(args) -> int:
         print(f"{search.name}: {len(search.trials)} trials ({search.objective}) on the {args.executor} executor")
         result = run_search(search, args.executor, workers=args.workers, db=args.db, resume=not args.no_resume,
                             progress=not args.no_progress, ray_options=ray_options)
-    except (_Bad, ValueError, PolicyError, DatabaseError, FileNotFoundError) as e:
+    except (_Bad, ValueError, PolicyError, DatabaseError, FileNotFoundError, ImportError) as e:
         print(f"lrkit tune: {e}", file=sys.stderr)
         return 2
     for n in result.notes:

@@ -43,7 +43,7 @@ def run_verify(args) -> int:
                           device=args.device, threads=args.threads, data_root=args.data_root)
         v = verify(cfg, args.target_acc, db=args.db, n=args.n, workers=args.workers, range_ks=args.range_ks,
                    range_budgets=args.range_budgets, mopt_every=args.mopt_every)
-    except (ValueError, PolicyError, DatabaseError, FileNotFoundError) as e:
+    except (ValueError, PolicyError, DatabaseError, FileNotFoundError, ImportError) as e:
         print(f"lrkit verify: {e}", file=sys.stderr)
         return 2
     text = v.report()

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from lrkit.train.engine import Run, TrainConfig, train
+from lrkit.train.engine import Run, TrainConfig, check_device, train
 
 __all__ = [
     "DEFAULT_BUDGET_FRACTIONS",
@@ -367,6 +367,7 @@ def range_test_grid(base_cfg: TrainConfig | dict, ks: Sequence[float] | None = N
     from tqdm.auto import tqdm
 
     cfg = TrainConfig.from_dict(base_cfg) if isinstance(base_cfg, Mapping) else base_cfg
+    check_device(cfg.device)  # a device this machine lacks fails here, not as every run "failed"
     ks = _check_ks(default_ks() if ks is None else ks)
     if budgets is None:
         budgets = [max(1, int(round(f * cfg.iters))) for f in DEFAULT_BUDGET_FRACTIONS]

@@ -34,9 +34,12 @@ def reproduce(name: str, profile: str = "quick", repeats: int = 1, device: str =
     from tqdm.auto import tqdm
 
     from lrkit.train import TrainConfig, train
+    from lrkit.train.engine import check_device
 
     if missing not in ("train", "skip"):
         raise ValueError(f"missing must be 'train' or 'skip', got {missing!r}")
+    if missing == "train":
+        check_device(device)  # before any row: a device this machine lacks is an error, not a table of failed rows
     if not isinstance(repeats, int) or isinstance(repeats, bool) or repeats < 1:
         raise ValueError(f"repeats must be an int >= 1, got {repeats!r}")
     speed = dict(speed or {})

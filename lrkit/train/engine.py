@@ -33,6 +33,36 @@ NORMALIZE = ("scale", "standardize", "mean")
 AUGMENT = (None, "crop_flip")
 
 
+def check_device(device) -> torch.device:
+    """``torch.device(device)`` if torch can train on it here, else a ValueError naming the device,
+    the reason and the devices this machine has: a string that is not a device ("gpu"), CUDA
+    asked of a CPU-only torch build or where no GPU is visible, a GPU index past the last one, or
+    MPS where it is absent. Runs and sweeps call it before any work, so a wrong ``--device`` fails
+    at once instead of as a "failed" row or trial per configuration."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"device {device!r} is not a torch device string; e.g. 'cpu', 'cuda' or 'cuda:1'") from None
+    here = ["cpu"]
+    if torch.cuda.is_available():
+        here += ["cuda"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        here.append("mps")
+    if dev.type == "cuda":
+        if torch.version.cuda is None and torch.version.hip is None:
+            why = f"this torch ({torch.__version__}) is built without CUDA"
+        elif not torch.cuda.is_available():
+            why = "torch sees no CUDA GPU (CUDA_VISIBLE_DEVICES, driver?)"
+        elif dev.index is not None and dev.index >= torch.cuda.device_count():
+            why = f"there are only {torch.cuda.device_count()} CUDA device(s)"
+        else:
+            return dev
+        raise ValueError(f"device {device!r}: {why}; devices here: {', '.join(here)}")
+    if dev.type == "mps" and "mps" not in here:
+        raise ValueError(f"device {device!r}: MPS is not available; devices here: {', '.join(here)}")
+    return dev
+
+
 @dataclass
 class TrainConfig:
     """One training run. Iterations are optimizer steps; accuracies are fractions in [0, 1]."""
@@ -78,6 +108,14 @@ class TrainConfig:
             bad("normalize", "one of " + ", ".join(NORMALIZE))
         if self.layer_mults and self.optimizer == "fused_adam":
             bad("layer_mults", "False with optimizer 'fused_adam' (its schedule has one LR per group and no multipliers)")
+        try:
+            torch.device(self.device)  # the format only: a record from a GPU machine still loads on a CPU one
+        except (RuntimeError, TypeError, ValueError):
+            bad("device", "a torch device string, e.g. 'cpu', 'cuda' or 'cuda:1'")
+        from .models import MODELS
+
+        if not isinstance(self.model, str) or self.model.strip().lower() not in MODELS:
+            bad("model", "one of " + ", ".join(MODELS) + " (case-insensitive)")
         if self.compile not in COMPILE_MODES:
             bad("compile", "None or one of " + ", ".join(repr(m) for m in COMPILE_MODES[1:]))
         if not isinstance(self.flush_denormal, bool):
@@ -305,7 +343,7 @@ class Run:
         if cfg.flush_denormal or flushing():  # on as asked; off again after a run that turned it on
             set_flush_denormal(cfg.flush_denormal)
         seed_everything(cfg.seed)
-        self.device = torch.device(cfg.device)
+        self.device = check_device(cfg.device)
         if self.device.type == "cuda":  # fixed batch shapes: let cuDNN pick its fastest convolution algorithms
             torch.backends.cudnn.benchmark = True
         self.data = data if data is not None else load_dataset(cfg.dataset, root=cfg.data_root)

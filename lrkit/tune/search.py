@@ -123,6 +123,10 @@ def run_local(cfgs: Sequence[dict], workers: int = 1, on_result: Callable[[int, 
     record)`` as each finishes."""
     from tqdm.auto import tqdm
 
+    from lrkit.train.engine import check_device
+
+    for device in sorted({str(cfg.get("device", "cpu")) for cfg in cfgs}):
+        check_device(device)  # here, before any trial: not a search of trials that all "failed"
     bar = tqdm(total=len(cfgs), desc="trials", disable=not progress)
     if workers <= 1:
         data = {}

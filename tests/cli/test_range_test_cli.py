@@ -99,6 +99,8 @@ def test_recommend_runs_the_test(dataset, capsys):
     (["range-test", "--dataset", "{ds}", "--model", "lenet", "--optimizer", "rmsprop"],
      "--optimizer must be one of sgd, momentum, adam"),
     (["range-test", "--dataset", "{ds}", "--model", "lenet", "--method", "sweep", "--end-lr", "1e-9"], "--end-lr > --start-lr"),
+    (["range-test", "--dataset", "{ds}", "--model", "lenet", "--device", "cuda:99"], "device 'cuda:99': "),
+    (["range-test", "--dataset", "{ds}", "--model", "lenet", "--device", "gpu"], "device 'gpu' is not a torch device string"),
     (["recommend", "--model", "lenet"], "--dataset is required: one of mnist"),
     (["recommend", "--from", "/nonexistent/range_test.json"], "--from '/nonexistent/range_test.json': no such file"),
     (["recommend", "--from", "{bad}"], "not a range-test result: 'method' must be 'grid' or 'sweep'"),

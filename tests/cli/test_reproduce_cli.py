@@ -22,6 +22,8 @@ def test_bad_input_names_the_problem(capsys):
     assert "unknown table 'table99'" in capsys.readouterr().err
     assert main(["reproduce", "table11", "--profile", "quick", "--only", "TRI(k0=0.01, k1=0.06, l=2000)"]) == 2
     assert "--only names policies not in profile 'quick'" in capsys.readouterr().err
+    assert main(["reproduce", "table4", "--device", "cuda:99"]) == 2  # before any row is trained
+    assert "lrkit reproduce: device 'cuda:99': " in capsys.readouterr().err
 
 
 def test_a_table_from_reused_runs_trains_nothing(tmp_path, capsys, monkeypatch):

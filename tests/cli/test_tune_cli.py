@@ -46,6 +46,7 @@ def test_random_with_parameter_ranges_and_the_cost_objective(tiny, tmp_path, cap
     (["grid", "--policies", "FIX(k=0.01)", "--objective", "cost"], "objective 'cost' needs field 'target_acc'"),
     (["random", "--policies", "FIX(k=0.01)", "--lambda-range", "0.1"], "--lambda-range must look like LO:HI"),
     (["grid", "--policies", "FIX(kk=0.01)"], "FIX"),
+    (["grid", "--policies", "FIX(k=0.01)", "--device", "cuda:99"], "device 'cuda:99': "),  # before any trial
 ])
 def test_bad_input_exits_2_naming_the_option(tiny, tmp_path, capsys, extra, needle):
     assert main(["tune", *extra, *common(tiny, tmp_path)]) == 2

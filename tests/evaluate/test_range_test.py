@@ -6,6 +6,7 @@ for a handful of iterations, so the file runs in seconds on a CPU.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -220,6 +221,8 @@ def test_grid_bad_input(cfg, data):
         range_test_grid(cfg, ks=[1e-2], budgets=[0], data=data, progress=False)
     with pytest.raises(ValueError, match="unknown rule argument"):
         range_test_grid(cfg, ks=[1e-2], budgets=[3], data=data, progress=False, tolerance=0.1)
+    with pytest.raises(ValueError, match="device 'cuda:99': "):  # not a grid of runs that all "failed"
+        range_test_grid(dataclasses.replace(cfg, device="cuda:99"), ks=[1e-2], budgets=[3], data=data, progress=False)
 
 
 # ----------------------------------------------------------------------------------- sweep

@@ -43,6 +43,16 @@ def test_reproduce_writes_results_table_and_plots_and_survives_a_failed_row(tmp_
         reproduce("tiny", profile="quick", out=tmp_path / "x", progress=False, data=ds, only=["FIX(k=0.5)"])
 
 
+def test_a_device_this_machine_lacks_fails_before_any_row(tmp_path, monkeypatch):
+    write_recipe(tmp_path, '[[rows]]\npolicy = "FIX(k=0.01)"\n')
+    monkeypatch.setenv("LRKIT_REPRODUCTIONS_DIR", str(tmp_path))
+    with pytest.raises(ValueError, match="device 'cuda:99': "):
+        reproduce("tiny", profile="quick", out=tmp_path / "out", progress=False, device="cuda:99")
+    assert not (tmp_path / "out").exists()
+    doc = reproduce("tiny", profile="quick", out=tmp_path / "shown", progress=False, device="cuda:99", missing="skip")
+    assert [r["status"] for r in doc["table"]] == ["not run"]  # showing stored runs needs no device
+
+
 def test_resume_and_the_run_store_train_nothing_twice(tmp_path, monkeypatch):
     if not os.environ.get("LRKIT_DATA_DIR"):
         pytest.skip("LRKIT_DATA_DIR is not set: this test trains on the real MNIST (CI sets it)")

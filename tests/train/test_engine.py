@@ -91,12 +91,52 @@ def test_live_edit_and_stop_from_another_thread(mnist):
     (dict(eval_samples=0), "field 'eval_samples' must be None or an int >= 1"),
     (dict(compile="fast"), "field 'compile' must be None or one of 'default', 'reduce-overhead'"),
     (dict(layer_mults=True, optimizer="fused_adam"), "field 'layer_mults' must be False with optimizer 'fused_adam'"),
+    (dict(model="lenet5"), "field 'model' must be one of lenet, cnn3, resnet32, resnet18"),
+    (dict(device="gpu"), "field 'device' must be a torch device string, e.g. 'cpu', 'cuda'"),
 ])
 def test_bad_config(kw, match):
     with pytest.raises(ValueError, match=match):
         cfg(**kw)
     with pytest.raises(ValueError, match="unknown field"):
         TrainConfig.from_dict({"datset": "mnist"})
+
+
+def test_config_checks_the_device_format_only_and_models_case_insensitively():
+    """A record made on a GPU machine still loads on a CPU one: TrainConfig checks the device string,
+    not whether the device is here (that is :func:`check_device`'s job, at the start of a run)."""
+    assert cfg(device="cuda:3").device == "cuda:3"
+    assert cfg(model="LeNet").model == "LeNet"
+
+
+def test_check_device_says_why_and_what_is_here(monkeypatch):
+    import torch
+
+    from lrkit.train.engine import check_device
+
+    assert check_device("cpu") == torch.device("cpu")
+    with pytest.raises(ValueError, match=r"device 'gpu' is not a torch device string; e\.g\. 'cpu', 'cuda'"):
+        check_device("gpu")
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    monkeypatch.setattr(torch.version, "cuda", None)
+    monkeypatch.setattr(torch.version, "hip", None)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match=r"device 'cuda': this torch \(.*\) is built without CUDA; devices here: cpu$"):
+        check_device("cuda")
+    with pytest.raises(ValueError, match=r"device 'mps': MPS is not available; devices here: cpu$"):
+        check_device("mps")
+    monkeypatch.setattr(torch.version, "cuda", "13.0")
+    with pytest.raises(ValueError, match=r"device 'cuda:0': torch sees no CUDA GPU .*; devices here: cpu$"):
+        check_device("cuda:0")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert check_device("cuda:1") == torch.device("cuda:1") and check_device("cuda") == torch.device("cuda")
+    with pytest.raises(ValueError, match=r"'cuda:2': there are only 2 CUDA device\(s\); devices here: cpu, cuda, cuda:0, cuda:1$"):
+        check_device("cuda:2")
+
+
+def test_a_run_on_a_missing_device_fails_before_training():
+    with pytest.raises(ValueError, match="device 'cuda:99'"):
+        Run(cfg(device="cuda:99"), data=object(), progress=False)  # the data is never touched
 
 
 def test_caffe_layer_mults_and_mean_subtraction():
