@@ -130,7 +130,8 @@ def test_check_device_says_why_and_what_is_here(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     assert check_device("cuda:1") == torch.device("cuda:1") and check_device("cuda") == torch.device("cuda")
-    with pytest.raises(ValueError, match=r"'cuda:2': there are only 2 CUDA device\(s\); devices here: cpu, cuda, cuda:0, cuda:1$"):
+    here = "devices here: cpu, cuda, cuda:0, cuda:1$"
+    with pytest.raises(ValueError, match=r"'cuda:2': there are only 2 CUDA device\(s\); " + here):
         check_device("cuda:2")
 
 
