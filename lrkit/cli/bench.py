@@ -46,18 +46,22 @@ def add_parser(sub) -> None:
 def run_fused_adam(args) -> int:
     import torch
 
-    from lrkit.optim.bench import bench_fused_adam, table, write
+    from lrkit.optim.bench import BenchInputError, bench_fused_adam, table, write
 
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         print(f"lrkit bench: --device {args.device} but torch sees no CUDA device", file=sys.stderr)
         return 2
-    doc = bench_fused_adam(sizes=[int(s) for s in args.sizes], many_small=args.many_small, small_size=args.small_size,
-                           device=args.device, dtype=getattr(torch, args.dtype), steps=args.steps, skip=args.skip,
-                           mopt_sizes=None if args.mopt_sizes is None else [int(s) for s in args.mopt_sizes],
-                           checkpoint=(lambda doc: write(doc, args.out)) if args.out else None,
-                           interleave=not args.sequential, amsgrad=args.amsgrad)
+    try:
+        doc = bench_fused_adam(sizes=args.sizes, many_small=args.many_small, small_size=args.small_size,
+                               device=args.device, dtype=getattr(torch, args.dtype), steps=args.steps, skip=args.skip,
+                               mopt_sizes=args.mopt_sizes, checkpoint=(lambda doc: write(doc, args.out)) if args.out else None,
+                               interleave=not args.sequential, amsgrad=args.amsgrad)
+    except BenchInputError as e:  # bad sizes, counts or steps: named before anything is timed
+        option = "--" + e.field.replace("_", "-")
+        print(f"lrkit bench fused-adam: {option}{str(e).split(repr(e.field), 1)[1]}", file=sys.stderr)
+        return 2
     print(table(doc))
     if args.out:
         write(doc, args.out)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 import json
+import math
 import statistics
 import time
 from pathlib import Path
@@ -190,6 +191,24 @@ def _impls(device: torch.device, amsgrad: bool = False):
             ("foreach", torch_adam("foreach")), ("bnb8", bnb8)]
 
 
+class BenchInputError(ValueError):
+    """A bad argument of :func:`bench_fused_adam`, raised before anything is timed; ``field`` names it."""
+
+    def __init__(self, field: str, rule: str, value):
+        self.field = field
+        super().__init__(f"bench_fused_adam: field '{field}' {rule}, got {value!r}")
+
+
+def _counts(field: str, values) -> list[int]:
+    """``values`` as ints >= 1 (whole floats such as 1e6 accepted), or a BenchInputError naming the field."""
+    out = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 1 or v != int(v):
+            raise BenchInputError(field, "takes whole numbers >= 1", v)
+        out.append(int(v))
+    return out
+
+
 def bench_fused_adam(sizes=(1_000_000, 10_000_000), many_small=(500,), small_size=4096, device="cpu",
                      dtype=torch.float32, steps: int = 20, warmup: int = 3, skip=(), progress: bool = True,
                      mopt_sizes=None, checkpoint=None, interleave: bool = True, amsgrad: bool = False) -> dict:
@@ -211,6 +230,13 @@ def bench_fused_adam(sizes=(1_000_000, 10_000_000), many_small=(500,), small_siz
     """
     from tqdm.auto import tqdm
 
+    sizes, mopt_sizes = _counts("sizes", sizes), None if mopt_sizes is None else _counts("mopt_sizes", mopt_sizes)
+    many_small, (small_size,), (steps,) = _counts("many_small", many_small), _counts("small_size", [small_size]), \
+        _counts("steps", [steps])
+    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+        raise BenchInputError("warmup", "must be an int >= 0", warmup)
+    if set(skip) - set(STEP_BYTES["cpu"]):
+        raise BenchInputError("skip", "takes names among " + ", ".join(STEP_BYTES["cpu"]), list(skip))
     device = torch.device(device)
     bw = copy_bandwidth(device)
     item = torch.empty((), dtype=dtype).element_size()

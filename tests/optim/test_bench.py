@@ -200,3 +200,26 @@ def test_a_step_that_fails_during_the_rounds_is_reported_and_the_case_timed_one_
     assert rows["lrkit"]["median_ms"] > 0 and rows["fused"]["speedup_vs_torch_fused"] == 1.0
     assert rows["bnb8"]["error"] == "RuntimeError: step failed" and "median_ms" not in rows["bnb8"]
     assert "interrupted" not in doc
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["--sizes", "-5"], "--sizes takes whole numbers >= 1, got -5.0"),
+    (["--sizes", "1.5"], "--sizes takes whole numbers >= 1, got 1.5"),
+    (["--sizes", "inf"], "--sizes takes whole numbers >= 1, got inf"),
+    (["--sizes", "1000", "--steps", "0"], "--steps takes whole numbers >= 1, got 0"),
+    (["--sizes", "1000", "--many-small", "0"], "--many-small takes whole numbers >= 1, got 0"),
+    (["--sizes", "1000", "--small-size", "0"], "--small-size takes whole numbers >= 1, got 0"),
+    (["--sizes", "1000", "--mopt-sizes", "0"], "--mopt-sizes takes whole numbers >= 1, got 0.0"),
+])
+def test_cli_bad_sizes_and_counts_exit_2_before_timing_anything(argv, needle, tmp_path, capsys):
+    out = tmp_path / "b.json"
+    assert main(["bench", "fused-adam", *argv, "--out", str(out)]) == 2
+    cap = capsys.readouterr()
+    assert cap.err == f"lrkit bench fused-adam: {needle}\n" and not out.exists()
+
+
+def test_bad_arguments_name_the_field():
+    with pytest.raises(ValueError, match=r"field 'warmup' must be an int >= 0, got -1"):
+        bench_fused_adam(sizes=[10], many_small=[], warmup=-1, progress=False)
+    with pytest.raises(ValueError, match=r"field 'skip' takes names among lrkit, fused, foreach, reference, bnb8, got \['adam'\]"):
+        bench_fused_adam(sizes=[10], many_small=[], skip=["adam"], progress=False)
