@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from pathlib import Path
 
 
 def add_parser(sub) -> None:
@@ -65,6 +66,7 @@ def run_show(args) -> int:
 
         ax = plot_policies(pols, n, log_y=args.log)
         ax.figure.tight_layout()
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         ax.figure.savefig(args.out, dpi=120)
         plt.close(ax.figure)
         print(f"plot saved to {args.out}")

@@ -290,6 +290,7 @@ def run_recommend(args) -> int:
     for i, p in enumerate(pols, 1):
         print(f"{i:>2}  {p['policy']:<{w}}  {p['why']}")
     if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps({"lo": res.lo, "hi": res.hi, "iters": iters, "policies": pols}, indent=1))
         print(f"written: {args.out}")
     return 0

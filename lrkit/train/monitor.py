@@ -17,6 +17,7 @@ import math
 import threading
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Mapping
 
 from lrkit.policies import MULTI, SHIFT, MetricPolicy, Policy, parse
@@ -52,6 +53,8 @@ class RunRecord:
         return json.dumps(_finite(asdict(self)), **kw)
 
     def save(self, path) -> None:
+        """Write the record as JSON, creating the folder (so a long run never ends in a lost record)."""
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         with open(path, "w") as f:
             f.write(self.to_json(indent=1))
 

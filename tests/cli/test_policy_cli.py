@@ -9,7 +9,7 @@ from lrkit.policies import parse
 
 
 def test_show_prints_values_at_requested_iterations(capsys, tmp_path):
-    out = tmp_path / "fig.png"
+    out = tmp_path / "plots" / "fig.png"  # the folder is created
     rc = main(["policy", "show", "SIN2(k0=0.01,k1=0.06,l=2000)", "FIX(k=0.01)", "--iters", "10000",
                "--at", "0,2000,6000", "--out", str(out)])
     assert rc == 0

@@ -61,7 +61,7 @@ def test_range_test_sweep_default_out_dir(dataset, tmp_path, monkeypatch, capsys
 
 
 def test_recommend_from_json(grid_json, tmp_path, capsys):
-    out = tmp_path / "pols.json"
+    out = tmp_path / "new" / "pols.json"  # the folder is created
     rc = main(["recommend", "--from", str(grid_json / "range_test.json"), "--iters", "10000", "--out", str(out)])
     text = capsys.readouterr().out
     assert rc == 0

@@ -20,10 +20,10 @@ def argv(tiny, out, *extra):
             "--batch-size", "20", "--eval-every", "3", "--threads", "2", "--out", str(out), "--no-progress", *extra]
 
 
-def test_train_writes_the_record(tiny, tmp_path, capsys):
-    assert main(argv(tiny, tmp_path / "run.json")) == 0
+def test_train_writes_the_record_creating_its_folder(tiny, tmp_path, capsys):
+    assert main(argv(tiny, tmp_path / "runs" / "a" / "run.json")) == 0
     assert "status: complete" in capsys.readouterr().out
-    rec = json.loads((tmp_path / "run.json").read_text())
+    rec = json.loads((tmp_path / "runs" / "a" / "run.json").read_text())
     assert rec["config"]["dataset"] == tiny and len(rec["curves"]["lr"]) == 6
 
 
