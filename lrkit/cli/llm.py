@@ -86,12 +86,14 @@ def run_finetune(args) -> int:
     from lrkit.llm.finetune import FinetuneConfig, finetune
     from lrkit.llm.report import table5_scores
     from lrkit.policies import PolicyError
+    from lrkit.train.engine import check_device
 
     if args.policy and args.preset:
         print("lrkit llm finetune: give --policy or --preset, not both", file=sys.stderr)
         return 2
     policy = args.policy or f"preset:{args.preset or 'table5-linear-2e-5'}"
     try:
+        check_device(args.device)  # before the model loads
         lora = None
         if args.lora:
             lora = {"r": args.lora, **({"alpha": args.lora_alpha} if args.lora_alpha else {})}
@@ -125,14 +127,18 @@ def run_eval(args) -> int:
     import torch
 
     from lrkit.llm.eval import evaluate
+    from lrkit.llm.eval.harness import check_tasks
     from lrkit.llm.models import load_model
+    from lrkit.train.engine import check_device
 
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
+        tasks = check_tasks([t for t in args.tasks.split(",") if t])  # before the model loads
+        check_device(args.device)
         model, tok = load_model(_model_path(args.model), dtype=args.dtype, device=args.device)
-        res = evaluate(model, tok, tasks=[t for t in args.tasks.split(",") if t], limit=args.limit, seed=args.seed,
-                       batch_size=args.batch_size, device=args.device)
+        res = evaluate(model, tok, tasks=tasks, limit=args.limit, seed=args.seed, batch_size=args.batch_size,
+                       device=args.device)
     except (ValueError, FileNotFoundError) as e:
         print(f"lrkit llm eval: {e}", file=sys.stderr)
         return 2
@@ -176,8 +182,11 @@ def run_presets(args) -> int:
 
 def run_table5(args) -> int:
     from lrkit.llm.table5 import markdown, reproduce_table5, throughput
+    from lrkit.train.engine import check_device
 
     try:
+        if args.device is not None:
+            check_device(args.device)
         doc = reproduce_table5(args.profile, args.out, model=args.model, device=args.device, rows=args.rows,
                                resume=not args.fresh, db=args.db)
     except (ValueError, FileNotFoundError) as e:

@@ -197,7 +197,11 @@ def finetune(cfg: FinetuneConfig, *, model=None, tokenizer=None, examples: Optio
     from tqdm.auto import tqdm
 
     from lrkit.db.recorder import RunRecorder
+    from lrkit.train.engine import check_device
 
+    check_device(cfg.device)  # a missing device or bad data fail before the model loads
+    if examples is None:
+        examples = load_instructions(cfg.data, limit=cfg.limit, seed=cfg.data_seed)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
@@ -213,8 +217,6 @@ def finetune(cfg: FinetuneConfig, *, model=None, tokenizer=None, examples: Optio
         raise ValueError("finetune: a model given directly needs its tokenizer too")
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    if examples is None:
-        examples = load_instructions(cfg.data, limit=cfg.limit, seed=cfg.data_seed)
     data = build_data(tokenizer, examples, max_length=cfg.max_length, batch_size=cfg.batch_size, batching=cfg.batching)
     steps_per_epoch = math.ceil(data.num_batches(0, cfg.seed) / cfg.grad_accum)
     total = steps_per_epoch * cfg.epochs

@@ -97,7 +97,8 @@ class LoraConfig:
 def resolve_model(name_or_path: str, progress: bool = True) -> str:
     """What ``from_pretrained`` should load: a folder as it is; a GGUF package name of
     :data:`lrkit.llm.gguf.MODELS` (or alias) or a ``.gguf`` file converted once into a cached HF
-    folder; anything else (a hub name) unchanged."""
+    folder; anything else (a hub name) unchanged. A name written as a path (absolute, ``./``, ``../``,
+    ``~``) that is not a folder raises FileNotFoundError listing the accepted forms."""
     name_or_path = str(name_or_path)
     if os.path.isdir(name_or_path):
         return name_or_path
@@ -105,6 +106,9 @@ def resolve_model(name_or_path: str, progress: bool = True) -> str:
 
     if name_or_path.lower() in MODELS or name_or_path.lower() in ALIASES or name_or_path.endswith(".gguf"):
         return str(ensure_model(name_or_path, progress=progress))
+    if os.path.isabs(name_or_path) or name_or_path.startswith(("./", "../", "~")):
+        raise FileNotFoundError(f"model {name_or_path!r}: no such folder; give an HF model folder, a hub name "
+                                f"(org/name), a .gguf file or a GGUF package name ({', '.join(MODELS)})")
     return name_or_path
 
 

@@ -49,3 +49,25 @@ def test_presets_and_errors(capsys):
     assert main(["llm", "finetune", "--model", "x", "--optimizer", "lion", "--out", "o"]) == 2
     assert "'optimizer' must be one of" in capsys.readouterr().err
     assert main(["llm", "finetune", "--model", "x", "--policy", "FIX(k=1)", "--preset", "dolly", "--out", "o"]) == 2
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["eval", "--model", "smollm2", "--tasks", "arc,nope"], "field 'tasks' must be among arc, hellaswag, mmlu, truthfulqa"),
+    (["eval", "--model", "smollm2", "--device", "cuda:99"], "device 'cuda:99': "),
+    (["eval", "--model", "/nonexistent/model"], "model '/nonexistent/model': no such folder; give an HF model folder"),
+    (["finetune", "--model", "./no-such-model", "--out", "{out}"], "model './no-such-model': no such folder"),
+    (["finetune", "--model", "smollm2", "--device", "cuda:99", "--out", "{out}"], "device 'cuda:99': "),
+    (["finetune", "--model", "{tiny}", "--data", "/nonexistent.json", "--out", "{out}"], "data: field 'source' must be"),
+])
+def test_bad_input_exits_2_before_any_model_loads(argv, needle, tiny_dir, tmp_path, capsys, monkeypatch):
+    import importlib
+
+    def never(*a, **k):
+        raise AssertionError("a model was loaded")
+
+    for module in ("lrkit.llm.models", "lrkit.llm.finetune"):  # the module, not the function lrkit.llm exports
+        monkeypatch.setattr(importlib.import_module(module), "load_model", never)
+    argv = [a.replace("{out}", str(tmp_path / "o")).replace("{tiny}", str(tiny_dir)) for a in argv]
+    assert main(["llm", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"lrkit llm {argv[0]}: ") and needle in err

@@ -100,7 +100,8 @@ class EvalResult:
         return self.summary()._repr_html_()
 
 
-def _check_tasks(tasks) -> tuple[str, ...]:
+def check_tasks(tasks) -> tuple[str, ...]:
+    """``tasks`` (a name or names among :data:`TASKS`) as a tuple without repeats, or a ValueError naming the field."""
     if isinstance(tasks, str):
         tasks = (tasks,)
     tasks = tuple(tasks)
@@ -171,7 +172,7 @@ def evaluate(model, tokenizer, tasks: Union[str, Iterable[str]] = TASKS, *,
     Returns:
         :class:`EvalResult` (``.table``, ``.scores()``, ``.timing``, ``.to_dict()``).
     """
-    tasks = _check_tasks(tasks)
+    tasks = check_tasks(tasks)
     ks = _check_fewshot(num_fewshot)
     limits = dict(limit) if isinstance(limit, Mapping) else {t: limit for t in tasks}
     bad = sorted(set(limits) - set(TASKS))
