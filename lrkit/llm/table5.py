@@ -92,6 +92,8 @@ def reproduce_table5(profile: str = "quick", out: str | Path = "out/table5", *, 
 
     from .data import load_instructions
     from .eval import evaluate
+    from lrkit.train.engine import check_device
+
     from .finetune import FinetuneConfig, finetune
     from .models import load_model
 
@@ -132,6 +134,7 @@ def reproduce_table5(profile: str = "quick", out: str | Path = "out/table5", *, 
         baseline = pd.read_csv(base_csv)
         base_timing = stored["timing"]
     else:
+        check_device(cfg.get("device", "cpu"))  # e.g. the full profile's cuda on a CPU machine: one clear error
         m, tok = load_model(model_path(), dtype=cfg.get("dtype", "float32"), device=cfg.get("device", "cpu"))
         res = evaluate(m, tok, **eval_kw)
         baseline = res.table.copy()

@@ -115,6 +115,17 @@ def test_reproduce_runs_every_stage_and_resumes(tiny_dir, tmp_path, data_dir, mo
         reproduce_table5("test", tmp_path, rows=[], recipe=recipe, progress=False)  # the baseline alone
 
 
+def test_a_device_this_machine_lacks_is_an_error_before_any_model_loads(tiny_dir, tmp_path, data_dir, monkeypatch):
+    def never(*a, **k):
+        raise AssertionError("a model was loaded")
+
+    monkeypatch.setattr(sys.modules["lrkit.llm.models"], "load_model", never)
+    recipe = load_recipe()
+    recipe["profiles"]["test"] = {"model": tiny_dir, "limit": 4, "eval_limit": 1}
+    with pytest.raises(ValueError, match="device 'cuda:99': "):
+        reproduce_table5("test", tmp_path, rows=["fixed"], recipe=recipe, progress=False, device="cuda:99")
+
+
 def test_throughput_is_the_median_so_one_slowed_run_does_not_set_it():
     timing = lambda s: {"arc": {"items": 10, "seconds": s}}  # noqa: E731
     doc = {"baseline_timing": timing(10.0),
