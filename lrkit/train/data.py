@@ -44,6 +44,7 @@ import torch
 
 __all__ = [
     "DATASET_NAMES",
+    "check_dataset_name",
     "Dataset",
     "LoaderBatches",
     "TensorBatches",
@@ -647,6 +648,21 @@ def data_present(name: str, root=None) -> tuple[bool, str]:
     return False, f"{key}: data not present (looked for {', '.join(missing)}; set LRKIT_DATA_DIR to the data folder)"
 
 
+def check_dataset_name(name) -> str:
+    """``name`` if :func:`load_dataset` knows it (one of :data:`DATASET_NAMES`, any case, or
+    ``npz:`` followed by a path), else a ValueError listing the names. The data is not looked for:
+    this is the check a sweep makes before its first trial."""
+    if not isinstance(name, str):
+        raise ValueError(f"dataset name must be a string, one of {list(DATASET_NAMES)}; got {name!r}")
+    key = name.strip().lower()
+    if key.startswith("npz:"):
+        if not key[4:].strip():
+            raise ValueError(f"dataset name {name!r}: give a file after 'npz:', e.g. 'npz:data.npz'")
+    elif key not in DATASET_NAMES:
+        raise ValueError(f"unknown dataset name {name!r}; allowed: {', '.join(DATASET_NAMES)}")
+    return name
+
+
 def load_dataset(name: str, root=None, *, cache_dir=None) -> Dataset:
     """Load a dataset by name; ``root`` defaults to :func:`data_dir`.
 
@@ -660,14 +676,11 @@ def load_dataset(name: str, root=None, *, cache_dir=None) -> Dataset:
     Raises ValueError for an unknown name (listing the allowed ones), FileNotFoundError for
     absent data, ImportError for svhn/imagenet without torchvision.
     """
-    if not isinstance(name, str):
-        raise ValueError(f"dataset name must be a string, one of {list(DATASET_NAMES)}; got {name!r}")
+    check_dataset_name(name)
     root = _root(root)
     key = name.strip()
     if key.lower().startswith("npz:"):
         path = Path(key[4:].strip()).expanduser()
-        if not str(key[4:].strip()):
-            raise ValueError(f"dataset name {name!r}: give a file after 'npz:', e.g. 'npz:data.npz'")
         if not path.is_absolute() and not path.exists() and (root / path).exists():
             path = root / path
         return _in_memory(f"npz:{path}", load_npz(path))
@@ -679,9 +692,7 @@ def load_dataset(name: str, root=None, *, cache_dir=None) -> Dataset:
         return _in_memory("cifar10", d, classes=d["classes"])
     if key == "svhn":
         return _load_svhn(root)
-    if key == "imagenet":
-        return _load_imagenet(root)
-    raise ValueError(f"unknown dataset name {name!r}; allowed: {', '.join(DATASET_NAMES)}")
+    return _load_imagenet(root)  # "imagenet": check_dataset_name let no other name through
 
 
 # --------------------------------------------------------------------------------------------

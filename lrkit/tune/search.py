@@ -123,23 +123,19 @@ def run_local(cfgs: Sequence[dict], workers: int = 1, on_result: Callable[[int, 
     record)`` as each finishes."""
     from tqdm.auto import tqdm
 
+    from lrkit.train.data import check_dataset_name, load_dataset
     from lrkit.train.engine import check_device
 
+    # before any trial (not a search of trials that all "failed"): the devices and dataset names, and
+    # here in this process the datasets themselves (absent data, no torchvision)
     for device in sorted({str(cfg.get("device", "cpu")) for cfg in cfgs}):
-        check_device(device)  # here, before any trial: not a search of trials that all "failed"
+        check_device(device)
+    keys = list(dict.fromkeys((check_dataset_name(cfg["dataset"]), cfg.get("data_root")) for cfg in cfgs))
+    data = {key: load_dataset(key[0], root=key[1]) for key in keys} if workers <= 1 else {}
     bar = tqdm(total=len(cfgs), desc="trials", disable=not progress)
     if workers <= 1:
-        data = {}
-        from lrkit.train.data import load_dataset
-
         for i, cfg in enumerate(cfgs):
-            key = (cfg["dataset"], cfg.get("data_root"))
-            try:
-                if key not in data:
-                    data[key] = load_dataset(cfg["dataset"], root=cfg.get("data_root"))
-                rec = _train_one(cfg, data[key])
-            except Exception as e:  # noqa: BLE001 - the dataset did not load: this trial failed
-                rec = failed_record(cfg, e)
+            rec = _train_one(cfg, data[(cfg["dataset"], cfg.get("data_root"))])  # a trial that raises is recorded failed
             if on_result:
                 on_result(i, rec)
             bar.update(1)

@@ -1,6 +1,7 @@
 """Searches: trial generation, the local executor, the database as the record and for resuming,
 the cost objective, and the Ray executor giving the same numbers as the local one."""
 
+import json
 import os
 
 import pytest
@@ -117,6 +118,39 @@ def test_bad_search_input_names_the_field(tiny):
         run_search(Search(base(tiny), grid_trials(["FIX(k=0.05)"])), "slurm")
     with pytest.raises(ValueError, match="field 'optimizer' must be one of sgd, momentum, adam"):
         Search(base(tiny, optimizer="rmsprop"), grid_trials(["FIX(k=0.05)"]))
+
+
+@pytest.mark.parametrize("dataset,error,match", [
+    ("mnistx", ValueError, "unknown dataset name 'mnistx'; allowed: mnist, cifar10, npz:<path>, svhn, imagenet"),
+    ("npz:/nonexistent/x.npz", FileNotFoundError, "npz dataset not found"),
+])
+def test_a_dataset_that_does_not_load_stops_the_search_before_any_trial(dataset, error, match, tmp_path, monkeypatch):
+    import lrkit.train as train_mod
+
+    monkeypatch.setattr(train_mod, "train", lambda *a, **k: pytest.fail("a trial ran"))
+    url = f"sqlite:///{tmp_path / 'd.db'}"
+    with pytest.raises(error, match=match):
+        run_search(Search(base(dataset), grid_trials(["FIX(k=0.05)", "FIX(k=0.07)"]), name="d"), db=url, progress=False)
+    assert len(Database(url).runs()) == 0  # no trial was recorded as failed
+
+
+def test_the_heatmap_of_a_search_whose_trials_all_failed_says_so(tiny, tmp_path, monkeypatch):
+    import lrkit.train as train_mod
+
+    def broken(*a, **k):
+        raise RuntimeError("CUDA out of memory (simulated)")
+
+    monkeypatch.setattr(train_mod, "train", broken)
+    res = run_search(Search(base(tiny), grid_trials(["FIX(k=0.05)", "FIX(k=0.07)"]), name="x"),
+                     db=f"sqlite:///{tmp_path / 'x.db'}", progress=False)
+    assert res.trials["status"].tolist() == ["failed", "failed"]
+    out = res.save(tmp_path / "out")  # results.json, table.md and the heat map: nothing raises
+    assert (out / "heatmap.png").stat().st_size > 1000 and len(json.loads((out / "results.json").read_text())["trials"]) == 2
+    from matplotlib.figure import Figure
+
+    ax = res.heatmap(ax=Figure().subplots())
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["FIX(k=0.05)", "FIX(k=0.07)"]
+    assert "no trial has a mean_top1 (all failed)" in [t.get_text() for t in ax.texts]
 
 
 def test_the_ray_executor_gives_the_local_numbers(tiny, tmp_path):
