@@ -19,8 +19,8 @@ def plot_heatmap(summary, value: str = "mean_top1", ax=None, title: str | None =
     if ax is None:
         _, ax = plt.subplots(figsize=(1.2 + 1.1 * max(1, table.shape[1]), 1.2 + 0.45 * max(1, table.shape[0])))
     empty = not np.isfinite(table.to_numpy()).any()  # every trial failed: the grid, blank, and a note saying so
-    sns.heatmap(table, annot=True, fmt=fmt, cmap="viridis", ax=ax, cbar=not empty, cbar_kws={"label": value} if not empty else None,
-                **({"vmin": 0.0, "vmax": 1.0} if empty else {}))
+    blank = {"vmin": 0.0, "vmax": 1.0, "cbar": False} if empty else {"cbar_kws": {"label": value}}
+    sns.heatmap(table, annot=True, fmt=fmt, cmap="viridis", ax=ax, **blank)
     if empty:
         ax.text(0.5, 0.5, f"no trial has a {value} (all failed)", transform=ax.transAxes, ha="center", va="center")
     ax.set_xlabel("λ (LR coefficient)")
