@@ -56,6 +56,7 @@ def test_flush_denormal_flag_reaches_the_runs(tmp_path, monkeypatch):
     """``--flush-denormal`` is passed on: as a speed option of ``reproduce``, as a TrainConfig field of ``train``."""
     import lrkit.reproduce
     import lrkit.train
+    import lrkit.train.data
 
     class Seen(Exception):
         pass
@@ -69,6 +70,7 @@ def test_flush_denormal_flag_reaches_the_runs(tmp_path, monkeypatch):
             main(["reproduce", "table4", "--profile", "quick", "--out", str(tmp_path), *flag])
         assert seen.value.args[0] == speed
     monkeypatch.setattr(lrkit.train, "train", capture)
+    monkeypatch.setattr(lrkit.train.data, "load_dataset", lambda *a, **k: None)  # lrkit train loads it first
     for flag, on in ((["--flush-denormal"], True), ([], False)):
         with pytest.raises(Seen) as seen:
             main(["train", "--policy", "FIX(k=0.01)", "--iters", "2", *flag])
