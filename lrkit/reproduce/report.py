@@ -61,6 +61,7 @@ def summarise(recipe: Recipe, results: list[dict], profile: str = "full") -> lis
             "paper_iters_to_target": paper.get("iters_to_target"),
             "paper_not_reached": "iters_to_target" in paper and paper["iters_to_target"] is None,
             "status": ",".join(sorted({r["status"] for r in recs})) or "not run",
+            "failure": next((r.get("message") or "no message" for r in recs if r["status"] == "failed"), None),
             "reused": sum(bool(r.get("reused_from")) for r in recs),
             "wall_time_s": sum(r["summary"]["wall_time_s"] for r in recs),
         })
@@ -139,11 +140,26 @@ def markdown(recipe: Recipe, table: list[dict], profile: str, results: list[dict
             lines += [f"| {_label(r)} | {_num(r['ours_highest_top5'])} | {_num(r['paper_highest_top5'])} |" for r in table]
     if len({r["optimizer"] for r in table}) > 1:
         lines += ["", *side_by_side(table)]
+    lines += failures(table)
     lines += ["", group_means(table)]
     speed = throughput(results)
     if speed:
         lines += ["", speed]
     return "\n".join(lines) + "\n"
+
+
+def failures(table: list[dict]) -> list[str]:
+    """Markdown lines saying why rows failed: each distinct message once, with the rows it ended
+    (e.g. one "SVHN data not present" for a whole table); no lines when nothing failed."""
+    by_message: dict[str, list[str]] = {}
+    for r in table:
+        if r.get("failure"):
+            by_message.setdefault(" ".join(str(r["failure"]).split())[:400], []).append(f"`{r['policy']}`")
+    lines = []
+    for message, rows in by_message.items():
+        which = rows[0] if len(rows) == 1 else f"{len(rows)} rows ({', '.join(rows[:3])}{', …' if len(rows) > 3 else ''})"
+        lines += ["", f"Failed — {which}: {message}"]
+    return lines
 
 
 def throughput(results: list[dict]) -> str:

@@ -199,3 +199,21 @@ def test_rank_correlation_gives_ties_their_average_rank():
     assert rank_correlation([1, 1, 2], [1, 2, 3]) == pytest.approx(1.5 / 3 ** 0.5)  # ranks 1.5, 1.5, 3 against 1, 2, 3
     assert rank_correlation([1, 2], [2, 1]) is None
     assert rank_correlation([1, 1, 1], [1, 2, 3]) is None
+
+
+def test_failed_rows_say_why_below_the_table_each_message_once(tmp_path):
+    rows = "".join(f'[[rows]]\npolicy = "{p}"\n' for p in ("FIX(k=0.01)", "FIX(k=0.1)", "FIX(k=0.001)", "FIX(k=0.5)"))
+    r = load_recipe(write_recipe(tmp_path, rows))
+    gone = "ImportError: load_dataset('svhn') needs torchvision, which is not importable here;\n  the data is not present"
+    recs = [record("FIX(k=0.01)"), record("FIX(k=0.1)", status="failed"), record("FIX(k=0.001)", status="failed"),
+            record("FIX(k=0.5)", status="failed")]
+    for rec in recs[1:]:
+        rec.update(message=gone, evals={"iteration": [], "top1": []}, summary={"wall_time_s": 0.0})
+    recs[3]["message"] = "RuntimeError: CUDA out of memory"
+    results = [result(rec, row) for rec, row in zip(recs, r.rows)]
+    md = markdown(r, summarise(r, results, "full"), "full", results)
+    assert md.count("Failed — ") == 2
+    assert ("Failed — 2 rows (`FIX(k=0.1)`, `FIX(k=0.001)`): ImportError: load_dataset('svhn') needs torchvision, which is "
+            "not importable here; the data is not present\n") in md  # one line: white space folded
+    assert "Failed — `FIX(k=0.5)`: RuntimeError: CUDA out of memory\n" in md
+    assert "Failed" not in markdown(r, summarise(r, results[:1], "full"), "full", results[:1])
