@@ -48,8 +48,16 @@ def test_time_variant_times_the_loop_and_says_what_cannot_run(mnist, monkeypatch
     assert time_variant(base, "cuda-graphs", mnist) == {"variant": "cuda-graphs", "error": "CUDA graphs need a CUDA device"}
     with pytest.raises(ValueError, match="variant must be one of eager, channels_last"):
         time_variant(base, "turbo", mnist)
-    bad = time_variant(dict(base, model="nonet"), "eager", mnist, steps=1, warmup=1)
-    assert bad["variant"] == "eager" and "nonet" in bad["error"]  # reported, not raised
+    with pytest.raises(ValueError, match="field 'model' must be one of lenet"):  # bad input: named, raised
+        time_variant(dict(base, model="nonet"), "eager", mnist, steps=1, warmup=1)
+    from lrkit.train import models
+
+    def no_memory(*a, **k):
+        raise RuntimeError("out of memory (simulated)")
+
+    monkeypatch.setattr(models, "build_model", no_memory)
+    bad = time_variant(base, "eager", mnist, steps=1, warmup=1)
+    assert bad == {"variant": "eager", "error": "RuntimeError: out of memory (simulated)"}  # reported, not raised
 
 
 def test_bench_train_document_table_and_cli(mnist, tmp_path, capsys):
