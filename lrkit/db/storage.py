@@ -109,6 +109,11 @@ def _transient(e: Exception) -> bool:
     return code in ("40001", "40P01")  # serialization_failure, deadlock_detected
 
 
+def _reason(e: Exception) -> str:
+    """The first line of the driver's message (sqlalchemy's own text adds the SQL and a help link)."""
+    return (str(getattr(e, "orig", None) or e).strip().splitlines() or [type(e).__name__])[0]
+
+
 def _clean(v):
     """JSON-safe (NaN/inf as strings, as run records store them)."""
     if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
@@ -159,7 +164,18 @@ class Database:
         self._session = sessionmaker(self.engine, expire_on_commit=False)
         self._write_session = sessionmaker(self.engine.execution_options(lrkit_write=True), expire_on_commit=False)
         if init:
-            self.init()
+            for attempt in range(3):  # no server, refused, bad credentials: a few tries, not the lock retries
+                try:
+                    with self.engine.connect():
+                        break
+                except DBAPIError as e:
+                    if attempt == 2:
+                        raise DatabaseError(f"cannot open the database {self!r}: {_reason(e)}") from e
+                    time.sleep(0.2 * (attempt + 1))
+            try:
+                self.init()
+            except DBAPIError as e:
+                raise DatabaseError(f"cannot set up the database {self!r}: {_reason(e)}") from e
 
     def __repr__(self) -> str:
         return f"Database({make_url(self.url).render_as_string(hide_password=True)!r})"

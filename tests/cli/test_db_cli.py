@@ -53,3 +53,5 @@ def test_bad_input_is_named_with_exit_2(tmp_path, capsys):
     assert code == 2 and "allowed: sqlite, postgresql" in err
     code, _, err = run(capsys, "db", "--db", url, "import", str(tmp_path / "missing.json"))
     assert code == 2 and "cannot read" in err
+    code, _, err = run(capsys, "db", "--db", f"sqlite:///{tmp_path}", "list")  # a folder
+    assert code == 2 and err.startswith("lrkit db: cannot open the database") and "Traceback" not in err

@@ -72,6 +72,18 @@ def test_unsupported_url_is_refused():
         Database("mysql://u@h/db")
 
 
+def test_a_database_that_cannot_be_opened_is_one_clear_error_in_seconds(tmp_path):
+    import time
+
+    with pytest.raises(DatabaseError, match=r"cannot open the database Database\('sqlite:///.*'\): unable to open"):
+        Database(f"sqlite:///{tmp_path}")  # a folder, not a database file
+    started = time.monotonic()
+    with pytest.raises(DatabaseError, match=r"cannot open the database Database\('postgresql\+psycopg://nobody:\*\*\*@"
+                                            r"127\.0\.0\.1:1/x'\): connection failed"):
+        Database("postgresql+psycopg://nobody:secret@127.0.0.1:1/x")  # refused; the password is not printed
+    assert time.monotonic() - started < 10  # a few tries, not the 30 lock retries
+
+
 def test_started_runs_are_unfinished_until_finished(db_url):
     db = Database(db_url)
     rid = db.start_run(TASK, "FIX(k=0.1)", seed=3)
