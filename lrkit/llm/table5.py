@@ -90,10 +90,10 @@ def reproduce_table5(profile: str = "quick", out: str | Path = "out/table5", *, 
     """
     import pandas as pd
 
-    from .data import load_instructions
-    from .eval import evaluate
     from lrkit.train.engine import check_device
 
+    from .data import load_instructions
+    from .eval import evaluate
     from .finetune import FinetuneConfig, finetune
     from .models import load_model
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import gc
 import json
 import math
+import numbers
 import statistics
 import time
 from pathlib import Path
@@ -203,7 +204,7 @@ def _counts(field: str, values) -> list[int]:
     """``values`` as ints >= 1 (whole floats such as 1e6 accepted), or a BenchInputError naming the field."""
     out = []
     for v in values:
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 1 or v != int(v):
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v) or v < 1 or v != int(v):
             raise BenchInputError(field, "takes whole numbers >= 1", v)
         out.append(int(v))
     return out
