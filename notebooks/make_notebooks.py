@@ -728,7 +728,7 @@ LRBench++'s Table I (every number equals 004 Table 6 / Table 3, and so does the 
 (64,000 iterations per row) is a GPU's job; `short` (committed) reads the 800-iteration CPU runs (×1/80) of Table 3
 (FIX, NSTEP, SINEXP, MULTI) and Table 6 (the other rows), and a row without one shows the paper's number; `medium`
 (committed, shown at the end) reads the 3,200-iteration runs (×1/20) of all 15 rows, `large` (committed, beside it)
-the 6,400-iteration runs (×1/10) of the nine rows that have one; `quick` (CI) runs NSTEP for 32 iterations. Data: the CIFAR-10 JPEG q75 pack."""),
+the 6,400-iteration runs (×1/10) of the rows that have one (the recipe's `large` rows); `quick` (CI) runs NSTEP for 32 iterations. Data: the CIFAR-10 JPEG q75 pack."""),
     "000_table3_mnist_target": ("000_table3", "full", TABLES_TARGET, """# 000 Table III (MNIST rows) — iterations to 99.1% top-1
 
 LRBench++'s cost-to-target table for LeNet on MNIST (its numbers equal 004 Table 10's MNIST rows). The speed-up is
@@ -890,7 +890,7 @@ EXTRA = {"table10_cifar10": [("The `medium` profile: Table 5's five medium runs 
                                  "an 80% target:", TABLE3_000_CIFAR10_LARGE)],
          "table10_resnet32": [("The `medium` profile: Table 6's medium runs of these rows (3,200 iterations, ×1/20) "
                                "and a 70% target:", TABLE10_RESNET32_MEDIUM),
-                              ("The `large` profile: Table 6's large runs of these rows (6,400 iterations, ×1/10: the five "
+                              ("The `large` profile: Table 6's large runs of these rows (6,400 iterations, ×1/10: the "
                                "rows that have one) and an 80% target:", TABLE10_RESNET32_LARGE)],
          "table5": [("The trend with the budget: each row at `short` (1,750 iterations, ×1/40), `medium` (7,000, ×1/10) "
                      "and the paper's 70,000, then the three Smith/LRBench pairs (same shape and k1, Smith's k0 = 0.001 "
