@@ -712,7 +712,8 @@ recipe says why). `short` (committed) is every row on 800 iterations (every time
 the 2-core CPU, 11.5–14 min a row; FIX(k=0.1), NSTEP and SINEXP are Table 3's runs, and a row without a committed
 run shows the paper's number. `medium` (committed, shown at the end) is all 16 rows × 3,200 iterations (×1/20,
 16–20 min a row with `--flush-denormal`); `large` (committed, beside it) is 6,400 iterations (×1/10, 34–63 min a row):
-Table 3's FIX(k=0.1), NSTEP and SINEXP and the rows trained for it (FIX(k=0.01), TRI, TRI2, POLY, TRIEXP, SIN, SIN2). `quick` (CI) runs NSTEP for 32 iterations. Data: the CIFAR-10 JPEG q75 pack."""),
+Table 3's FIX(k=0.1), NSTEP and SINEXP and the rows trained for it (FIX(k=0.01), EXP (the row labelled STEP),
+POLY, TRI, TRI2, TRIEXP, SIN, SIN2, COS). `quick` (CI) runs NSTEP for 32 iterations. Data: the CIFAR-10 JPEG q75 pack."""),
     "table3_cifar10_resnet32": ("table3", "medium", TABLES_BEST, """# 004 Table 3 and Fig. 2 — composite LR on ResNet-32, CIFAR-10
 
 FIX, NSTEP, SINEXP and the advanced composite (three TRI stages) with the iteration each reached its highest
@@ -907,7 +908,7 @@ EXTRA = {"table10_cifar10": [("The `medium` profile: Table 5's five medium runs 
          "table6": [*cifar_budget_cells("table6", "The `medium` profile (3,200 iterations, ×1/20) of all 16 rows — "
                                         "FIX(k=0.1), NSTEP and SINEXP are Table 3's runs; TRI/SIN/COS against TRI2/SIN2 is "
                                         "the paper's cyclic claim (TRI2/SIN2 over 91.85%, TRI/SIN/COS under 77%) — beside "
-                                        "the same rows at `short` and at `large` (6,400 iterations, ×1/10: Table 3's four "
+                                        "the same rows at `short` and at `large` (6,400 iterations, ×1/10: Table 3's three "
                                         "and the rows trained for it; — where a row has no large run):",
                                         only="medium (3,200 it)"),
                     ("The paper's points, checked on the `medium` rows:", resnet_medium_check("table6"))],
