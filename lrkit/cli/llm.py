@@ -86,7 +86,7 @@ def run_finetune(args) -> int:
     from lrkit.llm.finetune import FinetuneConfig, finetune
     from lrkit.llm.report import table5_scores
     from lrkit.policies import PolicyError
-    from lrkit.train.engine import check_device
+    from lrkit.environment import check_device
 
     if args.policy and args.preset:
         print("lrkit llm finetune: give --policy or --preset, not both", file=sys.stderr)
@@ -129,7 +129,7 @@ def run_eval(args) -> int:
     from lrkit.llm.eval import evaluate
     from lrkit.llm.eval.harness import check_tasks
     from lrkit.llm.models import load_model
-    from lrkit.train.engine import check_device
+    from lrkit.environment import check_device
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -182,7 +182,7 @@ def run_presets(args) -> int:
 
 def run_table5(args) -> int:
     from lrkit.llm.table5 import markdown, reproduce_table5, throughput
-    from lrkit.train.engine import check_device
+    from lrkit.environment import check_device
 
     try:
         if args.device is not None:

@@ -103,7 +103,7 @@ def _config(args, iters: int):
     from lrkit.policies import PolicyError
     from lrkit.train import TrainConfig
     from lrkit.train.data import DATASET_NAMES
-    from lrkit.train.engine import check_device
+    from lrkit.environment import check_device
     from lrkit.train.models import MODELS
 
     if args.method not in METHODS:

@@ -69,7 +69,7 @@ def run_train(args) -> int:
     from lrkit.policies import PolicyError
     from lrkit.train import TrainConfig, train
     from lrkit.train.data import load_dataset
-    from lrkit.train.engine import check_device
+    from lrkit.environment import check_device
 
     try:
         cfg = TrainConfig(dataset=args.dataset, model=args.model, optimizer=args.optimizer, policy=args.policy,
@@ -135,7 +135,7 @@ def _report_mopt(rec) -> None:
 
 def run_reproduce(args) -> int:
     from lrkit.reproduce import get_recipe, list_recipes, reproduce
-    from lrkit.train.engine import check_device
+    from lrkit.environment import check_device
 
     if args.list or not args.table:
         for rid, r in list_recipes().items():

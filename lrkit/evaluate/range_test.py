@@ -39,7 +39,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from lrkit.train.engine import Run, TrainConfig, check_device, train
+from lrkit.environment import check_device
+from lrkit.train.engine import Run, TrainConfig, train
 
 __all__ = [
     "DEFAULT_BUDGET_FRACTIONS",

@@ -150,8 +150,8 @@ def make_optimizer(name: str, params, *, policy, lr0: float, weight_decay: float
 
 
 def environment(device: str) -> dict:
-    """:func:`lrkit.train.engine.environment` plus the keys fine-tuning records have always carried."""
-    from lrkit.train.engine import environment as base
+    """:func:`lrkit.environment.environment` plus the keys fine-tuning records have always carried."""
+    from lrkit.environment import environment as base
 
     env = dict(base(str(device)), machine=platform.machine(), processor=platform.processor() or platform.machine(),
                threads=torch.get_num_threads())
@@ -197,7 +197,7 @@ def finetune(cfg: FinetuneConfig, *, model=None, tokenizer=None, examples: Optio
     from tqdm.auto import tqdm
 
     from lrkit.db.recorder import RunRecorder
-    from lrkit.train.engine import check_device
+    from lrkit.environment import check_device
 
     check_device(cfg.device)  # a missing device or bad data fail before the model loads
     if examples is None:

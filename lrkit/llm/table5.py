@@ -90,7 +90,7 @@ def reproduce_table5(profile: str = "quick", out: str | Path = "out/table5", *, 
     """
     import pandas as pd
 
-    from lrkit.train.engine import check_device
+    from lrkit.environment import check_device
 
     from .data import load_instructions
     from .eval import evaluate

@@ -378,14 +378,14 @@ def bench_mopt(sizes, device, steps: int = 20, warmup: int = 3, out: list | None
 def _device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    from lrkit.train.engine import _cpu_name
+    from lrkit.environment import cpu_name as _cpu_name
 
     return f"{_cpu_name()} ({torch.get_num_threads()} threads)"
 
 
 def _env(device) -> dict:
     """:func:`lrkit.train.engine.environment` (versions, device, CPU/GPU name), dated by the day."""
-    from lrkit.train.engine import environment
+    from lrkit.environment import environment
 
     env = environment(str(device))
     return dict(env, date=env["date"][:10])

@@ -64,6 +64,7 @@ def summarise(recipe: Recipe, results: list[dict], profile: str = "full") -> lis
             "failure": next((r.get("message") or "no message" for r in recs if r["status"] == "failed"), None),
             "reused": sum(bool(r.get("reused_from")) for r in recs),
             "wall_time_s": sum(r["summary"]["wall_time_s"] for r in recs),
+            **({"other_numerics": True} if any(r.get("other_numerics") for r in recs) else {}),
         })
     if recipe.speedup_over == "budget":
         for r, res in zip(table, results):
@@ -99,6 +100,45 @@ def environment_line(results: list[dict]) -> str:
     return f"{len(envs)} runs on {'; '.join(where)}, {when}"
 
 
+def runtime_of(record: dict) -> dict:
+    """How a run executed (device, threads, channels-last, compile, denormal flushing), from its record:
+    the runtime block of its environment, or, in records written before it existed, the config's
+    runtime fields and the thread count the environment names."""
+    cfg, env = record.get("config") or {}, record.get("environment") or {}
+    rt = dict(env.get("runtime") or {k: cfg.get(k) for k in ("device", "channels_last", "compile", "flush_denormal")})
+    rt["threads"] = env.get("torch_threads") or rt.get("threads") or cfg.get("threads")
+    rt.pop("data_root", None)
+    return {k: rt.get(k) for k in ("device", "threads", "channels_last", "compile", "flush_denormal")}
+
+
+def runtime_lines(results: list[dict]) -> list[str]:
+    """Markdown lines naming how the runs of a table executed and which code made them, where they
+    differ: one line per runtime (device, threads, channels-last, compile, denormal flushing) with its
+    number of runs, and the commits; rows whose runs were made by another numerics version are marked †."""
+    recs = [r for res in results for r in res["records"] if r.get("status") != "failed" and r.get("config")]
+    lines = []
+    runtimes: dict[str, int] = {}
+    for r in recs:
+        rt = runtime_of(r)
+        text = ", ".join(f"{k}={v}" for k, v in rt.items() if v not in (None, False) or k == "flush_denormal")
+        runtimes[text] = runtimes.get(text, 0) + 1
+    if len(runtimes) > 1:
+        lines += ["", "Runs of this table differ in how they executed (runtime; not part of a run's key): "
+                  + "; ".join(f"{n} with {text}" for text, n in sorted(runtimes.items(), key=lambda x: -x[1])) + "."]
+    commits: dict[str, int] = {}
+    for r in recs:
+        env = r.get("environment") or {}
+        c = env.get("commit")
+        name = (c[:10] + ("+dirty" if env.get("dirty") else "")) if c else (
+            f"source {env['source_hash']}" if env.get("source_hash") else "code not recorded")
+        commits[name] = commits.get(name, 0) + 1
+    if recs and (len(commits) > 1 or "code not recorded" not in commits):
+        lines += ["", "Code: " + "; ".join(f"{n} run{'s' if n > 1 else ''} of {c}" for c, n in sorted(commits.items())) + "."]
+    if any(r.get("other_numerics") for r in recs):
+        lines += ["", "† reused runs of another numerics version (asked for): they were not made by this code's numbers."]
+    return lines
+
+
 def markdown(recipe: Recipe, table: list[dict], profile: str, results: list[dict]) -> str:
     lines = [f"# {recipe.title}", "", f"Profile `{profile}`: {environment_line(results)}. Paper: {recipe.source}.", ""]
     if profile != "full":
@@ -106,7 +146,7 @@ def markdown(recipe: Recipe, table: list[dict], profile: str, results: list[dict
         lines += [f"{profile.capitalize()} profile: shorter budget{fewer} than the paper — compare trends, not digits.", ""]
     reused = sum(r["reused"] for r in table)
     if reused:
-        lines += [f"{reused} of the runs were reused from the run store (same config, seed and device).", ""]
+        lines += [f"{reused} of the runs were reused from the run store (same task and seed).", ""]
     if recipe.metric == "iterations_to_target":
         target = table[0]["target"] if table else recipe.target_for(profile)
         if recipe.speedup_over == "budget":
@@ -141,6 +181,7 @@ def markdown(recipe: Recipe, table: list[dict], profile: str, results: list[dict
     if len({r["optimizer"] for r in table}) > 1:
         lines += ["", *side_by_side(table)]
     lines += failures(table)
+    lines += runtime_lines(results)
     lines += ["", group_means(table)]
     speed = throughput(results)
     if speed:
@@ -179,6 +220,7 @@ def throughput(results: list[dict]) -> str:
 def _label(r: dict) -> str:
     """The policy (and what it ran as on a rescaled budget), then the paper's own name for the row."""
     s = f"`{r['policy']}`" if r["policy"] == r["run_policy"] else f"`{r['policy']} (ran as {r['run_policy']})`"
+    s += " †" if r.get("other_numerics") else ""
     return f"{s} — {r['label']}" if r.get("label") else s
 
 

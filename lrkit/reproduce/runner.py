@@ -8,38 +8,39 @@ from pathlib import Path
 
 from lrkit.reproduce.recipe import Recipe, get_recipe
 from lrkit.reproduce.report import markdown, plot, summarise
-from lrkit.reproduce.store import RunStore
 
 
 def reproduce(name: str, profile: str = "quick", repeats: int = 1, device: str = "cpu", out: str | Path = "out",
               progress: bool = True, threads: int | None = None, data=None, only: list[str] | None = None,
               resume: bool = False, reuse=(), cache: str | Path | None = None, missing: str = "train",
-              speed: dict | None = None) -> dict:
+              speed: dict | None = None, other_numerics: bool = False, executor=None, workers: int | None = None,
+              db=None) -> dict:
     """Run every row of a table's profile ``repeats`` times; write results.json, table.md and curves.png.
 
-    only: run just the rows whose policy is one of these specs (as written in the table).
-    resume: reuse the finished runs already in ``out/results.json`` (an interrupted table goes on
-    where it stopped); every write then keeps the stored runs of the rows not run (yet) in this call,
-    so neither an interrupt nor ``only`` drops what the file held. reuse: more run records to take
-    finished runs from (files or folders, e.g. ``reproductions/results``). cache: a folder of run records read and written, shared between
-    tables and sessions (default: ``$LRKIT_RUN_CACHE`` if set). A run is reused only when its whole
-    config matches (policy, optimizer, budget, seed, device…); see :mod:`lrkit.reproduce.store`.
-    Every reused result records where it came from (``reused_from``, see :func:`provenance`).
+    The runs go through the execution layer (:func:`lrkit.run.execute`): this function plans them
+    (rows × seeds) and reduces the records to the table. only: run just the rows whose policy is one of
+    these specs (as written in the table). resume: reuse the finished runs already in
+    ``out/results.json`` (an interrupted table goes on where it stopped); every write then keeps the
+    stored runs of the rows not run (yet) in this call, so neither an interrupt nor ``only`` drops what
+    the file held. reuse: more run records to take finished runs from (files or folders, e.g.
+    ``reproductions/results``). cache: a folder of run records read and written, shared between tables
+    and sessions (default: ``$LRKIT_RUN_CACHE`` if set). A run is reused only when its task matches
+    (policy, optimizer, budget, seed…) and it was made by the current numerics version
+    (:mod:`lrkit.numerics`); ``other_numerics=True`` reuses runs of another version too, and the table
+    marks those rows. Every reused result records where it came from (``reused_from``, see
+    :func:`provenance`); every run trained here records the table it was trained for (``trained_for``).
     missing: ``"train"`` (default) runs what the store does not hold; ``"skip"`` only shows the stored
     runs and lists the others as "not run" (how the committed notebooks open without training for hours).
     speed: how the runs execute, ``{"channels_last": bool, "compile": mode, "flush_denormal": bool}``
-    (TrainConfig fields; see ``lrkit bench train`` and :mod:`lrkit.train.denormal`); they are part of a
-    run's config, so its record says how it ran.
+    (runtime fields of TrainConfig; see ``lrkit bench train`` and :mod:`lrkit.train.denormal`): they are
+    recorded in each record and shown by the table when its runs differ in them, but are not part of
+    a run's key. executor / workers: where the runs train (:func:`lrkit.run.make_executor`; default in
+    this process). db: a policy database every trained run is recorded in.
     """
-    from tqdm.auto import tqdm
-
-    from lrkit.train import TrainConfig, train
-    from lrkit.train.engine import check_device
+    from lrkit.run import RunStore, execute
 
     if missing not in ("train", "skip"):
         raise ValueError(f"missing must be 'train' or 'skip', got {missing!r}")
-    if missing == "train":
-        check_device(device)  # before any row: a device this machine lacks is an error, not a table of failed rows
     if not isinstance(repeats, int) or isinstance(repeats, bool) or repeats < 1:
         raise ValueError(f"repeats must be an int >= 1, got {repeats!r}")
     speed = dict(speed or {})
@@ -52,64 +53,63 @@ def reproduce(name: str, profile: str = "quick", repeats: int = 1, device: str =
     runs = recipe.runs(profile, only)
     every_row = recipe.runs(profile) if only else runs
     out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
     # the table's own results first: the store keeps the first record of a run, so a resumed table
     # names its own file as the source of its runs, not another table's copy of them
     sources = ([out_dir / "results.json"] if resume else []) + list(reuse)
     store = RunStore(sources, cache=cache if cache is not None else os.environ.get("LRKIT_RUN_CACHE") or None)
-    finished: dict[int, dict] = {}  # position in every_row -> its result
     position = {id(spec): next(i for i, s in enumerate(every_row) if s == spec) for spec in runs}
+    trained_for = f"{recipe.id}/{profile}"
 
-    def stored(spec) -> dict | None:  # a row's finished runs in the store, without training
+    def config(spec, rep: int) -> dict:
+        return dict(spec["config"], **speed, device=device, seed=rep, threads=threads)
+
+    def reduce(spec, outcomes) -> dict:  # a row's records, as results.json holds them
         records = []
-        for rep in range(repeats):
-            try:
-                rec, origin = store.lookup(dict(spec["config"], **speed, device=device, seed=rep, threads=threads))
-            except ValueError:  # a row whose config is invalid has no runs (it is recorded as failed when run)
-                return None
-            if rec is not None:
-                records.append(dict(rec, reused_from=provenance(rec, origin, out_dir)))
-        return {"config": spec["config"], "row": spec["row"], "records": records} if records else None
+        for o in outcomes:
+            if o.record is None:
+                continue
+            rec = dict(o.record)
+            if o.reused:
+                rec["reused_from"] = provenance(rec, o.origin, out_dir)
+                if o.other_numerics:
+                    rec["other_numerics"] = True
+            elif rec.get("status") != "failed":
+                rec.setdefault("trained_for", trained_for)
+            if o.stale:
+                rec["stale_numerics"] = list(o.stale)
+            records.append(rec)
+        return {"config": spec["config"], "row": spec["row"], "records": records}
 
-    def results() -> list:  # the rows run so far and, on resume, the stored runs of the others
-        out = []
-        for i, spec in enumerate(every_row):
-            res = finished.get(i) or (stored(spec) if resume else None)
-            if res is not None:
-                out.append(res)
-        return out
+    def stored_rows() -> dict[int, dict]:  # on resume: the rows of every_row not run in this call, as stored
+        if not resume:
+            return {}
+        others = [spec for spec in every_row if all(spec is not s for s in runs)]
+        plan = [config(spec, rep) for spec in others for rep in range(repeats)]
+        got = execute(plan, store=store, missing="skip", other_numerics=other_numerics, progress=False)
+        rows = {}
+        for k, spec in enumerate(others):
+            row = reduce(spec, [o for o in got[k * repeats:(k + 1) * repeats] if o.reused])
+            if row["records"]:
+                rows[next(i for i, s in enumerate(every_row) if s is spec)] = row
+        return rows
 
-    shared_data = data
-    bar = tqdm(total=len(runs) * repeats, desc=f"{recipe.id} ({profile})", disable=not progress)
-    for spec in runs:
-        records = []
-        for rep in range(repeats):
-            cfg = dict(spec["config"], **speed, device=device, seed=rep, threads=threads)
-            try:
-                tc = TrainConfig.from_dict(cfg)
-                done, origin = store.lookup(cfg)
-                if done is not None:
-                    rec = dict(done, reused_from=provenance(done, origin, out_dir))
-                elif missing == "skip":
-                    bar.update(1)
-                    continue
-                else:
-                    if shared_data is None:
-                        from lrkit.train.data import load_dataset
+    finished = stored_rows()
+    plan = [config(spec, rep) for spec in runs for rep in range(repeats)]
+    outcomes: dict[int, object] = {}
 
-                        shared_data = load_dataset(tc.dataset, root=tc.data_root)
-                    rec = json.loads(train(tc, data=shared_data, progress=progress).to_json())
-                    store.add(rec)
-                records.append(rec)
-            except Exception as e:  # a failed run is recorded; the table goes on
-                records.append({"status": "failed", "message": f"{type(e).__name__}: {e}", "config": cfg,
-                                "summary": {"wall_time_s": 0.0}, "curves": {"lr": [], "loss": []},
-                                "evals": {"iteration": [], "top1": []}})
-            bar.update(1)
-        finished[position[id(spec)]] = {"config": spec["config"], "row": spec["row"], "records": records}
-        _write(out_dir, recipe, profile, results())  # nothing computed is lost if a later row fails
-    bar.close()
-    return _write(out_dir, recipe, profile, results(), plots=True)
+    def on_outcome(i: int, outcome) -> None:  # write the table as each row completes: nothing computed is lost
+        outcomes[i] = outcome
+        k = i // repeats
+        if all(k * repeats + r in outcomes for r in range(repeats)):
+            spec = runs[k]
+            finished[position[id(spec)]] = reduce(spec, [outcomes[k * repeats + r] for r in range(repeats)])
+            if missing == "train":
+                _write(out_dir, recipe, profile, [finished[j] for j in sorted(finished)])
+
+    execute(plan, executor=executor, workers=workers, store=store, db=db, source=f"reproduce:{trained_for}",
+            data=data, missing=missing, other_numerics=other_numerics, progress=progress,
+            desc=f"{recipe.id} ({profile})", on_outcome=on_outcome)
+    return _write(out_dir, recipe, profile, [finished[j] for j in sorted(finished)], plots=True)
 
 
 def provenance(record: dict, origin: str, out_dir: Path) -> str:
@@ -139,6 +139,7 @@ def provenance(record: dict, origin: str, out_dir: Path) -> str:
 
 
 def _write(out_dir: Path, recipe: Recipe, profile: str, results: list, plots: bool = False) -> dict:
+    out_dir.mkdir(parents=True, exist_ok=True)
     table = summarise(recipe, results, profile)
     doc = {"recipe": recipe.id, "title": recipe.title, "source": recipe.source, "profile": profile,
            "metric": recipe.metric, "target": recipe.target_for(profile), "table": table, "results": results}

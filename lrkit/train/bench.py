@@ -139,8 +139,8 @@ def bench_train(recipes=("table5", "table6"), variants=("eager", "channels_last"
 
 
 def _env(device: torch.device) -> dict:
-    """:func:`lrkit.train.engine.environment` plus the keys this table prints (threads, the day)."""
-    from .engine import environment
+    """:func:`lrkit.environment.environment` plus the keys this table prints (threads, the day)."""
+    from lrkit.environment import environment
 
     env = environment(str(device))
     return dict(env, threads=env["torch_threads"], cuda=torch.version.cuda, date=env["date"][:10])

@@ -10,186 +10,19 @@ With ``mopt_every`` set, a :class:`MoptProbe` measures the M-opt LR (004 §4.2, 
 from __future__ import annotations
 
 import dataclasses
-
 import os
-import platform
 import random
-import sys
 import threading
-import time
-from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from lrkit.environment import check_device, environment
 from lrkit.optim.mopt import mopt_lr
 
+from .config import AUGMENT, COMPILE_MODES, NORMALIZE, OPTIMIZERS, TrainConfig  # noqa: F401
 from .monitor import LRMonitor, RunRecord
-
-OPTIMIZERS = ("sgd", "momentum", "adam", "fused_adam")
-COMPILE_MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
-NORMALIZE = ("scale", "standardize", "mean")
-AUGMENT = (None, "crop_flip")
-
-
-def check_device(device) -> torch.device:
-    """``torch.device(device)`` if torch can train on it here, else a ValueError naming the device,
-    the reason and the devices this machine has: a string that is not a device ("gpu"), CUDA
-    asked of a CPU-only torch build or where no GPU is visible, a GPU index past the last one, or
-    MPS where it is absent. Runs and sweeps call it before any work, so a wrong ``--device`` fails
-    at once instead of as a "failed" row or trial per configuration."""
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError, ValueError):
-        raise ValueError(f"device {device!r} is not a torch device string; e.g. 'cpu', 'cuda' or 'cuda:1'") from None
-    here = ["cpu"]
-    if torch.cuda.is_available():
-        here += ["cuda"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        here.append("mps")
-    if dev.type == "cuda":
-        if torch.version.cuda is None and torch.version.hip is None:
-            why = f"this torch ({torch.__version__}) is built without CUDA"
-        elif not torch.cuda.is_available():
-            why = "torch sees no CUDA GPU (CUDA_VISIBLE_DEVICES, driver?)"
-        elif dev.index is not None and dev.index >= torch.cuda.device_count():
-            why = f"there are only {torch.cuda.device_count()} CUDA device(s)"
-        else:
-            return dev
-        raise ValueError(f"device {device!r}: {why}; devices here: {', '.join(here)}")
-    if dev.type == "mps" and "mps" not in here:
-        raise ValueError(f"device {device!r}: MPS is not available; devices here: {', '.join(here)}")
-    return dev
-
-
-@dataclass
-class TrainConfig:
-    """One training run. Iterations are optimizer steps; accuracies are fractions in [0, 1]."""
-
-    dataset: str = "mnist"
-    model: str = "lenet"
-    optimizer: str = "momentum"  # sgd | momentum (0.9) | adam | fused_adam (lrkit FusedAdam: the schedule runs in the step)
-    policy: str = "FIX(k=0.01)"
-    iters: int = 10000
-    batch_size: int = 100
-    eval_every: int = 500
-    eval_batch_size: int = 1000
-    target_acc: float | None = None
-    stop_at_target: bool = False
-    momentum: float = 0.9
-    weight_decay: float = 0.0005
-    betas: tuple = (0.9, 0.999)
-    eps: float = 1e-8
-    normalize: str = "scale"  # scale: ×1/256 (Caffe LeNet); standardize: (x/255 − mean)/std; mean: x − 255·mean (Caffe cifar10)
-    augment: str | None = None  # None | crop_flip (pad-4 random crop + horizontal flip)
-    seed: int = 0
-    device: str = "cpu"
-    threads: int | None = None
-    data_root: str | None = None
-    divergence_factor: float = 10.0
-    channels_last: bool = False
-    mopt_every: int | None = None  # measure the M-opt LR η* (004 Formula 7) every M iterations; observes only
-    layer_mults: bool = False  # the model's Caffe prototxt lr_mult / decay_mult per parameter (CNN3)
-    eval_samples: int | None = None  # evaluate on the first N test samples only (quick profiles); None: all
-    compile: str | None = None  # torch.compile the model with this mode (COMPILE_MODES; "reduce-overhead": CUDA graphs)
-    flush_denormal: bool = False  # CPU: subnormal floats flushed to 0 on every torch thread (lrkit.train.denormal; Adam speed)
-
-    def __post_init__(self):
-        self.validate()
-
-    def validate(self) -> None:
-        def bad(name, rule):
-            raise ValueError(f"TrainConfig: field '{name}' must be {rule}, got {getattr(self, name)!r}")
-
-        if self.optimizer not in OPTIMIZERS:
-            bad("optimizer", "one of " + ", ".join(OPTIMIZERS))
-        if self.normalize not in NORMALIZE:
-            bad("normalize", "one of " + ", ".join(NORMALIZE))
-        if self.layer_mults and self.optimizer == "fused_adam":
-            bad("layer_mults", "False with optimizer 'fused_adam' (its schedule has one LR per group and no multipliers)")
-        try:
-            torch.device(self.device)  # the format only: a record from a GPU machine still loads on a CPU one
-        except (RuntimeError, TypeError, ValueError):
-            bad("device", "a torch device string, e.g. 'cpu', 'cuda' or 'cuda:1'")
-        from .models import MODELS
-
-        if not isinstance(self.model, str) or self.model.strip().lower() not in MODELS:
-            bad("model", "one of " + ", ".join(MODELS) + " (case-insensitive)")
-        if self.compile not in COMPILE_MODES:
-            bad("compile", "None or one of " + ", ".join(repr(m) for m in COMPILE_MODES[1:]))
-        if not isinstance(self.flush_denormal, bool):
-            bad("flush_denormal", "True or False")
-        if self.augment not in AUGMENT:
-            bad("augment", "None or 'crop_flip'")
-        for name in ("iters", "batch_size", "eval_every", "eval_batch_size"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
-                bad(name, "an int > 0")
-        n = self.eval_samples
-        if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
-            bad("eval_samples", "None or an int >= 1 (the first N test samples)")
-        m = self.mopt_every
-        if m is not None and (not isinstance(m, int) or isinstance(m, bool) or m < 2):
-            bad("mopt_every", "None or an int >= 2 (iterations between M-opt measurements)")
-        if self.target_acc is not None and not 0 < self.target_acc <= 1:
-            bad("target_acc", "a fraction in (0, 1] (e.g. 0.991 for 99.1%)")
-        if self.stop_at_target and self.target_acc is None:
-            bad("stop_at_target", "False unless target_acc is set")
-        if not 0 <= self.momentum < 1:
-            bad("momentum", "in [0, 1)")
-        if self.weight_decay < 0:
-            bad("weight_decay", ">= 0")
-        self.betas = tuple(self.betas)
-        from lrkit.policies import parse
-
-        parse(self.policy)  # raises PolicyError naming the policy and parameter
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ValueError(f"TrainConfig: unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(names))}")
-        return cls(**d)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["betas"] = list(self.betas)
-        return d
-
-
-def environment(device: str) -> dict:
-    """Where a run ran: versions and the device, for the result record."""
-    import lrkit
-
-    env = {
-        "lrkit": lrkit.__version__,
-        "torch": torch.__version__,
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "device": device,
-        "torch_threads": torch.get_num_threads(),
-        "cpu_count": os.cpu_count(),
-        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-    if device.startswith("cuda") and torch.cuda.is_available():
-        env["device_name"] = torch.cuda.get_device_name(torch.device(device))
-        env["cuda"] = torch.version.cuda
-    else:
-        env["device_name"] = _cpu_name()
-    return env
-
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "cpu"
 
 
 def seed_everything(seed: int) -> None:
@@ -377,7 +210,7 @@ class Run:
         else:
             params = self.model.parameters()
         self.optimizer = make_optimizer(cfg, params, lr=policy(0))
-        record = RunRecord(config=cfg.to_dict(), environment=environment(str(self.device)))
+        record = RunRecord(config=cfg.to_dict(), environment=environment(str(self.device), cfg.runtime.to_dict()))
         self.monitor = LRMonitor(policy, self.optimizer, target_acc=cfg.target_acc, stop_at_target=cfg.stop_at_target,
                                  divergence_factor=cfg.divergence_factor, record=record)
         self.progress = progress

@@ -124,7 +124,7 @@ def run_local(cfgs: Sequence[dict], workers: int = 1, on_result: Callable[[int, 
     from tqdm.auto import tqdm
 
     from lrkit.train.data import check_dataset_name, load_dataset
-    from lrkit.train.engine import check_device
+    from lrkit.environment import check_device
 
     # before any trial (not a search of trials that all "failed"): the devices and dataset names, and
     # here in this process the datasets themselves (absent data, no torchvision)

@@ -1,4 +1,4 @@
-"""The Ray Tune executor: the same trials as the local executor, as Ray Tune trials.
+"""The Ray Tune executor: the runs of a plan as Ray Tune trials, on this machine or a cluster.
 
 Uses Ray Tune's current API: ``tune.Tuner`` over a ``tune.grid_search`` of the trial configs,
 ``tune.report`` from the trainable (after every eval — ``top1`` — and once more at the end with the
@@ -17,9 +17,13 @@ import tempfile
 import uuid
 from typing import Callable, Sequence
 
+from .records import failed_record
+
 # Tune pickles its callbacks with the experiment state: the callback keeps a token, the driver-side
 # sink (which holds a database connection) stays here.
 _SINKS: dict[str, Callable[[int, dict], None]] = {}
+#: the one line a missing Ray gives (the CLI prints it and exits 2)
+MISSING_RAY = "the ray executor needs Ray Tune, which is not installed: pip install 'lrkit[ray]' (or 'ray[tune]')"
 
 
 try:  # the callback class must live at module level: Tune pickles it by reference
@@ -48,8 +52,6 @@ class _Deliver(_CallbackBase):
         if last.get("record_json"):
             sink(index, json.loads(last["record_json"]))
             return
-        from .search import failed_record
-
         if error:
             sink(index, failed_record(cfg, error))
             return
@@ -61,8 +63,7 @@ class _Deliver(_CallbackBase):
 def _trainable(config: dict) -> None:
     from ray import tune
 
-    from lrkit.train import TrainConfig
-    from lrkit.train.engine import Run
+    from .executors import train_config
 
     cfg = config["trial"]["cfg"]
     best = {"top1": -1.0}
@@ -71,14 +72,8 @@ def _trainable(config: dict) -> None:
         best["top1"] = max(best["top1"], float(top1))
         tune.report({"iteration": int(iteration), "top1": float(top1), "best_top1": best["top1"], "done": False})
 
-    try:
-        rec = Run(TrainConfig.from_dict(cfg), progress=False, db=False, on_eval=on_eval).run()
-        record = rec.to_json()
-        status = rec.status
-    except Exception as e:  # noqa: BLE001 - a failed trial is a result, the search goes on
-        from .search import failed_record
-
-        record, status = json.dumps(failed_record(cfg, e)), "failed"
+    rec = train_config(cfg, on_eval=on_eval)  # a run that raises comes back as a failed record
+    record, status = json.dumps(rec), rec["status"]
     tune.report({"iteration": -1, "top1": max(best["top1"], 0.0), "best_top1": best["top1"], "done": True,
                  "status": status, "record_json": record})
 
@@ -91,8 +86,8 @@ def run_ray(cfgs: Sequence[dict], on_result: Callable[[int, dict], None], *, add
     try:
         import ray
         from ray import tune
-    except ImportError as e:  # pragma: no cover - ray is a dependency of the tune extra
-        raise RuntimeError("the ray executor needs Ray Tune: pip install 'ray[tune]'") from e
+    except ImportError as e:
+        raise ImportError(MISSING_RAY) from e
     if gpus_per_trial < 0 or cpus_per_trial <= 0:
         raise ValueError(f"run_ray: cpus_per_trial must be > 0 and gpus_per_trial >= 0, got {cpus_per_trial}, "
                          f"{gpus_per_trial}")
@@ -121,3 +116,26 @@ def run_ray(cfgs: Sequence[dict], on_result: Callable[[int, dict], None], *, add
         tuner.fit()
     finally:
         _SINKS.pop(token, None)
+
+
+class Ray:
+    """The Ray Tune executor (see the module doc); ``options``: keyword arguments of :func:`run_ray`."""
+
+    name = "ray"
+
+    def __init__(self, env: dict | None = None, **options):
+        try:
+            import ray  # noqa: F401
+            from ray import tune  # noqa: F401
+        except ImportError as e:
+            raise ImportError(MISSING_RAY) from e
+        self.env = env
+        self.options = options
+
+    def run(self, cfgs: Sequence[dict], on_result: Callable[[int, dict], None], data: dict | None = None,
+            progress: bool = False) -> None:
+        import os
+
+        env = self.env if self.env is not None else {k: v for k, v in os.environ.items()
+                                                     if k.startswith("LRKIT_") and k != "LRKIT_DB_URL"}
+        run_ray(list(cfgs), on_result=on_result, env=env, **self.options)

@@ -1,0 +1,104 @@
+"""Executors: where the runs of a plan train. Each takes TrainConfig dicts and hands back one record per
+config, through ``on_result(index, record)`` as each finishes; a run that raises comes back as a failed
+record (:func:`lrkit.run.records.failed_record`) and the others go on.
+
+* :class:`InProcess` — one after another in this process, sharing the loaded data sets.
+* :class:`ProcessPool` — ``workers`` spawned processes; CUDA runs spread over the GPUs, CPU runs get an
+  equal share of the cores unless their config sets ``threads``.
+* :class:`lrkit.run.ray.Ray` — Ray Tune trials, on this machine or a cluster.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable, Sequence
+
+from .records import as_dict, failed_record
+
+OnResult = Callable[[int, dict], None]
+
+
+def train_config(cfg: dict, data=None, progress: bool = False, on_eval=None) -> dict:
+    """Train one config (with an already loaded data set, if given) and return its record as a dict; a
+    run that raises becomes a failed record. Every executor trains through here."""
+    import lrkit.train as engine  # looked up at call time: one place to replace the training in tests
+
+    try:
+        from lrkit.train import TrainConfig
+
+        tc = TrainConfig.from_dict(cfg)
+        if on_eval is None:
+            return as_dict(engine.train(tc, data=data, progress=progress, db=False))
+        from lrkit.train.engine import Run
+
+        return as_dict(Run(tc, data=data, progress=progress, db=False, on_eval=on_eval).run())
+    except Exception as e:  # noqa: BLE001 - recorded, not raised: the plan goes on
+        return failed_record(cfg, e)
+
+
+class InProcess:
+    """Train one config after another in this process; ``data``: loaded data sets by (name, root)."""
+
+    name = "in-process"
+
+    def run(self, cfgs: Sequence[dict], on_result: OnResult, data: dict | None = None, progress: bool = False) -> None:
+        data = data or {}
+        for i, cfg in enumerate(cfgs):
+            on_result(i, train_config(cfg, data.get((cfg.get("dataset"), cfg.get("data_root"))), progress=progress))
+
+
+def place(cfg: dict, i: int, workers: int) -> dict:
+    """Run ``i`` of a process pool: on its own CUDA device when the config asks for ``cuda`` and there
+    are several (round robin); on the CPU with its config's threads, or an equal share of the cores."""
+    if str(cfg.get("device", "cpu")).startswith("cuda"):
+        import torch
+
+        n = torch.cuda.device_count()
+        if n > 1 and cfg.get("device") == "cuda":
+            return {**cfg, "device": f"cuda:{i % n}"}
+        return cfg
+    if cfg.get("threads") is None:
+        return {**cfg, "threads": max(1, (os.cpu_count() or 1) // workers)}
+    return cfg
+
+
+class ProcessPool:
+    """Train the configs in ``workers`` spawned processes (each loads its own data)."""
+
+    name = "process-pool"
+
+    def __init__(self, workers: int):
+        if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+            raise ValueError(f"ProcessPool: field 'workers' must be an int >= 1, got {workers!r}")
+        self.workers = workers
+
+    def run(self, cfgs: Sequence[dict], on_result: OnResult, data: dict | None = None, progress: bool = False) -> None:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        with ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("spawn")) as ex:
+            futures = {ex.submit(train_config, place(c, i, self.workers)): i for i, c in enumerate(cfgs)}
+            for f in as_completed(futures):
+                i = futures[f]
+                try:
+                    rec = f.result()
+                except Exception as e:  # noqa: BLE001 - a worker that died (e.g. out of memory) fails its run only
+                    rec = failed_record(cfgs[i], e)
+                on_result(i, rec)
+
+
+EXECUTORS = ("local", "ray")
+
+
+def make_executor(name: str = "local", workers: int | None = None, **ray_options):
+    """``"local"``: :class:`InProcess` (``workers`` 1 or None) or :class:`ProcessPool`; ``"ray"``:
+    :class:`lrkit.run.ray.Ray` with ``ray_options``. A missing Ray is one ImportError naming the extra."""
+    if name not in EXECUTORS:
+        raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {name!r}")
+    if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 1):
+        raise ValueError(f"executor: field 'workers' must be an int >= 1, got {workers!r}")
+    if name == "ray":
+        from .ray import Ray
+
+        return Ray(**ray_options)
+    return InProcess() if (workers or 1) <= 1 else ProcessPool(workers)
