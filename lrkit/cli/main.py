@@ -30,6 +30,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: optional dependencies by top-level module, and the extra that installs each
+EXTRAS = {"ray": "ray", "transformers": "llm", "accelerate": "llm", "peft": "llm", "gguf": "llm", "safetensors": "llm",
+          "sentencepiece": "llm", "psycopg": "postgres", "lm_eval": "test", "lightning": "test"}
+
+
+def missing_extra(error: ImportError) -> str | None:
+    """The one line for an optional dependency that is not installed (naming the extra), else None."""
+    name = (getattr(error, "name", None) or "").split(".")[0]
+    cause = error.__cause__ if isinstance(error.__cause__, ImportError) else None
+    if name not in EXTRAS and cause is not None:
+        name = (getattr(cause, "name", None) or "").split(".")[0]
+    if name not in EXTRAS:
+        return None
+    return f"lrkit: this needs {name}, which is not installed: pip install 'lrkit[{EXTRAS[name]}]'"
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -41,7 +57,14 @@ def main(argv=None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    return args.func(args)
+    try:
+        return args.func(args)
+    except ImportError as e:  # an optional dependency the command needs: one line, not a traceback
+        line = missing_extra(e)
+        if line is None:
+            raise
+        print(line, file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

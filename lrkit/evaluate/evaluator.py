@@ -12,7 +12,8 @@ ranking's ``robustness`` metric sees the seeds.
 
 from __future__ import annotations
 
-from lrkit.train.engine import TrainConfig, train
+from lrkit.train.engine import TrainConfig
+from lrkit.train.monitor import RunRecord
 
 from .metrics import LAMBDAS, cost, lambda_drop, mean_std, robust_score, utility
 
@@ -35,13 +36,12 @@ def evaluate_policy(cfg: TrainConfig | dict, *, seeds=(0, 1, 2), lams=LAMBDAS, t
     policy = parse(cfg.policy)
     base = cfg.to_dict()
     base.update(policy=str(policy), target_acc=target_acc, stop_at_target=False)
-    records = {}
-    for s in seeds:
-        records[("seed", s)] = train(TrainConfig.from_dict({**base, "seed": s}), data=data, progress=progress, db=db)
-    for lam in lams:
-        spec = str(SCALE(lam=lam, policy=policy))
-        records[("lam", lam)] = train(TrainConfig.from_dict({**base, "seed": seeds[0], "policy": spec}), data=data,
-                                      progress=progress, db=db)
+    from lrkit.run import execute
+
+    plan = {("seed", s): {**base, "seed": s} for s in seeds}
+    plan.update({("lam", lam): {**base, "seed": seeds[0], "policy": str(SCALE(lam=lam, policy=policy))} for lam in lams})
+    outcomes = execute(list(plan.values()), db=db, data=data, progress=progress, desc=str(policy))
+    records = {k: RunRecord.from_dict(o.record) for k, o in zip(plan, outcomes)}
     seed_recs = [records[("seed", s)] for s in seeds]
     utils = [utility(r) for r in seed_recs]
     out_u = {}

@@ -28,7 +28,6 @@ import copy
 import dataclasses
 import json
 import math
-import time
 import warnings
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
@@ -39,8 +38,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from lrkit.environment import check_device
-from lrkit.train.engine import Run, TrainConfig, train
+from lrkit.run import execute, preflight
+from lrkit.train.engine import Run, TrainConfig
 
 __all__ = [
     "DEFAULT_BUDGET_FRACTIONS",
@@ -365,10 +364,8 @@ def range_test_grid(base_cfg: TrainConfig | dict, ks: Sequence[float] | None = N
     warning (``note``), and when no range exists ``lo``/``hi`` are None and ``error`` says why.
     """
     import pandas as pd
-    from tqdm.auto import tqdm
 
     cfg = TrainConfig.from_dict(base_cfg) if isinstance(base_cfg, Mapping) else base_cfg
-    check_device(cfg.device)  # a device this machine lacks fails here, not as every run "failed"
     ks = _check_ks(default_ks() if ks is None else ks)
     if budgets is None:
         budgets = [max(1, int(round(f * cfg.iters))) for f in DEFAULT_BUDGET_FRACTIONS]
@@ -378,39 +375,27 @@ def range_test_grid(base_cfg: TrainConfig | dict, ks: Sequence[float] | None = N
     unknown = sorted(set(rule) - {"drop", "stable", "open_ok"})
     if unknown:
         raise ValueError(f"range_test_grid: unknown rule argument(s) {unknown}; allowed: drop, stable, open_ok")
-    if data is None:
-        from lrkit.train.data import load_dataset
-
-        data = load_dataset(cfg.dataset, root=cfg.data_root)
+    loaded = preflight([cfg.to_dict()], load=data is None)  # the device and data, before any run
+    data = data if data is not None else next(iter(loaded.values()))
     chance = 1.0 / data.num_classes
 
+    plan = [dataclasses.replace(cfg, policy=f"FIX(k={k!r})", iters=b, eval_every=b, seed=cfg.seed + r, target_acc=None,
+                                stop_at_target=False) for b in budgets for k in ks for r in range(repeats)]
+    outcomes = execute(plan, data=data, db=False, progress=progress, desc="range test")
     rows = []
-    bar = tqdm(total=len(ks) * len(budgets) * repeats, desc="range test", disable=not progress, leave=False)
-    for b in budgets:
-        for k in ks:
-            for r in range(repeats):
-                seed = cfg.seed + r
-                t0 = time.perf_counter()
-                row = {"k": k, "budget": b, "seed": seed, "top1": float("nan"), "status": "failed", "iterations": 0,
-                       "wall_s": 0.0, "message": ""}
-                try:
-                    run_cfg = dataclasses.replace(cfg, policy=f"FIX(k={k!r})", iters=b, eval_every=b, seed=seed,
-                                                  target_acc=None, stop_at_target=False)
-                    rec = train(run_cfg, data=data, progress=False)
-                    top1 = rec.summary.get("highest_top1")
-                    if rec.status == "diverged":
-                        evals = rec.evals.get("top1") or []
-                        top1 = evals[-1] if evals else chance
-                    row.update(status="diverged" if rec.status == "diverged" else "complete",
-                               top1=float("nan") if top1 is None else float(top1),
-                               iterations=int(rec.summary.get("iterations") or 0), message=rec.message or "")
-                except Exception as e:  # a failed run never loses the others
-                    row["message"] = f"{type(e).__name__}: {e}"
-                row["wall_s"] = time.perf_counter() - t0
-                rows.append(row)
-                bar.set_postfix(k=f"{k:.3g}", budget=b, top1=f"{row['top1']:.3f}", refresh=False)
-                bar.update(1)
-    bar.close()
+    for (b, k, r), o in zip(((b, k, r) for b in budgets for k in ks for r in range(repeats)), outcomes):
+        rec = o.record
+        row = {"k": k, "budget": b, "seed": cfg.seed + r, "top1": float("nan"), "status": "failed", "iterations": 0,
+               "wall_s": float((rec.get("summary") or {}).get("wall_time_s") or 0.0), "message": rec.get("message") or ""}
+        if rec["status"] != "failed":  # a failed run never loses the others: it stays a NaN point
+            top1 = rec["summary"].get("highest_top1")
+            if rec["status"] == "diverged":
+                evals = (rec.get("evals") or {}).get("top1") or []
+                top1 = evals[-1] if evals else chance
+            row.update(status="diverged" if rec["status"] == "diverged" else "complete",
+                       top1=float("nan") if top1 is None else float(top1),
+                       iterations=int(rec["summary"].get("iterations") or 0))
+        rows.append(row)
     runs = pd.DataFrame(rows, columns=_RUN_COLUMNS)
     config = cfg.to_dict()
     res = GridRangeResult(runs=runs, ks=ks, budgets=budgets, chance=chance, rule=dict(rule), config=config)

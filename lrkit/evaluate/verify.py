@@ -23,11 +23,11 @@ before training, so its schedule has the shape the stored result was obtained wi
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from lrkit.train.engine import TrainConfig, train
+from lrkit.train.engine import TrainConfig
+from lrkit.train.monitor import RunRecord
 
 
 @dataclass
@@ -94,31 +94,14 @@ def _summary(record, target: float) -> dict:
 
 
 def _train_many(cfgs: list[TrainConfig], workers: int, db, data) -> list:
-    """Train configs one after another, or in ``workers`` processes (spawned; each with an equal
-    share of the CPU threads, or its own CUDA device when the configs name cuda)."""
-    if workers <= 1 or len(cfgs) <= 1:
-        return [train(c, data=data, progress=True, db=db) for c in cfgs]
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
+    """Train configs through the execution layer: in this process, or in ``workers`` spawned processes
+    (each with an equal share of the CPU threads, or its own CUDA device when the configs name cuda);
+    every run is recorded in ``db``. Returns the run records in order (a run that raised: failed)."""
+    from lrkit.run import execute
 
-    import torch
-
-    n_cuda = torch.cuda.device_count()
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    jobs = []
-    for i, c in enumerate(cfgs):
-        d = c.to_dict()
-        if d["device"].startswith("cuda") and n_cuda > 1:
-            d["device"] = f"cuda:{i % n_cuda}"
-        d["threads"] = d["threads"] or threads
-        jobs.append(d)
-    url = db.url if hasattr(db, "url") else db
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as ex:
-        return list(ex.map(_train_job, jobs, [url] * len(jobs)))
-
-
-def _train_job(cfg: dict, db_url):
-    return train(TrainConfig.from_dict(cfg), progress=False, db=db_url if db_url else False)
+    outcomes = execute(cfgs, workers=workers, db=db, data=data if workers <= 1 else None,
+                       desc="verify")
+    return [RunRecord.from_dict(o.record) for o in outcomes]
 
 
 def verify(cfg: TrainConfig | dict, target_acc: float, *, db=None, n: int = 3, workers: int | None = None,
@@ -155,7 +138,7 @@ def verify(cfg: TrainConfig | dict, target_acc: float, *, db=None, n: int = 3, w
     # phase 1
     d = cfg.to_dict()
     d.update(policy=policy, target_acc=target_acc, stop_at_target=False, mopt_every=mopt_every or cfg.mopt_every)
-    rec = train(TrainConfig.from_dict(d), data=data, progress=True, db=db)
+    rec = _train_many([TrainConfig.from_dict(d)], 1, db, data)[0]
     v.records[policy] = rec
     v.phase1 = _summary(rec, target_acc)
     if rec.mopt and rec.mopt.get("iteration"):

@@ -384,7 +384,7 @@ def _device_name(device: torch.device) -> str:
 
 
 def _env(device) -> dict:
-    """:func:`lrkit.train.engine.environment` (versions, device, CPU/GPU name), dated by the day."""
+    """:func:`lrkit.environment.environment` (versions, device, CPU/GPU name), dated by the day."""
     from lrkit.environment import environment
 
     env = environment(str(device))

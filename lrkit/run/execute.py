@@ -19,6 +19,7 @@ what they share:
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -81,7 +82,7 @@ def execute(plan: Sequence, *, executor=None, workers: int | None = None, store:
     ``plan``: TrainConfig objects or dicts. ``executor``: an executor object, or ``"local"`` / ``"ray"``
     (:func:`lrkit.run.executors.make_executor`; ``workers`` > 1 gives a process pool); default in-process.
     ``store``: a :class:`RunStore` to reuse runs from and add trained runs to. ``db``: a
-    :class:`lrkit.db.Database` (or URL) every trained run is recorded in, under ``source`` and
+    :class:`lrkit.db.Database` (or URL; None: ``$LRKIT_DB_URL`` when set; False: none) every trained run is recorded in, under ``source`` and
     ``labels[i]`` (default ``run:<key>``); ``resume_db``: reuse the runs the database holds under those
     labels. ``data``: a loaded data set every config uses (else loaded once per name). ``missing``:
     ``"train"`` or ``"skip"`` (only stored runs; the others come back with ``record=None``).
@@ -102,6 +103,9 @@ def execute(plan: Sequence, *, executor=None, workers: int | None = None, store:
         raise ValueError(f"execute: field 'labels' must have one label per run ({len(cfgs)}), got {len(labels)}")
     labels = list(labels) if labels is not None else [
         "run:" + run_key(c) if i not in invalid else "run:invalid" for i, c in enumerate(cfgs)]
+    if db is None and os.environ.get("LRKIT_DB_URL"):
+        db = os.environ["LRKIT_DB_URL"]
+    db = None if db is False else db
     if db is not None and not hasattr(db, "record_run"):
         from lrkit.db import Database
 

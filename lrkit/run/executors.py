@@ -90,14 +90,14 @@ class ProcessPool:
 EXECUTORS = ("local", "ray")
 
 
-def make_executor(name: str = "local", workers: int | None = None, **ray_options):
+def make_executor(kind: str = "local", workers: int | None = None, **ray_options):
     """``"local"``: :class:`InProcess` (``workers`` 1 or None) or :class:`ProcessPool`; ``"ray"``:
     :class:`lrkit.run.ray.Ray` with ``ray_options``. A missing Ray is one ImportError naming the extra."""
-    if name not in EXECUTORS:
-        raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {name!r}")
+    if kind not in EXECUTORS:
+        raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {kind!r}")
     if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 1):
         raise ValueError(f"executor: field 'workers' must be an int >= 1, got {workers!r}")
-    if name == "ray":
+    if kind == "ray":
         from .ray import Ray
 
         return Ray(**ray_options)

@@ -9,7 +9,7 @@ Intel Xeon, CPU Adam training of CNN3 (CIFAR-10) slowed from 9 to 2.7 it/s betwe
 What it changes: results that would be subnormal become 0 (FTZ) and subnormal inputs read as 0
 (DAZ), so a value moves by less than 1.2e-38 — far below what a different thread count changes
 through the order of its sums, which is why, like ``threads``, it is not part of a run's key
-(:mod:`lrkit.reproduce.store`).
+(:mod:`lrkit.run.store`).
 
 The catch this module handles: FTZ/DAZ live in each thread's MXCSR register, and
 ``torch.set_flush_denormal`` sets only the calling thread's. Threads started later inherit it, but

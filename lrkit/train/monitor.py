@@ -16,7 +16,7 @@ import json
 import math
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -61,7 +61,14 @@ class RunRecord:
     @classmethod
     def load(cls, path) -> "RunRecord":
         with open(path) as f:
-            return cls(**json.load(f))
+            return cls.from_dict(json.load(f))
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunRecord":
+        """A record from its dict; keys that are not fields (``reused_from``, ``trained_for`` — what a
+        table adds about where a run came from) are left out."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
 
 
 def _finite(obj):

@@ -3,7 +3,7 @@ coefficient λ, follow-up grids, multi-policy composition, cost-effective tuning
 
     space.py          Trial, grid_trials, random_trials, follow_up_trials
     search.py         Search, run_search (local executor), SearchResult (summary, top_k, heatmap)
-    ray_executor.py   the same trials on Ray Tune (tune.Tuner, ASHA optional)
+    (executors)       the execution layer, lrkit.run: in-process, process pool, Ray Tune
     compose.py        MULTI compositions of candidate stages, Change-LR-On-Plateau compositions
 """
 

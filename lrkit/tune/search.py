@@ -3,7 +3,7 @@
 A :class:`Search` is the task (a :class:`~lrkit.train.TrainConfig` without policy and seed), the
 trials (:mod:`lrkit.tune.space`), the objective and the threads each trial uses. :func:`run_search`
 trains the trials on an executor — ``"local"`` (one after another in this process, or ``workers``
-spawned processes) or ``"ray"`` (:mod:`lrkit.tune.ray_executor`, Ray Tune) — and writes every
+spawned processes) or ``"ray"`` (:mod:`lrkit.run.ray`, Ray Tune) — and writes every
 finished trial to the policy database as soon as it finishes (label ``trial:<run key>``), so an
 interrupted search resumes without re-running finished trials (``resume=True``). Diverged trials
 are recorded as diverged and failed ones as failed, with their message; the search goes on.
@@ -21,18 +21,18 @@ search gives the same numbers for the same seeds wherever it runs.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Iterable
 
 import pandas as pd
 
 from .space import Trial
 
+from lrkit.run.executors import EXECUTORS
+from lrkit.run.records import USABLE
+
 OBJECTIVES = ("highest_acc", "cost")
-EXECUTORS = ("local", "ray")
-USABLE = ("complete", "diverged")
 
 
 @dataclass
@@ -83,73 +83,6 @@ class Search:
     @classmethod
     def from_dict(cls, d: dict) -> "Search":
         return cls(**d)
-
-
-# ---- executors -----------------------------------------------------------------------------
-
-def failed_record(cfg: dict, error: BaseException | str) -> dict:
-    """The record of a trial that raised (every executor records it as failed; the search goes on)."""
-    message = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
-    return {"config": cfg, "policy": cfg["policy"], "status": "failed", "message": message, "curves": {}, "evals": {},
-            "summary": {}}
-
-
-def _train_one(cfg: dict, data=None) -> dict:
-    """Train one trial (with an already loaded dataset, if given); a raising trial becomes a failed record."""
-    from lrkit.train import TrainConfig, train
-
-    try:
-        return json.loads(train(TrainConfig.from_dict(cfg), data=data, progress=False, db=False).to_json())
-    except Exception as e:  # noqa: BLE001 - recorded, not raised
-        return failed_record(cfg, e)
-
-
-def place(cfg: dict, i: int) -> dict:
-    """Trial ``i`` of a process pool on its own CUDA device when the config asks for ``cuda`` and
-    there are several (round robin); CPU trials keep their thread count (a CPU slice each)."""
-    if cfg.get("device") == "cuda":
-        import torch
-
-        n = torch.cuda.device_count()
-        if n > 1:
-            return {**cfg, "device": f"cuda:{i % n}"}
-    return cfg
-
-
-def run_local(cfgs: Sequence[dict], workers: int = 1, on_result: Callable[[int, dict], None] | None = None,
-              progress: bool = True) -> None:
-    """Train ``cfgs`` here (``workers`` = 1, one after another; the dataset is loaded once) or in
-    ``workers`` spawned processes (:func:`place`: one per device or CPU slice); ``on_result(index,
-    record)`` as each finishes."""
-    from tqdm.auto import tqdm
-
-    from lrkit.train.data import check_dataset_name, load_dataset
-    from lrkit.environment import check_device
-
-    # before any trial (not a search of trials that all "failed"): the devices and dataset names, and
-    # here in this process the datasets themselves (absent data, no torchvision)
-    for device in sorted({str(cfg.get("device", "cpu")) for cfg in cfgs}):
-        check_device(device)
-    keys = list(dict.fromkeys((check_dataset_name(cfg["dataset"]), cfg.get("data_root")) for cfg in cfgs))
-    data = {key: load_dataset(key[0], root=key[1]) for key in keys} if workers <= 1 else {}
-    bar = tqdm(total=len(cfgs), desc="trials", disable=not progress)
-    if workers <= 1:
-        for i, cfg in enumerate(cfgs):
-            rec = _train_one(cfg, data[(cfg["dataset"], cfg.get("data_root"))])  # a trial that raises is recorded failed
-            if on_result:
-                on_result(i, rec)
-            bar.update(1)
-    else:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as ex:
-            futures = {ex.submit(_train_one, place(c, i)): i for i, c in enumerate(cfgs)}
-            for f in as_completed(futures):
-                if on_result:
-                    on_result(futures[f], f.result())
-                bar.update(1)
-    bar.close()
 
 
 # ---- results -----------------------------------------------------------------------------------
@@ -254,53 +187,27 @@ def run_search(search: Search, executor: str = "local", *, workers: int | None =
     """Run ``search`` on ``executor`` ("local" or "ray"), recording every trial in ``db`` (a
     :class:`lrkit.db.Database`, a URL, or None: ``$LRKIT_DB_URL`` / ``~/.lrkit/lrkit.db``).
     ``workers``: local processes (default 1: this process). ``ray_options``: keyword arguments of
-    :func:`lrkit.tune.ray_executor.run_ray` (``address``, ``num_cpus``, ``cpus_per_trial``,
-    ``gpus_per_trial``, ``asha``, ``max_concurrent``)."""
+    :func:`lrkit.run.ray.run_ray` (``address``, ``num_cpus``, ``cpus_per_trial``, ``gpus_per_trial``,
+    ``asha``, ``max_concurrent``). The trials run through the execution layer (:func:`lrkit.run.execute`),
+    labelled ``trial:<run key>`` in the database, so a resumed search trains only what it lacks."""
     from lrkit.db import Database
-    from lrkit.reproduce.store import run_key
+    from lrkit.run import execute, make_executor, run_key
 
     if executor not in EXECUTORS:
         raise ValueError(f"run_search: field 'executor' must be one of {', '.join(EXECUTORS)}, got {executor!r}")
-    if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 1):
-        raise ValueError(f"run_search: field 'workers' must be an int >= 1, got {workers!r}")
+    ex = make_executor(executor, workers, **({"name": search.name, **(ray_options or {})} if executor == "ray" else {}))
     if not isinstance(db, Database):
         db = Database(db)
     cfgs = search.configs()
-    labels = ["trial:" + run_key(c) for c in cfgs]
-    rows: dict[int, dict] = {}
-    if resume:
-        done = db.runs(status=list(USABLE) + ["stopped"], source=f"tune:{search.name}")
-        done = done[done["label"].isin(set(labels))].drop_duplicates("label", keep="last").set_index("label")
-        for i, lab in enumerate(labels):
-            if lab in done.index:
-                r = done.loc[lab]
-                summ = {k: (None if pd.isna(r[k]) else r[k]) for k in ("highest_top1", "final_top1", "highest_top5",
-                                                                         "iterations_to_target", "wall_time_s")}
-                summ["iterations"] = None if pd.isna(r["iterations_run"]) else int(r["iterations_run"])
-                rows[i] = _row(i, search.trials[i], summ, r["status"], int(r["id"]), True, r["message"] or "")
-    pending = [i for i in range(len(cfgs)) if i not in rows]
-
-    def on_result(j: int, rec: dict) -> None:
-        i = pending[j]
-        rid = db.record_run(rec, source=f"tune:{search.name}", label=labels[i])
-        rows[i] = _row(i, search.trials[i], rec.get("summary") or {}, rec["status"], rid, False, rec.get("message") or "")
-
-    todo = [cfgs[i] for i in pending]
-    if todo and executor == "local":
-        run_local(todo, workers=workers or 1, on_result=on_result, progress=progress)
-    elif todo:
-        from .ray_executor import run_ray
-
-        env = {k: v for k, v in os.environ.items() if k.startswith("LRKIT_") and k != "LRKIT_DB_URL"}
-        run_ray(todo, on_result=on_result, env=env, name=search.name, **(ray_options or {}))
+    outcomes = execute(cfgs, executor=ex, db=db, source=f"tune:{search.name}", labels=["trial:" + run_key(c) for c in cfgs],
+                       resume_db=resume, progress=progress, desc="trials")
+    rows = [_row(i, search.trials[i], o.record.get("summary") or {}, o.record["status"], o.run_id, o.reused,
+                 o.record.get("message") or "") for i, o in enumerate(outcomes)]
     notes = []
-    if len(pending) < len(cfgs):
-        notes.append(f"resumed: {len(cfgs) - len(pending)} of {len(cfgs)} trials were already in the database")
-    missing = [i for i in range(len(cfgs)) if i not in rows]
-    for i in missing:  # a trial the executor never reported (e.g. the Ray cluster lost it)
-        rows[i] = _row(i, search.trials[i], {}, "failed", None, False, "no result came back from the executor")
-    df = pd.DataFrame([rows[i] for i in range(len(cfgs))], columns=RESULT_COLUMNS)
-    return SearchResult(search, df, executor, notes)
+    reused = sum(o.reused for o in outcomes)
+    if reused:
+        notes.append(f"resumed: {reused} of {len(cfgs)} trials were already in the database")
+    return SearchResult(search, pd.DataFrame(rows, columns=RESULT_COLUMNS), executor, notes)
 
 
 def load_result(path: str | Path) -> SearchResult:

@@ -51,3 +51,24 @@ def test_random_with_parameter_ranges_and_the_cost_objective(tiny, tmp_path, cap
 def test_bad_input_exits_2_naming_the_option(tiny, tmp_path, capsys, extra, needle):
     assert main(["tune", *extra, *common(tiny, tmp_path)]) == 2
     assert needle in capsys.readouterr().err
+
+
+def test_the_ray_executor_without_ray_is_one_line_naming_the_extra(tiny, tmp_path, capsys, monkeypatch):
+    import sys
+
+    for name in [m for m in sys.modules if m == "ray" or m.startswith("ray.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray now raises ImportError, as where it is absent
+    assert main(["tune", "grid", "--policies", "FIX(k=0.01)", "--executor", "ray", *common(tiny, tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "pip install 'lrkit[ray]'" in err[0] and "Traceback" not in err[0]
+
+
+def test_a_missing_optional_dependency_is_named_with_its_extra():
+    from lrkit.cli.main import missing_extra
+
+    try:
+        raise ImportError("No module named 'peft'", name="peft")
+    except ImportError as e:
+        assert missing_extra(e) == "lrkit: this needs peft, which is not installed: pip install 'lrkit[llm]'"
+    assert missing_extra(ImportError("No module named 'numpyy'", name="numpyy")) is None

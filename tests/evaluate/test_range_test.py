@@ -154,15 +154,17 @@ def test_default_ks_is_a_log_grid():
 
 
 def test_grid_records_divergence_and_goes_on(cfg, data, monkeypatch):
-    seen_data = []
-    real_train = rt.train
+    import lrkit.train
 
-    def spy(run_cfg, data=None, progress=True):
+    seen_data = []
+    real_train = lrkit.train.train
+
+    def spy(run_cfg, data=None, progress=True, db=None):
         seen_data.append(data)
         assert run_cfg.eval_every == run_cfg.iters and run_cfg.policy.startswith("FIX(")
-        return real_train(run_cfg, data=data, progress=progress)
+        return real_train(run_cfg, data=data, progress=progress, db=db)
 
-    monkeypatch.setattr(rt, "train", spy)
+    monkeypatch.setattr(lrkit.train, "train", spy)  # every executor trains through lrkit.train.train
     ks = [1e-5, 1e-2, 1e-1, 1e3]
     res = range_test_grid(cfg, ks=ks, budgets=[10, 5], data=data, progress=False)
     df = res.runs
@@ -194,14 +196,16 @@ def test_grid_records_divergence_and_goes_on(cfg, data, monkeypatch):
 
 
 def test_grid_failed_run_is_recorded_and_others_kept(cfg, data, monkeypatch):
-    real_train = rt.train
+    import lrkit.train
 
-    def flaky(run_cfg, data=None, progress=True):
+    real_train = lrkit.train.train
+
+    def flaky(run_cfg, data=None, progress=True, db=None):
         if run_cfg.policy == "FIX(k=0.01)":
             raise RuntimeError("CUDA out of memory (simulated)")
-        return real_train(run_cfg, data=data, progress=progress)
+        return real_train(run_cfg, data=data, progress=progress, db=db)
 
-    monkeypatch.setattr(rt, "train", flaky)
+    monkeypatch.setattr(lrkit.train, "train", flaky)
     with pytest.warns(UserWarning, match="open-ended range"):  # only k = 0.1 is left: no bracket
         res = range_test_grid(cfg, ks=[1e-2, 1e-1], budgets=[3], repeats=2, data=data, progress=False)
     assert (res.lo, res.hi) == (0.1, 0.1) and "do not bracket" in res.note

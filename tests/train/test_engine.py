@@ -111,7 +111,7 @@ def test_config_checks_the_device_format_only_and_models_case_insensitively():
 def test_check_device_says_why_and_what_is_here(monkeypatch):
     import torch
 
-    from lrkit.train.engine import check_device
+    from lrkit.environment import check_device
 
     assert check_device("cpu") == torch.device("cpu")
     with pytest.raises(ValueError, match=r"device 'gpu' is not a torch device string; e\.g\. 'cpu', 'cuda'"):

@@ -11,7 +11,7 @@ import torch
 from lrkit.evaluate.mopt import mopt_summary
 from lrkit.optim import _ext, mopt_l1_reference, mopt_lr
 from lrkit.policies import parse
-from lrkit.reproduce.store import run_key
+from lrkit.run import run_key
 from lrkit.train import LRMonitor, Run, RunRecord, TrainConfig
 from lrkit.train.engine import MoptProbe
 
