@@ -25,7 +25,7 @@ def add_parser(sub) -> None:
                    help="time each implementation alone (default: in interleaved rounds wherever all of them fit in memory)")
     f.add_argument("--out", default=None, help="write JSON here (and a .md table beside it)")
     f.set_defaults(func=run_fused_adam)
-    from lrkit.train.bench import VARIANTS
+    from lrkit.reproduce.bench import VARIANTS
 
     t = bsub.add_parser("train", help="training iterations/s of a table's task: eager, channels-last, torch.compile, "
                                       "CUDA graphs")
@@ -72,7 +72,7 @@ def run_fused_adam(args) -> int:
 def run_train_bench(args) -> int:
     import torch
 
-    from lrkit.train.bench import bench_train, table, write
+    from lrkit.reproduce.bench import bench_train, table, write
 
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         print(f"lrkit bench: --device {args.device} but torch sees no CUDA device", file=sys.stderr)

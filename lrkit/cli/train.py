@@ -83,7 +83,9 @@ def run_train(args) -> int:
     except (ValueError, PolicyError, FileNotFoundError, ImportError) as e:
         print(f"lrkit train: {e}", file=sys.stderr)
         return 2
-    rec = train(cfg, data=data, progress=not args.no_progress, db=args.db)
+    from lrkit.db.recorder import RunRecorder
+
+    rec = train(cfg, data=data, progress=not args.no_progress, db=RunRecorder.open(args.db))
     s = rec.summary
     print(f"status: {rec.status}{' (' + rec.message + ')' if rec.message else ''}")
     if s.get("highest_top1") is not None:

@@ -55,8 +55,10 @@ def run_verify(args) -> int:
         if v.mopt:
             from matplotlib.figure import Figure
 
+            from lrkit.viz import plot_mopt
+
             fig = Figure(figsize=(7, 3.5))
-            v.plot_mopt(ax=fig.subplots())
+            plot_mopt(v.records[v.policy], ax=fig.subplots())
             fig.tight_layout()
             fig.savefig(out / "mopt.png", dpi=120)
         print(f"written: {out / 'report.md'}")

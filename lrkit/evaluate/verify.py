@@ -14,7 +14,7 @@
 
 M-opt (Formula 7): with ``mopt_every`` the phase-1 run measures η* every M iterations; the report
 gives :func:`lrkit.evaluate.mopt.mopt_summary` (does the M-opt LR suggest a larger or smaller LR?)
-and :meth:`Verification.plot_mopt` draws η* against the applied LR (Fig. 7).
+and :func:`lrkit.viz.plot_mopt` of ``records[policy]`` draws η* against the applied LR (Fig. 7).
 
 A stored policy whose task had another iteration budget is rescaled in time to this budget
 (:meth:`lrkit.policies.Policy.rescale_time`: step sizes, half cycles and milestones × budget ratio)
@@ -71,11 +71,6 @@ class Verification:
             lines += [f"- `{c['policy']}`: {c['why']}" for c in self.candidates]
         lines += ["", f"**Outcome**: {self.message}"]
         return "\n".join(lines)
-
-    def plot_mopt(self, ax=None):
-        from lrkit.viz.mopt import plot_mopt
-
-        return plot_mopt(self.records[self.policy], ax=ax)
 
 
 def _pct(v) -> str:

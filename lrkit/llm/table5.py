@@ -328,7 +328,7 @@ def _env_line(doc) -> str:
 
 
 def plot_fig7_of(doc: dict, path=None):
-    from lrkit.viz.llm import FIG7_COLORS, plot_fig7
+    from .fig7 import FIG7_COLORS, plot_fig7
 
     runs = {r["label"]: {"curves": r["curves"]} for r in doc["runs"]}
     colors = {r["label"]: FIG7_COLORS.get(r["key"]) for r in doc["runs"]}

@@ -10,7 +10,6 @@ With ``mopt_every`` set, a :class:`MoptProbe` measures the M-opt LR (004 §4.2, 
 from __future__ import annotations
 
 import dataclasses
-import os
 import random
 import threading
 
@@ -155,8 +154,10 @@ class Run:
 
     ``Run(cfg).run()`` trains to the end and returns the :class:`RunRecord`. ``run.monitor`` is
     the live :class:`LRMonitor` (policy edits from other threads go there); ``stop()``,
-    ``pause()`` and ``resume()`` are thread-safe. ``db``: the policy database the run is recorded
-    to as it happens (a :class:`lrkit.db.Database` or URL; ``None``: ``$LRKIT_DB_URL`` when set;
+    ``pause()`` and ``resume()`` are thread-safe. ``db``: a recorder the run is written
+    to as it happens (an object with ``start(record) -> id`` and ``finish(record)``, e.g.
+    ``lrkit.db.recorder.RunRecorder.open(url)``; the engine never opens a database itself: the
+    execution layer, :func:`lrkit.run.execute`, records by URL and reads ``$LRKIT_DB_URL``;
     ``False``: not recorded); ``run.run_id`` is its id there. ``on_eval(iteration, top1, top5,
     test_loss)`` is called after every eval (a tuner reports intermediate results through it);
     ``on_step(t)`` after every update t (the throughput benchmark times the loop through it).
@@ -214,6 +215,9 @@ class Run:
         self.monitor = LRMonitor(policy, self.optimizer, target_acc=cfg.target_acc, stop_at_target=cfg.stop_at_target,
                                  divergence_factor=cfg.divergence_factor, record=record)
         self.progress = progress
+        if db is not None and db is not False and not (hasattr(db, "start") and hasattr(db, "finish")):
+            raise TypeError(f"Run: field 'db' must be None, False or a recorder (start/finish), got {type(db).__name__}; "
+                            "record by URL with lrkit.db.recorder.RunRecorder.open(url) or lrkit.run.execute(plan, db=url)")
         self.db = db
         self.on_eval = on_eval
         self.on_step = on_step
@@ -248,11 +252,7 @@ class Run:
         probe = MoptProbe(self.model.parameters(), cfg.mopt_every, mon) if cfg.mopt_every else None
         flush_every = 1 if self.device.type == "cpu" else 50  # avoid a host sync every step on GPUs
         status, message = "complete", ""
-        recorder = None
-        if self.db is not False and (self.db is not None or os.environ.get("LRKIT_DB_URL")):
-            from lrkit.db.recorder import RunRecorder  # SQLAlchemy is imported only when a run is recorded
-
-            recorder = RunRecorder.open(self.db)
+        recorder = self.db or None
         if recorder is not None:
             self.run_id = recorder.start(mon.record)
         model.train()
@@ -317,7 +317,7 @@ class Run:
 
 def train(cfg: TrainConfig | dict, data=None, progress: bool = True, db=None) -> RunRecord:
     """Train one run to the end (or target/divergence) and return its :class:`RunRecord`; with a
-    database configured (``db=`` or ``$LRKIT_DB_URL``) the run is recorded there as it happens."""
+    recorder (``db=``, see :class:`Run`) the run is written there as it happens."""
     if isinstance(cfg, dict):
         cfg = TrainConfig.from_dict(cfg)
     return Run(cfg, data=data, progress=progress, db=db).run()

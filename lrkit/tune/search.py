@@ -144,7 +144,7 @@ class SearchResult:
 
     def heatmap(self, ax=None, value: str = "mean_top1", title: str | None = None):
         """000 Fig. 6: policies (rows) × λ (columns), cells = ``value`` (mean over the seeds)."""
-        from lrkit.viz.tune import plot_heatmap
+        from .heatmap import plot_heatmap
 
         return plot_heatmap(self.summary(), value=value, ax=ax, title=title or self.search.name)
 

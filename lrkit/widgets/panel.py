@@ -55,7 +55,9 @@ class LivePanel:
         if isinstance(run, dict):
             run = TrainConfig.from_dict(run)
         if isinstance(run, TrainConfig):
-            run = Run(run, data=data, progress=False, db=db)
+            from lrkit.db.recorder import RunRecorder
+
+            run = Run(run, data=data, progress=False, db=RunRecorder.open(db))  # None: $LRKIT_DB_URL when set
         if not isinstance(run, Run):
             raise TypeError(f"LivePanel: expected a TrainConfig, its dict or a Run, got {type(run).__name__}")
         self.run = run

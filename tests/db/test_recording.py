@@ -1,8 +1,10 @@
-"""Training runs from the engine are recorded in the database when one is configured."""
+"""Training runs are recorded in the database when one is configured: as they happen, through a recorder
+the engine is handed (the engine itself never opens a database), or by the execution layer."""
 
 import pytest
 
 from lrkit.db import Database
+from lrkit.db.recorder import RunRecorder
 from lrkit.train import TrainConfig, train
 from tests.tiny_data import write_tiny_npz
 
@@ -19,7 +21,7 @@ def cfg(dataset, **kw):
 
 
 def test_a_run_is_recorded_as_it_happens(tiny, db_url):
-    rec = train(cfg(tiny, mopt_every=5), progress=False, db=db_url)
+    rec = train(cfg(tiny, mopt_every=5), progress=False, db=RunRecorder.open(db_url))
     db = Database(db_url)
     df = db.runs()
     assert len(df) == 1 and df["status"].iloc[0] == "complete" and df["model"].iloc[0] == "lenet"
@@ -34,9 +36,11 @@ def test_a_run_is_recorded_as_it_happens(tiny, db_url):
 
 def test_a_diverged_run_is_recorded_as_diverged(tiny, tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'env.db'}"
-    monkeypatch.setenv("LRKIT_DB_URL", url)  # configured by the environment
-    rec = train(cfg(tiny, policy="FIX(k=50.0)", optimizer="sgd"), progress=False)
-    assert rec.status == "diverged"
+    monkeypatch.setenv("LRKIT_DB_URL", url)  # configured by the environment: the execution layer reads it
+    from lrkit.run import execute
+
+    rec = execute([cfg(tiny, policy="FIX(k=50.0)", optimizer="sgd")], progress=False)[0].record
+    assert rec["status"] == "diverged"
     df = Database(url).runs()
     assert df["status"].tolist() == ["diverged"] and df["policy"].tolist() == ["FIX(k=50.0)"]
 
@@ -46,15 +50,17 @@ def test_not_recorded_without_a_database_and_a_broken_one_does_not_stop_training
     rec = train(cfg(tiny), progress=False)  # no database: nothing to write, nothing fails
     assert rec.status == "complete"
     with pytest.warns(RuntimeWarning, match="not recorded"):
-        rec = train(cfg(tiny), progress=False, db="mysql://nowhere/db")
+        rec = train(cfg(tiny), progress=False, db=RunRecorder.open("mysql://nowhere/db"))
     assert rec.status == "complete"
+    with pytest.raises(TypeError, match="field 'db' must be None, False or a recorder"):
+        train(cfg(tiny), progress=False, db="sqlite:///x.db")  # the engine opens no database: one clear line
 
 
 def test_live_edits_reach_the_database_and_replay(tiny, db_url):
     from lrkit.train import replay_policy
     from lrkit.train.engine import Run
 
-    run = Run(cfg(tiny), progress=False, db=db_url)
+    run = Run(cfg(tiny), progress=False, db=RunRecorder.open(db_url))
     edits = {5: ("FIX(k=0.02)", False), 12: ("COS(k0=0.001, k1=0.01, l=3)", True)}
     original = run.monitor.lr_for
 

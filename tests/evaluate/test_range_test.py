@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 import torch
 
-import lrkit.evaluate.range_test as rt
 from lrkit.evaluate.range_test import (
     GridRangeResult,
     OpenRangeError,

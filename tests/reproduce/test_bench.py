@@ -7,7 +7,7 @@ import os
 import pytest
 
 from lrkit.cli.main import main
-from lrkit.train.bench import VARIANTS, bench_train, recipe_config, table, time_variant
+from lrkit.reproduce.bench import VARIANTS, bench_train, recipe_config, table, time_variant
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +80,7 @@ def test_bench_train_document_table_and_cli(mnist, tmp_path, capsys):
 
 
 def test_an_interrupt_keeps_the_variants_timed_so_far(mnist, monkeypatch, tmp_path):
-    from lrkit.train import bench
+    from lrkit.reproduce import bench
 
     real, calls = bench.time_variant, []
 

@@ -62,7 +62,7 @@ def _sync(device: torch.device) -> None:
 def time_variant(base: dict, variant: str, data, device: str = "cpu", steps: int = 100, warmup: int = 20,
                  threads: int | None = None) -> dict:
     """Iterations per second of one variant of the task ``base`` (a TrainConfig dict); see the module doc."""
-    from .engine import Run, TrainConfig
+    from lrkit.train.engine import Run, TrainConfig
 
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
@@ -100,7 +100,7 @@ def bench_train(recipes=("table5", "table6"), variants=("eager", "channels_last"
     """Time every variant on every recipe's task; returns the results document (see :func:`table`)."""
     from tqdm.auto import tqdm
 
-    from .data import load_dataset
+    from lrkit.train.data import load_dataset
 
     bad = [v for v in variants if v not in VARIANTS]
     if bad:
