@@ -286,6 +286,10 @@ def run_search(search: Search, executor: str = "local", *, workers: int | None =
         rows[i] = _row(i, search.trials[i], rec.get("summary") or {}, rec["status"], rid, False, rec.get("message") or "")
 
     todo = [cfgs[i] for i in pending]
+    if executor == "ray" or (workers or 1) > 1:  # other processes resolve names by import, not by this registry
+        from lrkit.train.registry import check_portable
+
+        check_portable(todo, "a Ray worker" if executor == "ray" else "a spawned worker process")
     if todo and executor == "local":
         run_local(todo, workers=workers or 1, on_result=on_result, progress=progress)
     elif todo:
