@@ -202,10 +202,10 @@ def build_user_model(name: str, num_classes: int, in_channels: int | None = None
     given = {"num_classes": num_classes, "in_channels": in_channels,
              "input_shape": None if input_shape is None else tuple(input_shape)}
     try:
-        params = inspect.signature(factory).parameters.values()
+        params = list(inspect.signature(factory).parameters.values())
     except (TypeError, ValueError):  # a builtin without a signature: pass everything known
-        params = []
-    if not params or any(p.kind is p.VAR_KEYWORD for p in params):
+        params = None
+    if params is None or any(p.kind is p.VAR_KEYWORD for p in params):
         kwargs = {k: v for k, v in given.items() if v is not None}
     else:
         named = {p.name for p in params}

@@ -51,3 +51,19 @@ def test_random_with_parameter_ranges_and_the_cost_objective(tiny, tmp_path, cap
 def test_bad_input_exits_2_naming_the_option(tiny, tmp_path, capsys, extra, needle):
     assert main(["tune", *extra, *common(tiny, tmp_path)]) == 2
     assert needle in capsys.readouterr().err
+
+
+def test_grid_over_your_own_model_and_data_named_by_import_path_lands_in_the_database_ranked(tmp_path, capsys):
+    from lrkit.db import Database
+    from lrkit.evaluate.ranking import top_k
+
+    mlp, blobs = "tests.train.user_task:make_mlp", "tests.train.user_task:load_blobs"
+    url = f"sqlite:///{tmp_path / 't.db'}"
+    argv = ["tune", "grid", "--model", mlp, "--dataset", blobs, "--normalize", "none", "--policies", "FIX(k=0.05)",
+            "FIX(k=1e-6)", "--iters", "40", "--batch-size", "32", "--eval-every", "20", "--db", url, "--no-progress",
+            "--out", str(tmp_path / "out"), "--name", "own"]
+    assert main(argv) == 0
+    assert "own: 2 trials (highest_acc) on the local executor" in capsys.readouterr().out
+    ranking = top_k(Database(url), blobs, mlp, k=5)
+    assert ranking.specs() == ["FIX(k=0.05)", "FIX(k=1e-06)"]  # a step of 1e-6 learns nothing in 40 iterations
+    assert ranking.table["mean_top1"].iloc[0] > 0.9
