@@ -21,7 +21,8 @@ Data is one of
       samples ``(N, F)`` features, ``(N, C, L)`` or ``(N, C, H, W)`` images (uint8 in [0, 255] or
       float), labels ``(N,)`` integers >= 0. Kept in memory: the fast path, no DataLoader.
     * ``(train, test)``: two ``torch.utils.data.Dataset`` s yielding ``(x, label)``; two
-      ``TensorDataset`` s are taken into memory, others are streamed through a DataLoader.
+      ``TensorDataset`` s are taken into memory, others are streamed through a DataLoader (their own
+      transforms normalise: ``TrainConfig.normalize`` applies to in-memory data only).
     * a function of no arguments returning either (called on each load).
 
 Every run of a registered or imported model or data set records which object it was in its
