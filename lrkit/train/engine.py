@@ -383,7 +383,7 @@ class Run:
         env = environment(str(self.device))
         from .registry import model_origin
 
-        origin = model_origin(cfg.model)
+        origin = model_origin(cfg.model, self.model)
         if origin is not None:  # which object a registered or imported name stood for
             env["model"] = origin
         if ds.origin is not None:

@@ -26,9 +26,10 @@ Data is one of
     * a function of no arguments returning either (called on each load).
 
 Every run of a registered or imported model or data set records which object it was in its
-environment (``environment["model"]``, ``environment["dataset"]``: the object's ``module:qualname``,
-and for data the split sizes and a short content hash), so two different things registered under one
-name in two sessions can be told apart in the database.
+environment (``environment["model"]``, ``environment["dataset"]``: the object's ``module:qualname``;
+for a model its parameter count and a hash of its layers, for data the split sizes and a short
+content hash), so two different things registered under one name in two sessions can be told apart
+in the database.
 
 >>> import torch
 >>> register_model("tiny_linear", lambda in_channels, num_classes: torch.nn.Linear(in_channels, num_classes))
@@ -51,7 +52,7 @@ from typing import Any
 __all__ = [
     "register_model", "register_dataset", "unregister_model", "unregister_dataset", "registered_models",
     "registered_datasets", "is_import_path", "resolve_import", "check_model_name", "is_user_model", "build_user_model",
-    "model_origin", "is_user_dataset", "load_user_dataset", "to_dataset", "check_portable",
+    "model_origin", "is_user_dataset", "unknown_dataset", "load_user_dataset", "to_dataset", "check_portable",
 ]
 
 _MODELS: dict[str, Callable[..., Any]] = {}
@@ -218,12 +219,18 @@ def build_user_model(name: str, num_classes: int, in_channels: int | None = None
     return model
 
 
-def model_origin(name: str) -> dict | None:
-    """What a registered or imported model name stands for here (``{"name", "object"}``, the
-    factory's ``module:qualname``); None for a built-in."""
+def model_origin(name: str, model=None) -> dict | None:
+    """What a registered or imported model name stands for here: ``{"name", "object"}`` (the
+    factory's ``module:qualname``), and with the built ``model`` its ``parameters`` (count) and
+    ``structure_sha256`` (a hash of its printed layers: the same name and qualname over two
+    different architectures hash apart); None for a built-in."""
     if not is_user_model(name):
         return None
-    return {"name": name, "object": _qualified(_factory(name))}
+    origin = {"name": name, "object": _qualified(_factory(name))}
+    if model is not None:
+        origin["parameters"] = sum(p.numel() for p in model.parameters())
+        origin["structure_sha256"] = hashlib.sha256(repr(model).encode()).hexdigest()[:16]
+    return origin
 
 
 # ---------------------------------------------------------------------------------------- data

@@ -37,7 +37,9 @@ def test_a_registered_model_and_data_set_train_and_the_record_says_which_objects
     rec = train(quick(), progress=False, db=False)
     assert rec.status == "complete" and rec.summary["highest_top1"] > 0.9  # three separable blobs
     assert rec.config["model"] == "mlp" and rec.config["dataset"] == "blobs"
-    assert rec.environment["model"] == {"name": "mlp", "object": "tests.train.user_task:make_mlp"}
+    model = rec.environment["model"]
+    assert model["name"] == "mlp" and model["object"] == "tests.train.user_task:make_mlp"
+    assert model["parameters"] == (8 * 16 + 16) + (16 * 3 + 3) and len(model["structure_sha256"]) == 16
     data = rec.environment["dataset"]
     assert data["sizes"] == {"train": 240, "test": 90} and data["input_shape"] == [8] and data["num_classes"] == 3
     assert len(data["sha256"]) == 16
@@ -52,6 +54,16 @@ def test_the_same_name_for_other_data_in_another_session_records_another_hash(mo
     lrkit.register_dataset("blobs", load_blobs(seed=1))
     second = train(quick(iters=2, eval_every=2), progress=False, db=False).environment["dataset"]
     assert first["sizes"] == second["sizes"] and first["sha256"] != second["sha256"]
+
+
+def test_the_same_name_and_qualname_for_another_architecture_records_another_structure_hash(monkeypatch):
+    lrkit.register_dataset("blobs", load_blobs())
+    lrkit.register_model("mlp", make_mlp)
+    first = train(quick(iters=2, eval_every=2), progress=False, db=False).environment["model"]
+    monkeypatch.setattr(make_mlp, "__defaults__", (32,))  # hidden 32: the same function, other layers
+    second = train(quick(iters=2, eval_every=2), progress=False, db=False).environment["model"]
+    assert first["object"] == second["object"] and first["structure_sha256"] != second["structure_sha256"]
+    assert (first["parameters"], second["parameters"]) == (8 * 16 + 16 + 16 * 3 + 3, 8 * 32 + 32 + 32 * 3 + 3)
 
 
 def test_import_paths_need_no_registration_and_built_ins_record_nothing_extra(tmp_path):
