@@ -118,6 +118,13 @@ def _ranges(items: list[str]) -> dict:
     return out
 
 
+def _short(name: str) -> str:
+    """An import path's attribute (``mylab.nets:make_mlp`` -> ``make_mlp``); other names as they are."""
+    from lrkit.train.registry import is_import_path
+
+    return name.split(":")[-1] if is_import_path(name) else name
+
+
 def build_search(args):
     from lrkit.train import TrainConfig
     from lrkit.tune import OBJECTIVES, Search, grid_trials, random_trials
@@ -135,7 +142,7 @@ def build_search(args):
     base = TrainConfig(dataset=args.dataset, model=args.model, optimizer=args.optimizer, iters=args.iters,
                        batch_size=args.batch_size, eval_every=args.eval_every, normalize=args.normalize, device=args.device,
                        data_root=args.data_root).to_dict()
-    name = args.name or f"{args.method}-{args.dataset.split('/')[-1]}-{args.model}"
+    name = args.name or f"{args.method}-{_short(args.dataset.split('/')[-1])}-{_short(args.model)}"
     return Search(base, trials, objective=objective, target_acc=args.target_acc, threads_per_trial=args.threads_per_trial,
                   name=name)
 

@@ -61,7 +61,6 @@ _LOADED: dict[str, Any] = {}  # registered data (not loaders) as a Dataset, conv
 
 _IDENT = r"[A-Za-z_]\w*"
 _IMPORT_PATH = re.compile(rf"{_IDENT}(\.{_IDENT})*:{_IDENT}(\.{_IDENT})*")
-_FACTORY_KEYWORDS = ("num_classes", "in_channels", "input_shape")
 _SPLIT_KEYS = ("x_train", "y_train", "x_test", "y_test")
 _PORTABLE_HINT = ("name it by an import path 'package.module:function' instead, which every process resolves "
                   "(define it in a .py file on the path)")

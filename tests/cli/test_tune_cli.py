@@ -61,9 +61,9 @@ def test_grid_over_your_own_model_and_data_named_by_import_path_lands_in_the_dat
     url = f"sqlite:///{tmp_path / 't.db'}"
     argv = ["tune", "grid", "--model", mlp, "--dataset", blobs, "--normalize", "none", "--policies", "FIX(k=0.05)",
             "FIX(k=1e-6)", "--iters", "40", "--batch-size", "32", "--eval-every", "20", "--db", url, "--no-progress",
-            "--out", str(tmp_path / "out"), "--name", "own"]
+            "--out", str(tmp_path / "out")]
     assert main(argv) == 0
-    assert "own: 2 trials (highest_acc) on the local executor" in capsys.readouterr().out
+    assert "grid-load_blobs-make_mlp: 2 trials (highest_acc) on the local executor" in capsys.readouterr().out
     ranking = top_k(Database(url), blobs, mlp, k=5)
     assert ranking.specs() == ["FIX(k=0.05)", "FIX(k=1e-06)"]  # a step of 1e-6 learns nothing in 40 iterations
     assert ranking.table["mean_top1"].iloc[0] > 0.9
