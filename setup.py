@@ -75,7 +75,7 @@ setup(
         "ray": ["ray[tune]>=2.40"],
         "llm": LLM,
         "test": [*LLM, "pytest>=8", "hypothesis>=6.100", "nbclient>=0.10", "ipykernel>=6", "psycopg[binary]>=3.1",
-                 "ray[tune]>=2.40", "playwright>=1.40"],
+                 "ray[tune]>=2.40", "playwright>=1.40", "lightning>=2.0"],
     },
     entry_points={"console_scripts": ["lrkit=lrkit.cli.main:main"]},
     ext_modules=ext_modules,

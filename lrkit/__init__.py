@@ -4,3 +4,4 @@ __version__ = "0.1.0"
 
 from . import policies  # noqa: E402,F401
 from .policies import parse  # noqa: E402,F401
+from .train.registry import register_dataset, register_model  # noqa: E402,F401

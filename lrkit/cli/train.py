@@ -8,8 +8,10 @@ from pathlib import Path
 
 def add_parsers(sub) -> None:
     t = sub.add_parser("train", help="train one model under one LR policy and write the run record (JSON)")
-    t.add_argument("--dataset", default="mnist", help="mnist | cifar10 | npz:PATH | svhn | imagenet")
-    t.add_argument("--model", default="lenet", help="lenet | cnn3 | resnet32 | resnet18")
+    t.add_argument("--dataset", default="mnist",
+                   help="mnist | cifar10 | npz:PATH | svhn | imagenet | package.module:loader (your own data)")
+    t.add_argument("--model", default="lenet",
+                   help="lenet | cnn3 | resnet32 | resnet18 | package.module:factory (your own model)")
     t.add_argument("--optimizer", default="momentum", help="sgd | momentum | adam")
     t.add_argument("--policy", required=True, help="policy spec, e.g. 'SIN2(k0=0.01,k1=0.06,l=2000)'")
     t.add_argument("--iters", type=int, default=10000)
@@ -19,7 +21,8 @@ def add_parsers(sub) -> None:
     t.add_argument("--target-acc", type=float, default=None, help="target top-1 as a fraction, e.g. 0.991")
     t.add_argument("--stop-at-target", action="store_true", help="cost-effective mode: stop once the target is reached")
     t.add_argument("--augment", default=None, choices=["crop_flip"])
-    t.add_argument("--normalize", default="scale", choices=["scale", "standardize"])
+    t.add_argument("--normalize", default="scale", choices=["scale", "standardize", "none"],
+                   help="scale: x/256 | standardize: per channel or feature | none: as given (float features)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="cpu")
     t.add_argument("--threads", type=int, default=None)

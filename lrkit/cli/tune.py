@@ -6,6 +6,7 @@
     lrkit tune grid ... --param k1=2,3,4 --param l=1000,2000          # any policy parameters (ratio = k1/k0)
     lrkit tune grid ... --target-acc 0.991 --objective cost           # cost-effective: stop at the target
     lrkit tune grid ... --executor ray --cpus-per-trial 1 [--address ray://host:10001] [--asha]
+    lrkit tune grid --model mylab.nets:make_mlp --dataset mylab.data:load --normalize none ...   # your own
 
 Prints the Top-K, writes results.json, table.md and heatmap.png to ``--out`` (default
 ``out/tune-<name>``); every trial goes to the policy database (``--db``), and a search run again
@@ -22,8 +23,10 @@ def add_parser(sub) -> None:
     tsub = t.add_subparsers(dest="tune_command", metavar="METHOD")
     for method in ("grid", "random"):
         p = tsub.add_parser(method, help=f"{method} search")
-        p.add_argument("--dataset", required=True, help="mnist | cifar10 | npz:PATH | svhn | imagenet")
-        p.add_argument("--model", required=True, help="lenet | cnn3 | resnet32 | resnet18")
+        p.add_argument("--dataset", required=True,
+                       help="mnist | cifar10 | npz:PATH | svhn | imagenet | package.module:loader (your own data)")
+        p.add_argument("--model", required=True,
+                       help="lenet | cnn3 | resnet32 | resnet18 | package.module:factory (your own model)")
         p.add_argument("--policies", nargs="+", required=True, metavar="SPEC", help="base policy specs")
         if method == "grid":
             p.add_argument("--lambda", dest="lams", default=None, help="λ values, e.g. 0.001,0.005,0.01,0.05,0.1")
@@ -42,6 +45,7 @@ def add_parser(sub) -> None:
         p.add_argument("--iters", type=int, default=10000)
         p.add_argument("--batch-size", type=int, default=100)
         p.add_argument("--eval-every", type=int, default=500)
+        p.add_argument("--normalize", default="scale", help="scale (x/256) | standardize | mean | none (as given)")
         p.add_argument("--device", default="cpu")
         p.add_argument("--data-root", default=None)
         p.add_argument("--threads-per-trial", type=int, default=1)
@@ -114,6 +118,13 @@ def _ranges(items: list[str]) -> dict:
     return out
 
 
+def _short(name: str) -> str:
+    """An import path's attribute (``mylab.nets:make_mlp`` -> ``make_mlp``); other names as they are."""
+    from lrkit.train.registry import is_import_path
+
+    return name.split(":")[-1] if is_import_path(name) else name
+
+
 def build_search(args):
     from lrkit.train import TrainConfig
     from lrkit.tune import OBJECTIVES, Search, grid_trials, random_trials
@@ -129,9 +140,9 @@ def build_search(args):
                                _range("--lambda-range", args.lambda_range) if args.lambda_range else None,
                                samples=args.samples, seed=args.search_seed, seeds=args.seeds)
     base = TrainConfig(dataset=args.dataset, model=args.model, optimizer=args.optimizer, iters=args.iters,
-                       batch_size=args.batch_size, eval_every=args.eval_every, device=args.device,
+                       batch_size=args.batch_size, eval_every=args.eval_every, normalize=args.normalize, device=args.device,
                        data_root=args.data_root).to_dict()
-    name = args.name or f"{args.method}-{args.dataset.split('/')[-1]}-{args.model}"
+    name = args.name or f"{args.method}-{_short(args.dataset.split('/')[-1])}-{_short(args.model)}"
     return Search(base, trials, objective=objective, target_acc=args.target_acc, threads_per_trial=args.threads_per_trial,
                   name=name)
 

@@ -48,13 +48,17 @@ class Outcome:
     notes: list = field(default_factory=list)
 
 
-def preflight(cfgs: Sequence[dict], load: bool) -> dict:
+def preflight(cfgs: Sequence[dict], load: bool, elsewhere: str | None = None) -> dict:
     """Check every device and data-set name of ``cfgs`` before any run; with ``load`` load each data set
-    (name, root) once and return them by that pair."""
+    (name, root) once and return them by that pair. ``elsewhere``: the runs train in other processes
+    (named so), which cannot see models or data sets registered only in this one."""
     from lrkit.train.data import check_dataset_name, load_dataset
+    from lrkit.train.registry import check_portable
 
     for device in sorted({str(c.get("device", "cpu")) for c in cfgs}):
         check_device(device)
+    if elsewhere:
+        check_portable(cfgs, elsewhere)
     keys = list(dict.fromkeys((check_dataset_name(c["dataset"]), c.get("data_root")) for c in cfgs))
     return {key: load_dataset(key[0], root=key[1]) for key in keys} if load else {}
 
@@ -148,7 +152,9 @@ def execute(plan: Sequence, *, executor=None, workers: int | None = None, store:
             executor = make_executor(executor or "local", workers)
         todo = [cfgs[i] for i in pending]
         in_process = isinstance(executor, InProcess)
-        loaded = preflight(todo, load=in_process and data is None)
+        elsewhere = None if in_process else ("a Ray worker" if getattr(executor, "name", "") == "ray"
+                                             else "a spawned worker process")
+        loaded = preflight(todo, load=in_process and data is None, elsewhere=elsewhere)
         if data is not None:
             loaded = {(c["dataset"], c.get("data_root")): data for c in todo}
         bar = tqdm(total=len(cfgs), initial=len(cfgs) - len(pending), desc=desc, disable=not progress)

@@ -21,7 +21,7 @@ import torch
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "fused_adam")
 COMPILE_MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
-NORMALIZE = ("scale", "standardize", "mean")
+NORMALIZE = ("scale", "standardize", "mean", "none")
 AUGMENT = (None, "crop_flip")
 
 
@@ -43,7 +43,7 @@ class TrainConfig:
     weight_decay: float = 0.0005
     betas: tuple = (0.9, 0.999)
     eps: float = 1e-8
-    normalize: str = "scale"  # scale: ×1/256 (Caffe LeNet); standardize: (x/255 − mean)/std; mean: x − 255·mean (Caffe cifar10)
+    normalize: str = "scale"  # scale: ×1/256 (Caffe LeNet); standardize: (x/255 − mean)/std; mean: x − 255·mean (Caffe cifar10); none: as given
     augment: str | None = None  # None | crop_flip (pad-4 random crop + horizontal flip)
     seed: int = 0
     device: str = "cpu"
@@ -75,9 +75,11 @@ class TrainConfig:
         except (RuntimeError, TypeError, ValueError):
             bad("device", "a torch device string, e.g. 'cpu', 'cuda' or 'cuda:1'")
         from .models import MODELS
+        from .registry import is_user_model
 
-        if not isinstance(self.model, str) or self.model.strip().lower() not in MODELS:
-            bad("model", "one of " + ", ".join(MODELS) + " (case-insensitive)")
+        if not isinstance(self.model, str) or (self.model.strip().lower() not in MODELS and not is_user_model(self.model)):
+            bad("model", "one of " + ", ".join(MODELS) + " (case-insensitive), a name given to lrkit.register_model, "
+                "or an import path 'package.module:function'")
         if self.compile not in COMPILE_MODES:
             bad("compile", "None or one of " + ", ".join(repr(m) for m in COMPILE_MODES[1:]))
         if not isinstance(self.flush_denormal, bool):

@@ -458,7 +458,9 @@ class Dataset:
     have ``x_*``/``y_*`` = None and ``train_set``/``test_set`` (``torch.utils.data.Dataset``s
     yielding normalised ``(C, H, W)`` float tensors and int labels) instead.
     ``mean``/``std``: per channel, in the [0, 1] scale; ``input_shape``: ``(C, H, W)`` of one
-    sample as the model sees it.
+    sample as the model sees it (``(F,)`` for feature vectors, a data set of your own:
+    :mod:`lrkit.train.registry`). ``origin``: for a registered or imported data set, what it was
+    (object, sizes, content hash), recorded in each run's environment; None for the built-ins.
     """
 
     name: str
@@ -469,10 +471,11 @@ class Dataset:
     num_classes: int
     mean: tuple[float, ...]
     std: tuple[float, ...]
-    input_shape: tuple[int, int, int]
+    input_shape: tuple[int, ...]
     classes: tuple[str, ...] | None = None
     train_set: Any = field(default=None, repr=False)
     test_set: Any = field(default=None, repr=False)
+    origin: dict | None = field(default=None, repr=False)
 
     @property
     def in_memory(self) -> bool:
@@ -505,13 +508,17 @@ class Dataset:
 
 def channel_stats(x: np.ndarray, chunk: int = 4096) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Per-channel mean and (population) std of ``(N, C, H, W)`` images in the [0, 1] scale
-    (uint8 divided by 255; float taken as is). Computed in chunks, exactly for uint8.
+    (uint8 divided by 255; float taken as is). Computed in chunks, exactly for uint8. Feature
+    vectors ``(N, F)`` (and ``(N, C, L)``) count each feature (channel) on its own.
 
     >>> channel_stats(np.array([[[[0, 255]]]], dtype=np.uint8))
     ((0.5,), (0.5,))
+    >>> channel_stats(np.array([[0.0, 1.0], [2.0, 1.0]]))
+    ((1.0, 1.0), (1.0, 0.0))
     """
-    if x.ndim != 4 or len(x) == 0:
-        raise ValueError(f"channel_stats needs non-empty (N, C, H, W) images, got shape {x.shape}")
+    if x.ndim < 2 or len(x) == 0:
+        raise ValueError(f"channel_stats needs non-empty (N, C, H, W) images or (N, F) features, got shape {x.shape}")
+    x = x.reshape(x.shape[0], x.shape[1], -1, 1)  # a view: every layout as (N, C, H·W, 1)
     c = x.shape[1]
     count = x.shape[0] * x.shape[2] * x.shape[3]
     if x.dtype == np.uint8:
@@ -650,16 +657,19 @@ def data_present(name: str, root=None) -> tuple[bool, str]:
 
 def check_dataset_name(name) -> str:
     """``name`` if :func:`load_dataset` knows it (one of :data:`DATASET_NAMES`, any case, or
-    ``npz:`` followed by a path), else a ValueError listing the names. The data is not looked for:
+    ``npz:`` followed by a path, or a data set of your own: registered, or an import path,
+    :mod:`lrkit.train.registry`), else a ValueError listing the names. The data is not looked for:
     this is the check a sweep makes before its first trial."""
+    from .registry import is_user_dataset, unknown_dataset
+
     if not isinstance(name, str):
         raise ValueError(f"dataset name must be a string, one of {list(DATASET_NAMES)}; got {name!r}")
     key = name.strip().lower()
     if key.startswith("npz:"):
         if not key[4:].strip():
             raise ValueError(f"dataset name {name!r}: give a file after 'npz:', e.g. 'npz:data.npz'")
-    elif key not in DATASET_NAMES:
-        raise ValueError(f"unknown dataset name {name!r}; allowed: {', '.join(DATASET_NAMES)}")
+    elif key not in DATASET_NAMES and not is_user_dataset(name):
+        raise unknown_dataset(name)
     return name
 
 
@@ -673,10 +683,17 @@ def load_dataset(name: str, root=None, *, cache_dir=None) -> Dataset:
     (torchvision ``ImageFolder`` over ``<root>/imagenet/{train,val}``, streamed, published
     mean/std). In-memory datasets get ``mean``/``std`` computed from ``x_train``.
 
+    A registered data set or an import path ``"package.module:function"`` is loaded by
+    :func:`lrkit.train.registry.load_user_dataset` (``root`` is not used).
+
     Raises ValueError for an unknown name (listing the allowed ones), FileNotFoundError for
     absent data, ImportError for svhn/imagenet without torchvision.
     """
     check_dataset_name(name)
+    from .registry import is_user_dataset, load_user_dataset
+
+    if is_user_dataset(name):
+        return load_user_dataset(name)
     root = _root(root)
     key = name.strip()
     if key.lower().startswith("npz:"):
@@ -802,8 +819,9 @@ class TensorBatches(_EpochStream):
     """Endless mini-batches of an in-memory split held as tensors on ``device``.
 
     Args:
-        x: images ``(N, C, H, W)``, numpy or tensor; ``uint8`` stays ``uint8`` on the device
-            (4x less memory) and is converted per batch.
+        x: images ``(N, C, H, W)`` (or any ``(N, C, ...)``, e.g. ``(N, F)`` feature vectors),
+            numpy or tensor; ``uint8`` stays ``uint8`` on the device (4x less memory) and is
+            converted per batch.
         y: labels ``(N,)`` (any integer type; batches give int64).
         batch_size: samples per batch from :meth:`next` (every batch is full: the sample stream
             runs on from one epoch into the next, Caffe-style, and drops nothing).
@@ -811,7 +829,7 @@ class TensorBatches(_EpochStream):
         shuffle: a new random order each epoch (else 0..N-1 every epoch).
         seed: seeds the order generator and, through a derived seed, the augmentation one (both
             CPU ``torch.Generator``s, so the batches do not depend on the device).
-        augment: None or ``"crop_flip"`` (:func:`crop_flip`, pad ``padding`` zeros).
+        augment: None or ``"crop_flip"`` (:func:`crop_flip`, pad ``padding`` zeros; images only).
         scale: a number multiplying the pixels (Caffe's LeNet: 1/256 = 0.00390625; 1.0 keeps
             them), or ``"standardize"``: ``(x / 255 - mean) / std`` per channel (``x`` as is
             for float data). Zero padding is applied before, as torchvision does.
@@ -849,8 +867,10 @@ class TensorBatches(_EpochStream):
             raise ValueError(f"dtype must be a floating dtype, got {dtype}")
         x = torch.from_numpy(np.ascontiguousarray(x)) if isinstance(x, np.ndarray) else torch.as_tensor(x)
         y = torch.from_numpy(np.asarray(y)) if not isinstance(y, torch.Tensor) else y
-        if x.ndim != 4:
-            raise ValueError(f"x must be (N, C, H, W), got shape {tuple(x.shape)}")
+        if x.ndim < 2:
+            raise ValueError(f"x must be (N, C, H, W) images or (N, F) features, got shape {tuple(x.shape)}")
+        if augment is not None and x.ndim != 4:
+            raise ValueError(f"augment={augment!r} needs (N, C, H, W) images, got shape {tuple(x.shape)}")
         if y.ndim != 1 or len(y) != len(x):
             raise ValueError(f"y must be (N,) with N = len(x) = {len(x)}, got shape {tuple(y.shape)}")
         if len(x) == 0:
@@ -872,8 +892,9 @@ class TensorBatches(_EpochStream):
                 )
             if not bool((std_t > 0).all()):
                 raise ValueError(f"std values must be > 0, got {std_t.tolist()}")
-            self._mean = mean_t.to(self.device, dtype).view(1, c, 1, 1)
-            self._std = std_t.to(self.device, dtype).view(1, c, 1, 1)
+            per_channel = (1, c) + (1,) * (x.ndim - 2)  # broadcasts over every dim after the channel's
+            self._mean = mean_t.to(self.device, dtype).view(per_channel)
+            self._std = std_t.to(self.device, dtype).view(per_channel)
         elif isinstance(scale, str) or isinstance(scale, bool) or not isinstance(scale, (int, float)):
             raise ValueError(f"scale must be a number (e.g. 1/256) or 'standardize', got {scale!r}")
         elif mean is not None or std is not None:

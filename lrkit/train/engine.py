@@ -187,7 +187,7 @@ class Run:
             ds = (dataclasses.replace(ds, x_test=ds.x_test[:n], y_test=ds.y_test[:n]) if ds.in_memory else
                   dataclasses.replace(ds, test_set=torch.utils.data.Subset(ds.test_set, range(min(n, len(ds.test_set))))))
         if ds.in_memory:  # the fast path: the split as a tensor on the device, no DataLoader
-            norm = dict(scale=1 / 256) if cfg.normalize == "scale" else dict(scale="standardize")
+            norm = {"scale": dict(scale=1 / 256), "none": dict(scale=1.0)}.get(cfg.normalize, dict(scale="standardize"))
             if cfg.normalize == "mean":  # Caffe's mean subtraction on the 0–255 scale: (x/255 − mean)/(1/255)
                 norm["std"] = (1 / 255,) * ds.input_shape[0]
             self.train_batches = ds.batches("train", cfg.batch_size, self.device, shuffle=True, seed=cfg.seed,
@@ -196,7 +196,8 @@ class Run:
         else:  # DataLoader path (ImageNet-sized data); the dataset's transforms normalise
             self.train_batches = ds.batches("train", cfg.batch_size, self.device, shuffle=True, seed=cfg.seed)
             self.test_batches = ds.batches("test", cfg.eval_batch_size, self.device, shuffle=False)
-        self.model = build_model(cfg.model, num_classes=ds.num_classes, in_channels=ds.input_shape[0]).to(self.device)
+        self.model = build_model(cfg.model, num_classes=ds.num_classes, in_channels=ds.input_shape[0],
+                                 input_shape=ds.input_shape).to(self.device)
         if cfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         # what the loop calls: the model, or its torch.compile'd form (same parameters, same module state)
@@ -211,7 +212,15 @@ class Run:
         else:
             params = self.model.parameters()
         self.optimizer = make_optimizer(cfg, params, lr=policy(0))
-        record = RunRecord(config=cfg.to_dict(), environment=environment(str(self.device), cfg.runtime.to_dict()))
+        env = environment(str(self.device), cfg.runtime.to_dict())
+        from .registry import model_origin
+
+        origin = model_origin(cfg.model, self.model)
+        if origin is not None:  # which object a registered or imported name stood for
+            env["model"] = origin
+        if ds.origin is not None:
+            env["dataset"] = ds.origin
+        record = RunRecord(config=cfg.to_dict(), environment=env)
         self.monitor = LRMonitor(policy, self.optimizer, target_acc=cfg.target_acc, stop_at_target=cfg.stop_at_target,
                                  divergence_factor=cfg.divergence_factor, record=record)
         self.progress = progress

@@ -7,15 +7,14 @@ Every model's ``forward(x)`` returns logits of shape ``(N, num_classes)`` and wo
 >>> from lrkit.train.models import build_model
 >>> sum(p.numel() for p in build_model("lenet").parameters())
 431080
->>> build_model("lenet5")
+>>> build_model("lenet5")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-ValueError: unknown model 'lenet5'; did you mean 'lenet'? allowed: 'lenet', 'cnn3', 'resnet32', 'resnet18'
+ValueError: unknown model 'lenet5'; did you mean 'lenet'? allowed: 'lenet', 'cnn3', 'resnet32', 'resnet18'; or an ...
 """
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Callable
 
@@ -313,19 +312,23 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
 }
 
 
-def build_model(name: str, num_classes: int = 10, in_channels: int | None = None) -> nn.Module:
-    """Build a model of :data:`MODELS` by name (case-insensitive).
+def build_model(name: str, num_classes: int = 10, in_channels: int | None = None,
+                input_shape: tuple[int, ...] | None = None) -> nn.Module:
+    """Build a model of :data:`MODELS` by name (case-insensitive), or one of your own: a name given
+    to :func:`lrkit.register_model` or an import path ``"package.module:function"``
+    (:mod:`lrkit.train.registry`; its factory gets the keywords it names among ``num_classes``,
+    ``in_channels`` and ``input_shape``, the shape of one sample, which the built-ins ignore).
 
     ``in_channels=None`` keeps the model's own default (1 for LeNet, 3 otherwise). Note that
     ``num_classes`` defaults to 10 here for every name; ask ImageNet's ResNet-18 with
     ``build_model("resnet18", num_classes=1000)``. Unknown names raise ValueError listing the names.
     """
-    key = name.strip().lower() if isinstance(name, str) else name
-    if key not in MODELS:
-        allowed = ", ".join(repr(n) for n in MODELS)
-        close = difflib.get_close_matches(str(key), list(MODELS), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ";"
-        raise ValueError(f"unknown model {name!r}{hint} allowed: {allowed}")
+    from .registry import build_user_model, check_model_name
+
+    check_model_name(name)  # an unknown name: ValueError listing the built-in and registered names
+    key = name.strip().lower()
+    if key not in MODELS:  # registered, or an import path
+        return build_user_model(name, num_classes, in_channels, input_shape)
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
         raise ValueError(f"build_model: num_classes must be a positive int, got {num_classes!r}")
     kwargs = {"num_classes": num_classes}

@@ -72,3 +72,19 @@ def test_a_missing_optional_dependency_is_named_with_its_extra():
     except ImportError as e:
         assert missing_extra(e) == "lrkit: this needs peft, which is not installed: pip install 'lrkit[llm]'"
     assert missing_extra(ImportError("No module named 'numpyy'", name="numpyy")) is None
+
+
+def test_grid_over_your_own_model_and_data_named_by_import_path_lands_in_the_database_ranked(tmp_path, capsys):
+    from lrkit.db import Database
+    from lrkit.evaluate.ranking import top_k
+
+    mlp, blobs = "tests.train.user_task:make_mlp", "tests.train.user_task:load_blobs"
+    url = f"sqlite:///{tmp_path / 't.db'}"
+    argv = ["tune", "grid", "--model", mlp, "--dataset", blobs, "--normalize", "none", "--policies", "FIX(k=0.05)",
+            "FIX(k=1e-6)", "--iters", "40", "--batch-size", "32", "--eval-every", "20", "--db", url, "--no-progress",
+            "--out", str(tmp_path / "out")]
+    assert main(argv) == 0
+    assert "grid-load_blobs-make_mlp: 2 trials (highest_acc) on the local executor" in capsys.readouterr().out
+    ranking = top_k(Database(url), blobs, mlp, k=5)
+    assert ranking.specs() == ["FIX(k=0.05)", "FIX(k=1e-06)"]  # a step of 1e-6 learns nothing in 40 iterations
+    assert ranking.table["mean_top1"].iloc[0] > 0.9

@@ -186,3 +186,21 @@ def test_provenance_names_the_first_source_relative_to_the_table_and_independent
     assert provenance({"reused_from": "../gone/results.json"}, str(own), results / "table10") == os.path.join(
         "..", "table12", "results.json")
     assert provenance({"reused_from": "run store"}, str(own), results / "table12") == "results.json"
+
+
+def test_a_recipe_reproduces_on_a_registered_model_and_an_imported_data_set(tmp_path, monkeypatch):
+    import lrkit
+    from lrkit.train import registry
+    from tests.train.user_task import make_mlp
+
+    monkeypatch.setattr(registry, "_MODELS", {})
+    lrkit.register_model("mlp", make_mlp)
+    (tmp_path / "own.toml").write_text(
+        'id = "own"\ntitle = "own"\nmetric = "highest_top1"\n'
+        '[task]\ndataset = "tests.train.user_task:load_blobs"\nmodel = "mlp"\nnormalize = "none"\n'
+        'optimizer = "momentum"\nbatch_size = 32\niters = 40\neval_every = 20\n'
+        '[profiles.full]\n[profiles.quick]\n'
+        '[[rows]]\npolicy = "FIX(k=0.05)"\ncategory = "fixed"\npaper = { highest_top1 = 99.0 }\n')
+    monkeypatch.setenv("LRKIT_REPRODUCTIONS_DIR", str(tmp_path))
+    doc = reproduce("own", profile="quick", out=tmp_path / "out", progress=False)
+    assert [r["status"] for r in doc["table"]] == ["complete"] and doc["table"][0]["ours_highest_top1"] > 90

@@ -313,3 +313,27 @@ def test_a_paper_point_at_another_lambda_is_not_matched():
                "ratio": fake_result(searches[1], [0.9926, 0.991])}
     t = compare(r, results).set_index("label")
     assert (t.loc[[f"TRIEXP λ = 0.05, k1/k0 = {v}" for v in (2, 3, 4)], "ours"] == "not in this profile").all()
+
+
+def test_a_recipe_names_its_own_model_and_data_by_import_path(tmp_path):
+    text = """id = "own"
+title = "an MLP on Gaussian blobs (tests/train/user_task.py)"
+[task]
+dataset = "tests.train.user_task:load_blobs"
+model = "tests.train.user_task:make_mlp"
+normalize = "none"
+iters = 40
+batch_size = 32
+eval_every = 20
+[[searches]]
+name = "grid"
+method = "grid"
+policies = ["FIX(k=0.05)", "TRI(k0=0.01, k1=0.1, l=10)"]
+[profiles.full]
+[profiles.quick]
+"""
+    p = tmp_path / "own.toml"
+    p.write_text(text)
+    run = run_search_recipe(p, "quick", db=f"sqlite:///{tmp_path / 'db.sqlite'}", progress=False)
+    trials = run.results["grid"].trials
+    assert list(trials["status"]) == ["complete", "complete"] and (trials["highest_top1"] > 0.9).all()

@@ -199,3 +199,13 @@ def test_a_process_pool_gives_the_same_numbers(tiny, tmp_path):
     for i in range(2):
         assert a.get_run(int(one.trials["run_id"].iloc[i]))["curves"]["loss"] == \
             b.get_run(int(pool.trials["run_id"].iloc[i]))["curves"]["loss"]
+
+
+def test_spawned_workers_resolve_a_model_and_data_named_by_import_path(tmp_path):
+    cfg = dict(dataset="tests.train.user_task:load_blobs", model="tests.train.user_task:make_mlp", normalize="none",
+               iters=20, batch_size=32, eval_every=20)
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    pool = run_search(Search(cfg, grid_trials(["FIX(k=0.05)"]), name="own"), workers=2, db=url, progress=False)
+    assert pool.trials["status"].tolist() == ["complete"]  # one trial: one spawned process, which imports the names
+    env = Database(url).get_run(int(pool.trials["run_id"].iloc[0]))["environment"]
+    assert env["model"]["object"] == "tests.train.user_task:make_mlp" and env["dataset"]["sizes"]["train"] == 240
