@@ -108,7 +108,10 @@ def runtime_of(record: dict) -> dict:
     rt = dict(env.get("runtime") or {k: cfg.get(k) for k in ("device", "channels_last", "compile", "flush_denormal")})
     rt["threads"] = env.get("torch_threads") or rt.get("threads") or cfg.get("threads")
     rt.pop("data_root", None)
-    return {k: rt.get(k) for k in ("device", "threads", "channels_last", "compile", "flush_denormal")}
+    out = {k: rt.get(k) for k in ("device", "threads", "channels_last", "compile", "flush_denormal")}
+    for k in ("channels_last", "flush_denormal"):  # a record older than the field ran without it
+        out[k] = bool(out[k])
+    return out
 
 
 def runtime_lines(results: list[dict]) -> list[str]:

@@ -70,7 +70,10 @@ def reproduce(name: str, profile: str = "quick", repeats: int = 1, device: str =
                 continue
             rec = dict(o.record)
             if o.reused:
-                rec["reused_from"] = provenance(rec, o.origin, out_dir)
+                source = provenance(rec, o.origin, out_dir)
+                rec.pop("reused_from", None)
+                if source is not None:
+                    rec["reused_from"] = source
                 if o.other_numerics:
                     rec["other_numerics"] = True
             elif rec.get("status") != "failed":
@@ -112,8 +115,9 @@ def reproduce(name: str, profile: str = "quick", repeats: int = 1, device: str =
     return _write(out_dir, recipe, profile, [finished[j] for j in sorted(finished)], plots=True)
 
 
-def provenance(record: dict, origin: str, out_dir: Path) -> str:
-    """Where a reused run first came from, as written in ``reused_from``.
+def provenance(record: dict, origin: str, out_dir: Path) -> str | None:
+    """Where a reused run first came from, as written in ``reused_from``; None for the table's own run
+    (read back from its own results.json on resume: it was trained for this table, not reused).
 
     A record read from a results.json that already names its source keeps that source, so a resumed
     table (or one reusing another table's copy) still names the table that trained the run, not the
@@ -131,6 +135,8 @@ def provenance(record: dict, origin: str, out_dir: Path) -> str:
         named = Path(prior) if Path(prior).is_absolute() else source.parent / prior
         source = named if named.exists() else source
     out_dir = Path(out_dir).resolve()
+    if source.resolve() == out_dir / "results.json":
+        return None
     try:
         source.resolve().relative_to(out_dir.parent)
     except ValueError:

@@ -56,3 +56,18 @@ def test_a_reused_run_names_a_committed_source(folder):
             assert path.is_file() and RESULTS.resolve() in path.parents, f"{folder.name}: {source!r} is not committed"
             held = {run_key(r["config"]) for x in json.loads(path.read_text())["results"] for r in x["records"]}
             assert run_key(rec["config"]) in held, f"{folder.name}: {source!r} does not hold the run"
+
+
+@pytest.mark.parametrize("folder", TABLES, ids=lambda p: p.name)
+def test_a_committed_table_is_what_the_code_renders_from_its_runs(folder):
+    """table.md and the table in results.json are rendered again from the committed runs by today's code and
+    recipe, and must come out the same: a recipe or renderer changed after a table was written fails here
+    (regenerate with ``python -m lrkit.reproduce.render reproductions/results``)."""
+    from lrkit.reproduce import markdown, summarise
+
+    doc = json.loads((folder / "results.json").read_text())
+    recipe = get_recipe(doc["recipe"])
+    table = summarise(recipe, doc["results"], doc["profile"])
+    assert json.loads(json.dumps(table)) == doc["table"], f"{folder.name}: results.json's table is stale"
+    assert markdown(recipe, table, doc["profile"], doc["results"]) == (folder / "table.md").read_text(), \
+        f"{folder.name}: table.md is stale"

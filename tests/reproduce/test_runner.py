@@ -73,10 +73,10 @@ def test_resume_and_the_run_store_train_nothing_twice(tmp_path, monkeypatch):
     monkeypatch.setattr(lrkit.train, "train", no_training)
     again = reproduce("tiny", profile="quick", out=tmp_path / "a", progress=False, data=ds, resume=True)
     assert [r["status"] for r in again["table"]] == ["complete", "complete"]
-    assert [r["reused"] for r in again["table"]] == [1, 1]
-    assert again["results"][0]["records"][0]["reused_from"] == "results.json"  # its own earlier run
+    assert [r["reused"] for r in again["table"]] == [0, 0]  # its own earlier runs: resumed, not reused
+    assert "reused_from" not in again["results"][0]["records"][0]
     assert again["results"][1]["records"][0]["evals"] == first["results"][1]["records"][0]["evals"]
-    assert "2 of the runs were reused from the run store" in (tmp_path / "a" / "table.md").read_text()
+    assert "were reused from the run store" not in (tmp_path / "a" / "table.md").read_text()
     monkeypatch.setenv("LRKIT_RUN_CACHE", str(tmp_path / "cache"))  # another table, same runs: from the cache
     other = reproduce("tiny", profile="quick", out=tmp_path / "b", progress=False, data=ds)
     source = (tmp_path / "b" / other["results"][0]["records"][0]["reused_from"]).resolve()
@@ -185,7 +185,9 @@ def test_provenance_names_the_first_source_relative_to_the_table_and_independent
     assert provenance({}, str(outside), results / "table12") == str(outside)
     assert provenance({"reused_from": "../gone/results.json"}, str(own), results / "table10") == os.path.join(
         "..", "table12", "results.json")
-    assert provenance({"reused_from": "run store"}, str(own), results / "table12") == "results.json"
+    # the table's own run, read back on resume, names no source (it was trained for this table)
+    assert provenance({"reused_from": "run store"}, str(own), results / "table12") is None
+    assert provenance({"reused_from": "results.json"}, str(own), results / "table12") is None
 
 
 def test_a_recipe_reproduces_on_a_registered_model_and_an_imported_data_set(tmp_path, monkeypatch):
