@@ -52,6 +52,11 @@ def add_parsers(sub) -> None:
                    help="run store folder, read and written (default $LRKIT_RUN_CACHE)")
     r.add_argument("--stored-only", action="store_true",
                    help="train nothing: show the runs the store holds, list the other rows as 'not run'")
+    r.add_argument("--other-numerics", action="store_true",
+                   help="reuse stored runs of another numerics version too (their rows are marked †); by default "
+                        "they are trained again")
+    r.add_argument("--workers", type=int, default=None,
+                   help="train the rows in this many spawned processes (default: one after another here)")
     _speed_args(r)
     r.add_argument("--no-progress", action="store_true")
     r.set_defaults(func=run_reproduce)
@@ -140,25 +145,23 @@ def _report_mopt(rec) -> None:
 
 def run_reproduce(args) -> int:
     from lrkit.reproduce import get_recipe, list_recipes, reproduce
-    from lrkit.environment import check_device
 
     if args.list or not args.table:
         for rid, r in list_recipes().items():
             print(f"{rid:<12} {r.title}  [profiles: {', '.join(r.profiles)}; {len(r.rows)} rows]")
         return 0
+    out = args.out or f"out/{args.table}-{args.profile}"
     try:
         get_recipe(args.table).runs(args.profile, args.only)
-        if not args.stored_only:
-            check_device(args.device)
-    except ValueError as e:
+        doc = reproduce(args.table, profile=args.profile, repeats=args.repeats, device=args.device, out=out,
+                        progress=not args.no_progress, threads=args.threads, only=args.only, resume=args.resume,
+                        reuse=args.reuse, cache=args.cache, missing="skip" if args.stored_only else "train",
+                        speed={k: v for k, v in (("channels_last", args.channels_last), ("compile", args.compile),
+                                                 ("flush_denormal", args.flush_denormal)) if v},
+                        other_numerics=args.other_numerics, workers=args.workers)
+    except (ValueError, FileNotFoundError) as e:  # the execution layer's preflight: before any run
         print(f"lrkit reproduce: {e}", file=sys.stderr)
         return 2
-    out = args.out or f"out/{args.table}-{args.profile}"
-    doc = reproduce(args.table, profile=args.profile, repeats=args.repeats, device=args.device, out=out,
-                    progress=not args.no_progress, threads=args.threads, only=args.only, resume=args.resume,
-                    reuse=args.reuse, cache=args.cache, missing="skip" if args.stored_only else "train",
-                    speed={k: v for k, v in (("channels_last", args.channels_last), ("compile", args.compile),
-                                             ("flush_denormal", args.flush_denormal)) if v})
     print(Path(out, "table.md").read_text())
     print(f"results: {out}/results.json, {out}/table.md, plots: {', '.join(doc.get('plots', []))}")
     return 0

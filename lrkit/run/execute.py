@@ -80,7 +80,8 @@ def _db_record(row, cfg: dict) -> dict:
 def execute(plan: Sequence, *, executor=None, workers: int | None = None, store: RunStore | None = None, db=None,
             source: str = "lrkit", labels: Sequence[str] | None = None, resume_db: bool = False, data=None,
             missing: str = "train", other_numerics: bool = False, progress: bool = True, desc: str = "runs",
-            on_outcome: Callable[[int, Outcome], None] | None = None) -> list[Outcome]:
+            on_outcome: Callable[[int, Outcome], None] | None = None, models: dict | None = None,
+            datasets: dict | None = None) -> list[Outcome]:
     """Run a plan and return one :class:`Outcome` per config, in plan order.
 
     ``plan``: TrainConfig objects or dicts. ``executor``: an executor object, or ``"local"`` / ``"ray"``
@@ -91,8 +92,17 @@ def execute(plan: Sequence, *, executor=None, workers: int | None = None, store:
     labels. ``data``: a loaded data set every config uses (else loaded once per name). ``missing``:
     ``"train"`` or ``"skip"`` (only stored runs; the others come back with ``record=None``).
     ``on_outcome(i, outcome)``: called as each run is known (reused ones first), so a planner can write
-    its results as they come."""
+    its results as they come. ``models`` / ``datasets``: ``{name: factory}`` / ``{name: data}`` the plan names,
+    registered here first (:func:`lrkit.register_model`, :func:`lrkit.register_dataset`; a name already
+    registered to another object is replaced)."""
     from tqdm.auto import tqdm
+
+    from lrkit.train.registry import register_dataset, register_model
+
+    for name, factory in (models or {}).items():
+        register_model(name, factory, replace=True)
+    for name, data_ in (datasets or {}).items():
+        register_dataset(name, data_, replace=True)
 
     if missing not in ("train", "skip"):
         raise ValueError(f"execute: field 'missing' must be 'train' or 'skip', got {missing!r}")

@@ -101,3 +101,27 @@ def test_make_executor_names_the_allowed_values():
         make_executor("slurm")
     with pytest.raises(ValueError, match="'workers' must be an int >= 1"):
         make_executor("local", 0)
+
+
+def test_a_model_and_data_set_passed_to_the_planner_are_trained_by_name():
+    import numpy as np
+    import torch
+
+    from lrkit.train import registry
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 6)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    data = (x[:90], y[:90], x[90:], y[90:])
+
+    def mlp(num_classes, input_shape):
+        return torch.nn.Sequential(torch.nn.Linear(input_shape[0], 16), torch.nn.ReLU(), torch.nn.Linear(16, num_classes))
+
+    try:
+        got = execute([dict(dataset="halfspace", model="tiny-mlp", normalize="none", iters=30, batch_size=30, eval_every=30,
+                            eval_batch_size=30, policy="FIX(k=0.1)", threads=1)],
+                      models={"tiny-mlp": mlp}, datasets={"halfspace": data}, db=False, progress=False)
+        assert got[0].record["status"] == "complete" and got[0].record["summary"]["highest_top1"] > 0.5
+    finally:
+        registry.unregister_model("tiny-mlp")
+        registry.unregister_dataset("halfspace")
