@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lrkit.policies import parse
@@ -76,6 +76,7 @@ class Recipe:
     claim: str = ""
     path: str = ""
     speedup_over: str = "baseline"
+    checks: list = field(default_factory=list)  # the paper's claims, checked on our values (lrkit.reproduce.checks)
 
     def target_for(self, profile: str) -> float | None:
         """The target accuracy (fraction) of ``iterations_to_target`` tables under ``profile``."""
@@ -204,9 +205,12 @@ def load_recipe(path) -> Recipe:
         raise ValueError(f"recipe {path}: rows repeat (policy, optimizer): {dupes}")
     if sum(bool(r.get("baseline")) for r in d["rows"]) > 1:
         raise ValueError(f"recipe {path}: at most one row may have 'baseline = true'")
+    from .checks import validate_checks
+
+    checks = validate_checks(d.get("checks", []), f"recipe {path}")
     return Recipe(id=d["id"], title=d["title"], source=d.get("source", ""), task=d["task"], rows=d["rows"],
                   profiles=d["profiles"], metric=metric, target=d.get("target"), claim=d.get("claim", ""), path=str(path),
-                  speedup_over=speedup_over)
+                  speedup_over=speedup_over, checks=checks)
 
 
 def get_recipe(name: str) -> Recipe:

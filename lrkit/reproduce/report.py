@@ -64,6 +64,7 @@ def summarise(recipe: Recipe, results: list[dict], profile: str = "full") -> lis
             "failure": next((r.get("message") or "no message" for r in recs if r["status"] == "failed"), None),
             "reused": sum(bool(r.get("reused_from")) for r in recs),
             "wall_time_s": sum(r["summary"]["wall_time_s"] for r in recs),
+            "seeds": len(highs),
             **({"other_numerics": True} if any(r.get("other_numerics") for r in recs) else {}),
         })
     if recipe.speedup_over == "budget":
@@ -98,6 +99,13 @@ def environment_line(results: list[dict]) -> str:
     dates = sorted(e.get("date", "")[:10] for e in envs if e.get("date"))
     when = dates[0] if dates and dates[0] == dates[-1] else (f"{dates[0]} – {dates[-1]}" if dates else "")
     return f"{len(envs)} runs on {'; '.join(where)}, {when}"
+
+
+def checks_lines(recipe: Recipe, table: list[dict]) -> list[str]:
+    """The recipe's claims checked on the table (:mod:`lrkit.reproduce.checks`), as Markdown lines."""
+    from .checks import check_claims, markdown_lines
+
+    return markdown_lines(check_claims(recipe.checks, table, recipe.metric))
 
 
 def runtime_of(record: dict) -> dict:
@@ -184,6 +192,7 @@ def markdown(recipe: Recipe, table: list[dict], profile: str, results: list[dict
     if len({r["optimizer"] for r in table}) > 1:
         lines += ["", *side_by_side(table)]
     lines += failures(table)
+    lines += checks_lines(recipe, table)
     lines += runtime_lines(results)
     lines += ["", group_means(table)]
     speed = throughput(results)
