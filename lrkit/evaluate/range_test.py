@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 
 from lrkit.run import execute, preflight
-from lrkit.train.engine import Run, TrainConfig
+from lrkit.train.engine import Run, TrainConfig, train_step
 
 __all__ = [
     "DEFAULT_BUDGET_FRACTIONS",
@@ -642,11 +642,7 @@ def lr_sweep(model: torch.nn.Module, optimizer, batches, loss_fn: Callable = F.c
                 x = x.to(device)
             if torch.is_tensor(y):
                 y = y.to(device)
-            loss = loss_fn(model(x), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            v = float(loss.item())
+            v = float(train_step(model, optimizer, x, y, loss_fn).item())
             bar.update(1)
             if not math.isfinite(v):
                 stopped_early, reason = True, f"loss became {v} at lr={lr:.4g} (iteration {i})"

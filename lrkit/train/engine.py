@@ -30,6 +30,16 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def train_step(model, optimizer, x, y, loss_fn=F.cross_entropy) -> torch.Tensor:
+    """One update: forward, loss, backward, optimizer step (the LR already set); returns the loss. Every
+    training loop of image tasks — the engine's and the LR sweep's — steps through here."""
+    loss = loss_fn(model(x), y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss
+
+
 def make_optimizer(cfg: TrainConfig, params, lr: float):
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=0.0, weight_decay=cfg.weight_decay)
@@ -279,10 +289,7 @@ class Run:
                 x, y = self.train_batches.next()
                 if cfg.channels_last:
                     x = x.contiguous(memory_format=torch.channels_last)
-                loss = F.cross_entropy(model(x), y)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+                loss = train_step(model, opt, x, y)
                 if probe is not None:
                     probe.after_update(t)
                 self.t = t + 1
