@@ -48,6 +48,8 @@ def add_parser(sub) -> None:
     e.add_argument("--limit", type=int, default=None, help="items per task (per subject for MMLU)")
     e.add_argument("--batch-size", type=int, default=8)
     e.add_argument("--seed", type=int, default=1234, help="few-shot draw")
+    e.add_argument("--num-fewshot", default=None, metavar="TASK=K,...",
+                   help="shots per task, e.g. arc=0,hellaswag=5 (tasks left out keep 25/10/2/0; truthfulqa only 0)")
     e.add_argument("--device", default="cpu")
     e.add_argument("--dtype", default="float32")
     e.add_argument("--threads", type=int, default=None)
@@ -123,6 +125,26 @@ def run_finetune(args) -> int:
     return 0 if rec.status in ("complete", "diverged") else 1
 
 
+def parse_fewshot(text):
+    """``"arc=5,hellaswag=0"`` as ``{"arc": 5, "hellaswag": 0}`` (None for None); a bad entry raises a
+    ValueError naming --num-fewshot and the allowed form. Task names and k are checked by evaluate()."""
+    if text is None:
+        return None
+    from lrkit.llm.eval import TASKS
+
+    out = {}
+    for part in (p.strip() for p in text.split(",")):
+        task, eq, k = part.partition("=")
+        if not eq or not k.strip().isdigit():
+            raise ValueError(f"--num-fewshot must be TASK=K[,TASK=K...] with TASK among {', '.join(TASKS)} and "
+                             f"K an int >= 0, got {part!r}")
+        out[task.strip()] = int(k)
+    from lrkit.llm.eval.harness import _check_fewshot
+
+    _check_fewshot(out, field="--num-fewshot")  # task names, before the model loads
+    return out
+
+
 def run_eval(args) -> int:
     import torch
 
@@ -135,10 +157,11 @@ def run_eval(args) -> int:
         torch.set_num_threads(args.threads)
     try:
         tasks = check_tasks([t for t in args.tasks.split(",") if t])  # before the model loads
+        shots = parse_fewshot(args.num_fewshot)
         check_device(args.device)
         model, tok = load_model(_model_path(args.model), dtype=args.dtype, device=args.device)
         res = evaluate(model, tok, tasks=tasks, limit=args.limit, seed=args.seed, batch_size=args.batch_size,
-                       device=args.device)
+                       device=args.device, num_fewshot=shots)
     except (ValueError, FileNotFoundError) as e:
         print(f"lrkit llm eval: {e}", file=sys.stderr)
         return 2
