@@ -72,6 +72,8 @@ def add_parser(sub) -> None:
     t.add_argument("--rows", nargs="+", default=None,
                    help="only these policies: linear-2e-5 linear-6e-5 cosine fixed (default: the profile's; quick runs two)")
     t.add_argument("--fresh", action="store_true", help="recompute everything (default: keep finished runs in --out)")
+    t.add_argument("--redraw", action="store_true",
+                   help="only draw table5.md and fig7.png again from --out's results.json (nothing is run)")
     t.add_argument("--db", default=None, metavar="URL")
     t.add_argument("--out", default="out/table5")
     t.set_defaults(func=run_table5)
@@ -204,9 +206,18 @@ def run_presets(args) -> int:
 
 
 def run_table5(args) -> int:
-    from lrkit.llm.table5 import markdown, reproduce_table5, throughput
+    from lrkit.llm.table5 import markdown, redraw_table5, reproduce_table5, throughput
     from lrkit.train.engine import check_device
 
+    if args.redraw:
+        try:
+            doc = redraw_table5(args.out)
+        except FileNotFoundError as e:
+            print(f"lrkit llm table5: {e}", file=sys.stderr)
+            return 2
+        print(markdown(doc))
+        print(f"wrote {args.out}/table5.md, fig7.png (from results.json)")
+        return 0
     try:
         if args.device is not None:
             check_device(args.device)

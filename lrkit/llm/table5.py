@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Optional
 
 from .models import resolve_model
-from .report import PAPER_FEWSHOT, TABLE5_COLUMNS, TABLE5_METRIC, best_cells, best_per_column, table5_columns, table5_scores
+from .report import (PAPER_FEWSHOT, TABLE5_COLUMNS, TABLE5_METRIC, Z95, best_per_column, separated_best, table5_columns,
+                     table5_scores)
 
 PROFILES = ("quick", "cpu", "full")
 
@@ -184,6 +185,22 @@ def reproduce_table5(profile: str = "quick", out: str | Path = "out/table5", *, 
     return doc
 
 
+def redraw_table5(out: str | Path) -> dict:
+    """Table V (``table5.md``) and Fig. 7 (``fig7.png``) drawn again from ``OUT/results.json`` alone:
+    nothing is trained or scored, and the document (its date, wall time, numbers) is not changed."""
+    import matplotlib.pyplot as plt
+
+    out = Path(out)
+    path = out / "results.json"
+    if not path.exists():
+        raise FileNotFoundError(f"table5: no results.json in {out}: run `lrkit llm table5 --out {out}` first")
+    doc = json.loads(path.read_text())
+    (out / "table5.md").write_text(markdown(doc))
+    if doc["runs"]:
+        plt.close(plot_fig7_of(doc, out / "fig7.png"))
+    return doc
+
+
 def _model_id(name_or_path: str) -> str:
     """What identifies the model across machines: a GGUF package's canonical name (its cache folder's
     name), else the folder's or hub name's last part — not the absolute path, so committed results are
@@ -273,16 +290,40 @@ def throughput(doc: dict) -> dict:
             "eval_items_per_s": {t: statistics.median(v) for t, v in rates.items()}}
 
 
+def stderr_frame(doc: dict):
+    """The standard error of every cell of :func:`table_frame` (same index and headers), from the
+    document's tidy evaluation rows."""
+    import pandas as pd
+
+    se = table5_scores(pd.DataFrame(doc["evals"]), values="stderr")
+    se = se.rename(columns=table5_columns(doc["config"].get("eval_fewshot")))
+    return se.reindex(index=table_frame(doc).index, columns=table_frame(doc).columns)
+
+
 def markdown(doc: dict) -> str:
-    df = table_frame(doc)
-    best = best_cells(df.drop(index="Pre-trained LLM", level=0, errors="ignore"))
+    df, se = table_frame(doc), stderr_frame(doc)
+    tuned = df.drop(index="Pre-trained LLM", level=0, errors="ignore")
+    best = {(i, c) for c, i in separated_best(tuned, se.loc[tuned.index]).items()}
     cols = list(df.columns)
     lines = [f"### {doc['title']}", "", f"Profile `{doc['profile']}`; model `{Path(doc['config']['model']).name}`; "
-             f"{_env_line(doc)}; {doc['date']}. Best of each column (fine-tuned rows; ties all) in bold.", "",
+             f"{_env_line(doc)}; {doc['date']}. Each cell: score ± the half-width of its 95% interval "
+             f"({Z95:.2f} × the standard error over items). Bold: the best fine-tuned row of a column, only where "
+             f"it exceeds the next by more than {Z95:.2f} standard errors of the difference"
+             + ("" if best else " (no column has one here)") + ".", "",
              "| model | stage | " + " | ".join(cols) + " |", "| --- | --- |" + " --- |" * len(cols)]
     for (run, stage), row in df.iterrows():
-        cells = [(f"**{v:.4f}**" if ((run, stage), c) in best else f"{v:.4f}") if v == v else "–" for c, v in row.items()]
+        cells = []
+        for c, v in row.items():
+            if v != v:
+                cells.append("–")
+                continue
+            e = se.loc[(run, stage), c]
+            text = f"{v:.4f} ± {Z95 * e:.4f}" if e == e else f"{v:.4f} ± n/a"  # n/a: fewer than 2 items (per subject)
+            cells.append(f"**{text}**" if ((run, stage), c) in best else text)
         lines.append(f"| {run} | {stage} | " + " | ".join(cells) + " |")
+    widest = float((Z95 * se).max().max()) if se.size else float("nan")
+    if widest == widest:
+        lines += ["", f"Widest 95% interval: ±{100 * widest:.1f} pp."]
     tp = throughput(doc)
     lines += ["", "Paper (LLaMA-7B, Alpaca-52K): " + _paper_line(doc), ""]
     if tp["tokens_per_s"]:
@@ -290,6 +331,11 @@ def markdown(doc: dict) -> str:
                      + ", ".join(f"{t} {v:.2f}" for t, v in tp["eval_items_per_s"].items()) + ".")
     lines.append("Items scored: " + _items_line(doc) + "; ARC/HellaSwag few-shot examples drawn (seeded) from other "
                  "items of the same split (no training split here), MMLU's from its dev split.")
+    lines.append("Scored as lm-evaluation-harness 0.4.13 scores each item (tested equal per item), with these differences "
+                 "from its standard tasks: the ARC/HellaSwag few-shot source above (lm-eval: their training splits); "
+                 "HellaSwag's ctx_b keeps its lower-case start (the local file does not mark where ctx_a ends; lm-eval "
+                 "capitalises it); MMLU is the unweighted mean over subjects, as the paper's Table V (lm-eval's mmlu group "
+                 "weights subjects by size, i.e. the mean over items: the evaluation rows keep it too).")
     shots = doc["config"].get("eval_fewshot")
     if shots:
         lines.append("Few-shot examples per item set by the profile, not the paper's: "
@@ -328,10 +374,17 @@ def _env_line(doc) -> str:
 
 
 def plot_fig7_of(doc: dict, path=None):
+    """Fig. 7 of a results document: the runs' LR and loss curves, and (c) their Table V scores at the
+    last epoch beside the baseline's, with 95% intervals."""
+    import pandas as pd
+
     from lrkit.viz.llm import FIG7_COLORS, plot_fig7
 
     runs = {r["label"]: {"curves": r["curves"]} for r in doc["runs"]}
     colors = {r["label"]: FIG7_COLORS.get(r["key"]) for r in doc["runs"]}
     spe = next((r["steps_per_epoch"] for r in doc["runs"] if r["steps_per_epoch"]), None)
+    ev = pd.DataFrame(doc["evals"])
+    scores = ev[ev["metric"] == ev["task"].map(TABLE5_METRIC)] if len(ev) else None
     return plot_fig7(runs, steps_per_epoch=spe, colors=colors if all(colors.values()) else None, path=path,
-                     title=f"Fig. 7 ({doc['profile']} profile)")
+                     title=f"Fig. 7 ({doc['profile']} profile)", scores=scores,
+                     baseline=doc.get("baseline_label", "Pre-trained LLM"))
