@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import statistics
 import time
 import tomllib
@@ -26,6 +27,9 @@ from .report import (PAPER_FEWSHOT, TABLE5_COLUMNS, TABLE5_METRIC, Z95, best_per
                      table5_scores)
 
 PROFILES = ("quick", "cpu", "full")
+#: profile keys that are not FinetuneConfig fields: ``rows`` (the policies it runs) and ``staged``
+#: (score every stage and task on its own, resumable: :mod:`lrkit.llm.staged`)
+PROFILE_ONLY = ("rows", "staged")
 
 
 def recipe_path() -> Path:
@@ -47,7 +51,8 @@ def profile_config(recipe: dict, profile: str, **overrides) -> dict:
     ``rows``, see :func:`profile_rows`), then overrides."""
     if profile not in recipe["profiles"]:
         raise ValueError(f"table5: field 'profile' must be one of {', '.join(recipe['profiles'])}, got {profile!r}")
-    cfg = {**recipe.get("finetune", {}), **{k: v for k, v in recipe["profiles"][profile].items() if k != "rows"}}
+    cfg = {**recipe.get("finetune", {}),
+           **{k: v for k, v in recipe["profiles"][profile].items() if k not in PROFILE_ONLY}}
     cfg.update({k: v for k, v in overrides.items() if v is not None})
     cfg["eval_tasks"] = list(recipe["tasks"])
     return cfg
@@ -122,6 +127,9 @@ def reproduce_table5(profile: str = "quick", out: str | Path = "out/table5", *, 
                    num_fewshot=cfg.get("eval_fewshot"), batch_size=cfg.get("eval_batch_size", 8), device=cfg.get("device", "cpu"),
                    progress=progress)
 
+    if recipe["profiles"].get(profile, {}).get("staged"):
+        return _reproduce_staged(recipe, profile, cfg, chosen, out, eval_kw, model_id, model_path, started, progress, db)
+
     computed = False  # anything evaluated or trained in this call (else the document keeps its date)
     # the pretrained baseline (Table V's first row)
     base_csv, base_json = out / "baseline.csv", out / "baseline.json"
@@ -182,6 +190,72 @@ def reproduce_table5(profile: str = "quick", out: str | Path = "out/table5", *, 
 
         plt.close(plot_fig7_of(doc, out / "fig7.png"))  # saved, not shown: a notebook displays fig7.png itself
         doc["figure"] = str(out / "fig7.png")
+    return doc
+
+
+def _reproduce_staged(recipe, profile, cfg, chosen, out, eval_kw, model_id, model_path, started, progress, db) -> dict:
+    """reproduce_table5 for a ``staged`` profile: fine-tuning without in-loop evaluation, then every
+    (stage, task) scored and stored on its own (:mod:`lrkit.llm.staged`), so the run resumes where it
+    was interrupted. The document's ``compute_time_s`` sums the fine-tuning and scoring times of
+    every sitting."""
+    import pandas as pd
+
+    from . import staged
+    from .finetune import FinetuneConfig, finetune
+    from .models import load_model
+
+    dtype, device = cfg.get("dtype", "float32"), cfg.get("device", "cpu")
+    settings = _plain({"model": model_id, **{k: eval_kw[k] for k in ("tasks", "limit", "subjects", "seed", "num_fewshot")}})
+    table, base_timing, n = staged.score_stage(out / "scores" / "baseline",
+                                               lambda: load_model(model_path(), dtype=dtype, device=device), eval_kw,
+                                               settings)
+    computed = n > 0
+    baseline = table.copy()
+    baseline.insert(0, "stage", "baseline")
+    baseline.insert(1, "epoch", 0)
+    baseline.insert(2, "step", 0)
+    baseline.to_csv(out / "baseline.csv", index=False)
+    results = []
+    for row in chosen:
+        run_dir = out / "runs" / row["key"]
+        fc = FinetuneConfig(**{**cfg, "policy": row["policy"],
+                               "out": str(run_dir), "eval_tasks": (), "eval_baseline": False, "save_checkpoints": True,
+                               "label": row["label"]})
+        wanted = _plain(fc.to_dict())
+        rec_path = run_dir / "run.json"
+        rec = json.loads(rec_path.read_text()) if rec_path.exists() else None
+        same = rec is not None and _same_model(rec["config"].get("model_path"), model_id) and all(
+            rec["config"].get(k) == wanted[k] for k in RESUME_FIELDS if not k.startswith("eval_"))
+        trained = not same or staged.needs_training(run_dir, fc.epochs, eval_kw["tasks"], settings)
+        if trained:
+            if (run_dir / "scores").exists():
+                shutil.rmtree(run_dir / "scores")  # scores of an earlier fine-tuning do not belong to this one
+            res = finetune(FinetuneConfig(**{**fc.to_dict(), "model": model_path()}), progress=progress, db=db)
+            rec = json.loads(res.record.to_json())
+            computed = True
+            del res
+        evals, timings = staged.score_epochs(run_dir, fc.epochs, rec["config"]["steps_per_epoch"],
+                                             lambda path: load_model(path, dtype=dtype, device=device), eval_kw, settings,
+                                             keep_checkpoints=bool(cfg.get("save_checkpoints")))
+        evals.to_csv(run_dir / "evals.csv", index=False)
+        rec.setdefault("summary", {})["eval_timing"] = timings
+        results.append({"row": row, "record": rec, "evals": evals, "reused": not trained})
+    prior = out / "results.json"
+    before = json.loads(prior.read_text()) if prior.exists() else {}
+    date = before.get("date", time.strftime("%Y-%m-%d")) if not computed else time.strftime("%Y-%m-%d")
+    doc = _document(recipe, profile, {**cfg, "model": model_id}, baseline, base_timing, results, started, date)
+    if not computed and "wall_time_s" in before:
+        doc["wall_time_s"] = before["wall_time_s"]
+    doc["compute_time_s"] = (sum(t["seconds"] for t in base_timing.values())
+                             + sum((r["train_time_s"] or 0) + sum(v["seconds"] for t in (r["eval_timing"] or [])
+                                                                  for v in t.values() if isinstance(v, dict))
+                                   for r in doc["runs"]))
+    (out / "results.json").write_text(json.dumps(doc, indent=1))
+    (out / "table5.md").write_text(markdown(doc))
+    if results:
+        import matplotlib.pyplot as plt
+
+        plt.close(plot_fig7_of(doc, out / "fig7.png"))
     return doc
 
 
@@ -326,6 +400,9 @@ def markdown(doc: dict) -> str:
         lines += ["", f"Widest 95% interval: ±{100 * widest:.1f} pp."]
     tp = throughput(doc)
     lines += ["", "Paper (LLaMA-7B, Alpaca-52K): " + _paper_line(doc), ""]
+    if doc.get("compute_time_s"):
+        lines.append(f"Compute time: {doc['compute_time_s'] / 3600:.2f} h of fine-tuning and scoring, summed over the "
+                     f"sittings the run was made in (this sitting's wall time: {doc['wall_time_s'] / 3600:.2f} h).")
     if tp["tokens_per_s"]:
         lines.append(f"Fine-tuning: {tp['tokens_per_s']:.0f} tokens/s (median over runs). Evaluation items/s: "
                      + ", ".join(f"{t} {v:.2f}" for t, v in tp["eval_items_per_s"].items()) + ".")

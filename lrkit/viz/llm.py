@@ -79,7 +79,8 @@ def _plot_scores(ax, scores, labels, colors, baseline):
         last = rows[rows["stage"] == rows["stage"].iloc[-1]].set_index("task")
         x = np.arange(len(tasks)) - 0.4 + width * (j + 0.5)
         y = [last["value"].get(t, np.nan) for t in tasks]
-        e = [Z95 * last["stderr"].get(t, np.nan) for t in tasks]
+        se = last["stderr"].astype(float)  # JSON keeps a missing error (fewer than 2 items) as None
+        e = [Z95 * se.get(t, np.nan) for t in tasks]
         color = "0.5" if run == baseline else (colors or {}).get(run)
         ax.errorbar(x, y, yerr=e, fmt="o", capsize=3, color=color, label=f"{run} ({rows['stage'].iloc[-1]})")
     ax.set_xticks(range(len(tasks)), [TASK_NAMES[t] for t in tasks])

@@ -206,3 +206,49 @@ def test_fig7_is_redrawn_from_the_committed_run_with_its_scores(tmp_path):
     assert len(series) == 5 and all(len(c.lines[0].get_xdata()) == 4 for c in series)
     plt.close(fig)
     assert main(["llm", "table5", "--redraw", "--out", str(tmp_path / "empty")]) == 2
+
+
+def test_staged_run_resumes_where_it_was_interrupted(tiny_dir, tmp_path, data_dir, monkeypatch):
+    """A ``staged`` profile stores every (stage, task): interrupted while scoring, the next call neither
+    fine-tunes again nor rescores a stored task, and the checkpoints go once their epoch is scored."""
+    import lrkit.llm.eval as E
+
+    recipe = load_recipe()
+    recipe["tasks"] = ["arc", "truthfulqa"]  # two tasks keep it short; the stages are what is tested
+    recipe["profiles"]["test"] = {"model": tiny_dir, "staged": True, "epochs": 2, "limit": 4, "batch_size": 4,
+                                  "max_length": 128, "eval_limit": 1, "eval_subjects": ["marketing"],
+                                  "eval_fewshot": {"arc": 1, "hellaswag": 1}, "save_checkpoints": False}
+    calls = []
+    real = E.evaluate
+
+    class Interrupted(Exception):
+        pass
+
+    def counting(*a, **k):
+        calls.append((k["tasks"][0]))
+        if len(calls) == 2 + 2:  # the baseline's two tasks, then the second task of epoch 1
+            raise Interrupted
+        return real(*a, **k)
+
+    monkeypatch.setattr(E, "evaluate", counting)
+    with pytest.raises(Interrupted):
+        reproduce_table5("test", tmp_path, rows=["fixed"], recipe=recipe, progress=False)
+    run = tmp_path / "runs" / "fixed"
+    assert (run / "run.json").exists() and (run / "epoch-1").exists()
+    assert sorted(p.name for p in (run / "scores" / "epoch-1").glob("*.csv")) == ["arc.csv"]
+
+    def never(*a, **k):
+        raise AssertionError("fine-tuned again")
+
+    monkeypatch.setattr(sys.modules["lrkit.llm.finetune"], "finetune", never)  # (lrkit.llm.finetune is also a function)
+    calls.clear()
+    doc = reproduce_table5("test", tmp_path, rows=["fixed"], recipe=recipe, progress=False)
+    # epoch 1's missing task and epoch 2's two: nothing stored is scored again
+    assert calls == ["truthfulqa", "arc", "truthfulqa"]
+    assert not (run / "epoch-1").exists() and not (run / "epoch-2").exists()  # scored: checkpoints deleted
+    df = table_frame(doc)
+    assert list(df.index) == [("Pre-trained LLM", "baseline"), ("1e-05 (fixed)", "epoch 1"), ("1e-05 (fixed)", "epoch 2")]
+    assert df.notna().all().all() and doc["compute_time_s"] > 0 and "Compute time:" in markdown(doc)
+    calls.clear()
+    again = reproduce_table5("test", tmp_path, rows=["fixed"], recipe=recipe, progress=False)
+    assert calls == [] and again["table"] == doc["table"] and again["runs"][0]["reused"]
