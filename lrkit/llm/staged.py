@@ -53,14 +53,19 @@ def stage_done(folder: Path, tasks, settings: dict) -> bool:
     return True
 
 
-def score_epochs(run_dir: Path, epochs: int, steps_per_epoch: int, load_model: Callable, eval_kw: dict,
+def score_epochs(run_dir: Path, epochs, steps_per_epoch: int, load_model: Callable, eval_kw: dict,
                  settings: dict, keep_checkpoints: bool) -> tuple:
-    """Score the checkpoint of every epoch of a finished fine-tuning run (what is stored is reused)
-    and return ``(evals, timings)``: the tidy rows with stage/epoch/step, one timing dict per epoch."""
+    """Score the checkpoints of ``epochs`` (epoch numbers) of a finished fine-tuning run (what is stored
+    is reused) and return ``(evals, timings)``: the tidy rows with stage/epoch/step, one timing dict per
+    epoch. Checkpoints of epochs not scored are deleted too unless checkpoints are kept."""
     import pandas as pd
 
     frames, timings = [], []
-    for e in range(1, epochs + 1):
+    if not keep_checkpoints:
+        for ck in run_dir.glob("epoch-*"):
+            if ck.is_dir() and ck.name.split("-", 1)[1].isdigit() and int(ck.name.split("-", 1)[1]) not in epochs:
+                shutil.rmtree(ck)
+    for e in epochs:
         ck = run_dir / f"epoch-{e}"
         table, timing, _ = score_stage(run_dir / "scores" / f"epoch-{e}", lambda: load_model(str(ck)), eval_kw, settings)
         if not keep_checkpoints and ck.exists():
@@ -73,11 +78,11 @@ def score_epochs(run_dir: Path, epochs: int, steps_per_epoch: int, load_model: C
     return pd.concat(frames, ignore_index=True), timings
 
 
-def needs_training(run_dir: Path, epochs: int, tasks, settings: dict) -> bool:
-    """The fine-tuning must run (again) unless it finished and every epoch is either scored or still
-    has its checkpoint."""
+def needs_training(run_dir: Path, epochs, tasks, settings: dict) -> bool:
+    """The fine-tuning must run (again) unless it finished and every epoch of ``epochs`` is either
+    scored or still has its checkpoint."""
     rec = run_dir / "run.json"
     if not rec.exists() or json.loads(rec.read_text()).get("status") != "complete":
         return True
     return any(not stage_done(run_dir / "scores" / f"epoch-{e}", tasks, settings) and not (run_dir / f"epoch-{e}").exists()
-               for e in range(1, epochs + 1))
+               for e in epochs)

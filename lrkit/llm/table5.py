@@ -27,9 +27,10 @@ from .report import (PAPER_FEWSHOT, TABLE5_COLUMNS, TABLE5_METRIC, Z95, best_per
                      table5_scores)
 
 PROFILES = ("quick", "cpu", "full")
-#: profile keys that are not FinetuneConfig fields: ``rows`` (the policies it runs) and ``staged``
-#: (score every stage and task on its own, resumable: :mod:`lrkit.llm.staged`)
-PROFILE_ONLY = ("rows", "staged")
+#: profile keys that are not FinetuneConfig fields: ``rows`` (the policies it runs), ``staged`` (score
+#: every stage and task on its own, resumable: :mod:`lrkit.llm.staged`) and, with ``staged``,
+#: ``score_epochs`` (the epochs scored; default all)
+PROFILE_ONLY = ("rows", "staged", "score_epochs")
 
 
 def recipe_path() -> Path:
@@ -226,7 +227,8 @@ def _reproduce_staged(recipe, profile, cfg, chosen, out, eval_kw, model_id, mode
         rec = json.loads(rec_path.read_text()) if rec_path.exists() else None
         same = rec is not None and _same_model(rec["config"].get("model_path"), model_id) and all(
             rec["config"].get(k) == wanted[k] for k in RESUME_FIELDS if not k.startswith("eval_"))
-        trained = not same or staged.needs_training(run_dir, fc.epochs, eval_kw["tasks"], settings)
+        epochs = _score_epochs(recipe, profile, fc.epochs)
+        trained = not same or staged.needs_training(run_dir, epochs, eval_kw["tasks"], settings)
         if trained:
             if (run_dir / "scores").exists():
                 shutil.rmtree(run_dir / "scores")  # scores of an earlier fine-tuning do not belong to this one
@@ -234,7 +236,7 @@ def _reproduce_staged(recipe, profile, cfg, chosen, out, eval_kw, model_id, mode
             rec = json.loads(res.record.to_json())
             computed = True
             del res
-        evals, timings = staged.score_epochs(run_dir, fc.epochs, rec["config"]["steps_per_epoch"],
+        evals, timings = staged.score_epochs(run_dir, epochs, rec["config"]["steps_per_epoch"],
                                              lambda path: load_model(path, dtype=dtype, device=device), eval_kw, settings,
                                              keep_checkpoints=bool(cfg.get("save_checkpoints")))
         evals.to_csv(run_dir / "evals.csv", index=False)
@@ -257,6 +259,15 @@ def _reproduce_staged(recipe, profile, cfg, chosen, out, eval_kw, model_id, mode
 
         plt.close(plot_fig7_of(doc, out / "fig7.png"))
     return doc
+
+
+def _score_epochs(recipe, profile, epochs: int) -> list:
+    """The epochs a staged profile scores: its ``score_epochs``, else all; a bad entry raises, naming the field."""
+    chosen = recipe["profiles"][profile].get("score_epochs", list(range(1, epochs + 1)))
+    if not chosen or any(isinstance(e, bool) or not isinstance(e, int) or not 1 <= e <= epochs for e in chosen):
+        raise ValueError(f"table5: field 'score_epochs' of profile {profile!r} must list epochs among 1..{epochs}, "
+                         f"got {chosen!r}")
+    return sorted(set(chosen))
 
 
 def redraw_table5(out: str | Path) -> dict:

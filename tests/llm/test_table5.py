@@ -252,3 +252,36 @@ def test_staged_run_resumes_where_it_was_interrupted(tiny_dir, tmp_path, data_di
     calls.clear()
     again = reproduce_table5("test", tmp_path, rows=["fixed"], recipe=recipe, progress=False)
     assert calls == [] and again["table"] == doc["table"] and again["runs"][0]["reused"]
+
+
+def test_staged_profile_scores_only_the_chosen_epochs(tmp_path):
+    import pandas as pd
+
+    from lrkit.llm import staged
+    from lrkit.llm.table5 import _score_epochs
+
+    recipe = load_recipe()
+    recipe["profiles"]["p"] = {"staged": True, "score_epochs": [3]}
+    assert _score_epochs(recipe, "p", 3) == [3]
+    recipe["profiles"]["p"]["score_epochs"] = [0, 3]
+    with pytest.raises(ValueError, match=r"field 'score_epochs' of profile 'p' must list epochs among 1..3"):
+        _score_epochs(recipe, "p", 3)
+    # epoch 3 stored, checkpoints of epochs 1-3 on disk: nothing is loaded, every checkpoint goes
+    settings = {"model": "m", "tasks": ["arc"]}
+    for e in (1, 2, 3):
+        (tmp_path / f"epoch-{e}").mkdir()
+    stage = tmp_path / "scores" / "epoch-3"
+    stage.mkdir(parents=True)
+    pd.DataFrame([{"task": "arc", "metric": "acc_norm", "value": 0.5, "stderr": 0.02}]).to_csv(stage / "arc.csv", index=False)
+    (stage / "arc.json").write_text(json.dumps({"settings": settings, "timing": {"items": 1, "seconds": 2.0}}))
+
+    def never(path):
+        raise AssertionError("a checkpoint was loaded")
+
+    (tmp_path / "run.json").write_text(json.dumps({"status": "complete"}))
+    assert not staged.needs_training(tmp_path, [3], ["arc"], settings)
+    evals, timings = staged.score_epochs(tmp_path, [3], 10, never, {"tasks": ["arc"]}, settings, keep_checkpoints=False)
+    assert list(evals["stage"]) == ["epoch 3"] and list(evals["step"]) == [30] and timings[0]["arc"]["seconds"] == 2.0
+    assert not any((tmp_path / f"epoch-{e}").exists() for e in (1, 2, 3))
+    # a stored task of other settings is not trusted, and without its checkpoint the run must train again
+    assert staged.needs_training(tmp_path, [3], ["arc"], {**settings, "model": "other"})
