@@ -65,8 +65,9 @@ def add_parser(sub) -> None:
     r.add_argument("--total", type=int, default=None, help="also show each recipe's policy for this many steps")
     r.set_defaults(func=run_presets)
 
-    t = s.add_parser("table5", help="reproduce Table V and Fig. 7 (quick: CPU/CI, cpu: largest CPU run, full: GPU)")
-    t.add_argument("--profile", default="quick", help="quick | cpu | full")
+    t = s.add_parser("table5", help="reproduce Table V and Fig. 7 (quick: CI; cpu-small: the committed small CPU run; "
+                                     "cpu: +-4 pp intervals on a CPU, resumable; full: a GPU)")
+    t.add_argument("--profile", default="quick", help="quick | cpu-small | cpu | full")
     t.add_argument("--model", default=None, help="override the profile's model")
     t.add_argument("--device", default=None, help="override the profile's device")
     t.add_argument("--rows", nargs="+", default=None,

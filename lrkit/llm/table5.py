@@ -26,7 +26,7 @@ from .models import resolve_model
 from .report import (PAPER_FEWSHOT, TABLE5_COLUMNS, TABLE5_METRIC, Z95, best_per_column, separated_best, table5_columns,
                      table5_scores)
 
-PROFILES = ("quick", "cpu", "full")
+PROFILES = ("quick", "cpu-small", "cpu", "full")
 #: profile keys that are not FinetuneConfig fields: ``rows`` (the policies it runs), ``staged`` (score
 #: every stage and task on its own, resumable: :mod:`lrkit.llm.staged`) and, with ``staged``,
 #: ``score_epochs`` (the epochs scored; default all)
@@ -206,6 +206,10 @@ def _reproduce_staged(recipe, profile, cfg, chosen, out, eval_kw, model_id, mode
     from .models import load_model
 
     dtype, device = cfg.get("dtype", "float32"), cfg.get("device", "cpu")
+    if cfg.get("threads"):
+        import torch
+
+        torch.set_num_threads(int(cfg["threads"]))  # the baseline is scored before any fine-tuning sets it
     settings = _plain({"model": model_id, **{k: eval_kw[k] for k in ("tasks", "limit", "subjects", "seed", "num_fewshot")}})
     table, base_timing, n = staged.score_stage(out / "scores" / "baseline",
                                                lambda: load_model(model_path(), dtype=dtype, device=device), eval_kw,

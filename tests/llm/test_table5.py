@@ -27,6 +27,12 @@ def test_recipe_has_the_papers_table():
     # a profile may run a subset of the policies (CI's quick runs two); rows are not a FinetuneConfig field
     assert profile_rows(r, "quick") == ["linear-6e-5", "fixed"] and "rows" not in profile_config(r, "quick")
     assert profile_rows(r, "cpu") == profile_rows(r, "full") == ["linear-2e-5", "linear-6e-5", "cosine", "fixed"]
+    # the cpu profile: about 600 items per task (MMLU: 11 of each of the 57 subjects), staged, the final epoch
+    cpu = r["profiles"]["cpu"]
+    assert cpu["staged"] and cpu["score_epochs"] == [3] and "staged" not in profile_config(r, "cpu")
+    lim = cpu["eval_limit"]
+    assert min(lim["arc"], lim["hellaswag"], lim["truthfulqa"], 57 * lim["mmlu"]) >= 600 and "eval_subjects" not in cpu
+    assert 1.96 * (0.25 / 600) ** 0.5 <= 0.0401  # the half-width of a proportion near 0.5 on 600 items
     r["profiles"]["quick"]["rows"] = ["linear-6e-5", "step"]
     with pytest.raises(ValueError, match=r"field 'rows' of profile 'quick' must name rows of the recipe .*'step'"):
         profile_rows(r, "quick")
@@ -169,7 +175,7 @@ def test_best_is_marked_only_where_the_interval_separates_it():
 def test_committed_table_shows_an_interval_in_every_cell_and_no_unseparated_best():
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[2] / "reproductions" / "results" / "table5-cpu" / "results.json"
+    path = Path(__file__).resolve().parents[2] / "reproductions" / "results" / "table5-cpu-small" / "results.json"
     doc = json.loads(path.read_text())
     text = markdown(doc)
     rows = [line for line in text.splitlines() if line.startswith("| ") and "epoch" in line or "baseline |" in line]
@@ -190,7 +196,7 @@ def test_fig7_is_redrawn_from_the_committed_run_with_its_scores(tmp_path):
 
     from lrkit.cli.main import main
 
-    committed = Path(__file__).resolve().parents[2] / "reproductions" / "results" / "table5-cpu"
+    committed = Path(__file__).resolve().parents[2] / "reproductions" / "results" / "table5-cpu-small"
     shutil.copy(committed / "results.json", tmp_path / "results.json")
     before = (tmp_path / "results.json").read_text()
     assert main(["llm", "table5", "--redraw", "--out", str(tmp_path)]) == 0
