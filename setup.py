@@ -78,7 +78,7 @@ setup(
                  "ray[tune]>=2.40", "playwright>=1.40",
                  # the equality tests against lm-evaluation-harness and DeepSpeed's LR schedules (DeepSpeed
                  # installs without building its ops: DS_BUILD_OPS=0 is its default on a machine without CUDA)
-                 "lm_eval==0.4.13", "deepspeed>=0.16"],
+                 "lm_eval==0.4.13", "deepspeed==0.19.8"],
     },
     entry_points={"console_scripts": ["lrkit=lrkit.cli.main:main"]},
     ext_modules=ext_modules,
