@@ -199,8 +199,6 @@ def _reproduce_staged(recipe, profile, cfg, chosen, out, eval_kw, model_id, mode
     (stage, task) scored and stored on its own (:mod:`lrkit.llm.staged`), so the run resumes where it
     was interrupted. The document's ``compute_time_s`` sums the fine-tuning and scoring times of
     every sitting."""
-    import pandas as pd
-
     from . import staged
     from .finetune import FinetuneConfig, finetune
     from .models import load_model
