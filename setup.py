@@ -75,7 +75,10 @@ setup(
         "ray": ["ray[tune]>=2.40"],
         "llm": LLM,
         "test": [*LLM, "pytest>=8", "hypothesis>=6.100", "nbclient>=0.10", "ipykernel>=6", "psycopg[binary]>=3.1",
-                 "ray[tune]>=2.40", "playwright>=1.40", "lightning>=2.0"],
+                 "ray[tune]>=2.40", "playwright>=1.40",
+                 # the equality tests against lm-evaluation-harness and DeepSpeed's LR schedules (DeepSpeed
+                 # installs without building its ops: DS_BUILD_OPS=0 is its default on Linux)
+                 "lm_eval==0.4.13", "deepspeed==0.19.8", "lightning>=2.0"],
     },
     entry_points={"console_scripts": ["lrkit=lrkit.cli.main:main"]},
     ext_modules=ext_modules,

@@ -48,6 +48,8 @@ def add_parser(sub) -> None:
     e.add_argument("--limit", type=int, default=None, help="items per task (per subject for MMLU)")
     e.add_argument("--batch-size", type=int, default=8)
     e.add_argument("--seed", type=int, default=1234, help="few-shot draw")
+    e.add_argument("--num-fewshot", default=None, metavar="TASK=K,...",
+                   help="shots per task, e.g. arc=0,hellaswag=5 (tasks left out keep 25/10/2/0; truthfulqa only 0)")
     e.add_argument("--device", default="cpu")
     e.add_argument("--dtype", default="float32")
     e.add_argument("--threads", type=int, default=None)
@@ -63,13 +65,16 @@ def add_parser(sub) -> None:
     r.add_argument("--total", type=int, default=None, help="also show each recipe's policy for this many steps")
     r.set_defaults(func=run_presets)
 
-    t = s.add_parser("table5", help="reproduce Table V and Fig. 7 (quick: CPU/CI, cpu: largest CPU run, full: GPU)")
-    t.add_argument("--profile", default="quick", help="quick | cpu | full")
+    t = s.add_parser("table5", help="reproduce Table V and Fig. 7 (quick: CI; cpu-small: the committed small CPU run; "
+                                     "cpu: +-4 pp intervals on a CPU, resumable; full: a GPU)")
+    t.add_argument("--profile", default="quick", help="quick | cpu-small | cpu | full")
     t.add_argument("--model", default=None, help="override the profile's model")
     t.add_argument("--device", default=None, help="override the profile's device")
     t.add_argument("--rows", nargs="+", default=None,
                    help="only these policies: linear-2e-5 linear-6e-5 cosine fixed (default: the profile's; quick runs two)")
     t.add_argument("--fresh", action="store_true", help="recompute everything (default: keep finished runs in --out)")
+    t.add_argument("--redraw", action="store_true",
+                   help="only draw table5.md and fig7.png again from --out's results.json (nothing is run)")
     t.add_argument("--db", default=None, metavar="URL")
     t.add_argument("--out", default="out/table5")
     t.set_defaults(func=run_table5)
@@ -123,6 +128,26 @@ def run_finetune(args) -> int:
     return 0 if rec.status in ("complete", "diverged") else 1
 
 
+def parse_fewshot(text):
+    """``"arc=5,hellaswag=0"`` as ``{"arc": 5, "hellaswag": 0}`` (None for None); a bad entry raises a
+    ValueError naming --num-fewshot and the allowed form. Task names and k are checked by evaluate()."""
+    if text is None:
+        return None
+    from lrkit.llm.eval import TASKS
+
+    out = {}
+    for part in (p.strip() for p in text.split(",")):
+        task, eq, k = part.partition("=")
+        if not eq or not k.strip().isdigit():
+            raise ValueError(f"--num-fewshot must be TASK=K[,TASK=K...] with TASK among {', '.join(TASKS)} and "
+                             f"K an int >= 0, got {part!r}")
+        out[task.strip()] = int(k)
+    from lrkit.llm.eval.harness import _check_fewshot
+
+    _check_fewshot(out, field="--num-fewshot")  # task names, before the model loads
+    return out
+
+
 def run_eval(args) -> int:
     import torch
 
@@ -135,10 +160,11 @@ def run_eval(args) -> int:
         torch.set_num_threads(args.threads)
     try:
         tasks = check_tasks([t for t in args.tasks.split(",") if t])  # before the model loads
+        shots = parse_fewshot(args.num_fewshot)
         check_device(args.device)
         model, tok = load_model(_model_path(args.model), dtype=args.dtype, device=args.device)
         res = evaluate(model, tok, tasks=tasks, limit=args.limit, seed=args.seed, batch_size=args.batch_size,
-                       device=args.device)
+                       device=args.device, num_fewshot=shots)
     except (ValueError, FileNotFoundError) as e:
         print(f"lrkit llm eval: {e}", file=sys.stderr)
         return 2
@@ -181,9 +207,18 @@ def run_presets(args) -> int:
 
 
 def run_table5(args) -> int:
-    from lrkit.llm.table5 import markdown, reproduce_table5, throughput
+    from lrkit.llm.table5 import markdown, redraw_table5, reproduce_table5, throughput
     from lrkit.environment import check_device
 
+    if args.redraw:
+        try:
+            doc = redraw_table5(args.out)
+        except FileNotFoundError as e:
+            print(f"lrkit llm table5: {e}", file=sys.stderr)
+            return 2
+        print(markdown(doc))
+        print(f"wrote {args.out}/table5.md, fig7.png (from results.json)")
+        return 0
     try:
         if args.device is not None:
             check_device(args.device)

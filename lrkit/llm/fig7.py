@@ -1,4 +1,5 @@
-"""000 Fig. 7: LR per optimizer step (left) and training loss, 5-point rolling mean (right), drawn where
+"""000 Fig. 7: LR per optimizer step (a) and training loss, 5-point rolling mean (b); with scores given,
+(c) each run's Table V scores at its last epoch beside the baseline's, with their 95% intervals. Drawn where
 the Table V runner saves it (``fig7.png``); :mod:`lrkit.viz` re-exports it."""
 
 from __future__ import annotations
@@ -23,14 +24,21 @@ def fig7_frame(runs, window: int = 5):
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def plot_fig7(runs, *, window: int = 5, steps_per_epoch: int | None = None, colors=None, path=None, title=None):
-    """Fig. 7 for ``{label: record}``: LR (left) and ``window``-point rolling-mean training loss (right),
-    epoch boundaries dotted when ``steps_per_epoch`` is given. Returns the figure (saved to ``path``)."""
+def plot_fig7(runs, *, window: int = 5, steps_per_epoch: int | None = None, colors=None, path=None, title=None,
+              scores=None, baseline: str = "Pre-trained LLM"):
+    """Fig. 7 for ``{label: record}``: LR (a) and ``window``-point rolling-mean training loss (b), epoch
+    boundaries dotted when ``steps_per_epoch`` is given. ``scores`` (tidy rows run, stage, task, value,
+    stderr: Table V's number per task, e.g. :func:`lrkit.llm.report.table5_scores` input) adds (c): each
+    run's scores at its last stage and the ``baseline`` run's, with 95% intervals. Returns the figure
+    (saved to ``path``)."""
     import matplotlib.pyplot as plt
     import seaborn as sns
 
     df = fig7_frame(runs, window)
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    if scores is None:
+        fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    else:
+        fig, axes = plt.subplots(1, 3, figsize=(17, 4.4), gridspec_kw={"width_ratios": [1, 1, 0.8]})
     palette = colors or None
     sns.lineplot(df, x="step", y="lr", hue="run", palette=palette, ax=axes[0], linewidth=1.4)
     sns.lineplot(df, x="step", y="loss_smooth", hue="run", palette=palette, ax=axes[1], linewidth=1.2, legend=False)
@@ -41,14 +49,43 @@ def plot_fig7(runs, *, window: int = 5, steps_per_epoch: int | None = None, colo
     axes[1].set_ylabel("training loss")
     if steps_per_epoch:
         last = int(df["step"].max()) + 1 if len(df) else 0
-        for ax in axes:
+        for ax in axes[:2]:
             for b in range(steps_per_epoch, last, steps_per_epoch):
                 ax.axvline(b - 0.5, color="0.6", linestyle=":", linewidth=1)
-    for ax in axes:
+    for ax in axes[:2]:
         ax.set_xlabel("optimizer step")
+    if scores is not None:
+        _plot_scores(axes[2], scores, list(runs), colors, baseline)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=110)
     return fig
+
+
+def _plot_scores(ax, scores, labels, colors, baseline):
+    """(c): per task, the baseline's and each run's last-stage score, ± 1.96 standard errors."""
+    import numpy as np
+
+    from lrkit.llm.report import TASK_NAMES, Z95
+
+    tasks = [t for t in TASK_NAMES if t in set(scores["task"])]
+    order = [baseline] + labels
+    width = 0.8 / len(order)
+    for j, run in enumerate(order):
+        rows = scores[scores["run"] == run]
+        if not len(rows):
+            continue
+        last = rows[rows["stage"] == rows["stage"].iloc[-1]].set_index("task")
+        x = np.arange(len(tasks)) - 0.4 + width * (j + 0.5)
+        y = [last["value"].get(t, np.nan) for t in tasks]
+        se = last["stderr"].astype(float)  # JSON keeps a missing error (fewer than 2 items) as None
+        e = [Z95 * se.get(t, np.nan) for t in tasks]
+        color = "0.5" if run == baseline else (colors or {}).get(run)
+        ax.errorbar(x, y, yerr=e, fmt="o", capsize=3, color=color, label=f"{run} ({rows['stage'].iloc[-1]})")
+    ax.set_xticks(range(len(tasks)), [TASK_NAMES[t] for t in tasks])
+    ax.set_ylabel("score (95% interval)")
+    ax.set_ylim(max(0.0, ax.get_ylim()[0]), min(1.0, ax.get_ylim()[1]))
+    ax.set_title("(c) Table V scores at the last epoch")
+    ax.legend(fontsize=7, loc="best")

@@ -23,16 +23,21 @@ def table5_columns(fewshot=None) -> dict:
 TABLE5_COLUMNS = table5_columns()
 
 
-def table5_scores(evals, columns: str = "task"):
-    """``evals`` (tidy: stage, task, metric, value, …; optionally a ``run`` column) → a DataFrame
-    indexed by (run,) stage with one column per task (``columns="paper"``: Table V's headers)."""
+#: the two-sided 95% normal quantile: a cell's interval is value ± Z95 · stderr
+Z95 = 1.959963984540054
+
+
+def table5_scores(evals, columns: str = "task", values: str = "value"):
+    """``evals`` (tidy: stage, task, metric, value, stderr, …; optionally a ``run`` column) → a DataFrame
+    indexed by (run,) stage with one column per task (``columns="paper"``: Table V's headers);
+    ``values="stderr"`` gives the standard errors in the same layout."""
     import pandas as pd
 
     if evals is None or len(evals) == 0:
         return pd.DataFrame()
     rows = evals[evals["metric"] == evals["task"].map(TABLE5_METRIC)]
     index = ["run", "stage"] if "run" in rows.columns else ["stage"]
-    wide = rows.pivot_table(index=index, columns="task", values="value", sort=False)
+    wide = rows.pivot_table(index=index, columns="task", values=values, sort=False)
     wide = wide[[t for t in TABLE5_METRIC if t in wide.columns]]
     wide.columns.name = None
     if columns == "paper":
@@ -46,12 +51,24 @@ def best_per_column(wide):
     return {c: wide[c].idxmax() for c in wide.columns if wide[c].notna().any()}
 
 
-def best_cells(wide, rel_tol: float = 1e-9) -> set:
-    """{(index label, column)} of every cell equal to its column's maximum (ties all marked)."""
-    out = set()
+
+def separated_best(wide, stderr, z: float = Z95) -> dict:
+    """{column: index label} of the columns whose best cell is separated from the next best: the
+    difference of the two exceeds ``z`` times its standard error, ``sqrt(se_best² + se_next²)``
+    (the two scores taken as independent, which for scores of the same items overstates the error,
+    so a separation found holds). Columns without one (ties, overlapping intervals, missing errors)
+    are left out: no best is claimed there."""
+    import math
+
+    out = {}
     for c in wide.columns:
-        col = wide[c]
-        if col.notna().any():
-            top = col.max()
-            out |= {(i, c) for i, v in col.items() if v == v and abs(v - top) <= rel_tol * max(1.0, abs(top))}
+        col = wide[c].dropna().sort_values(ascending=False, kind="stable")
+        if len(col) < 2:
+            continue
+        (i1, v1), (i2, v2) = list(col.items())[:2]
+        s1, s2 = stderr.loc[i1, c], stderr.loc[i2, c]
+        if not (s1 == s1 and s2 == s2):
+            continue
+        if v1 - v2 > z * math.sqrt(s1 ** 2 + s2 ** 2):
+            out[c] = i1
     return out

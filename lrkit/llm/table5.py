@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import statistics
 import time
 import tomllib
@@ -22,9 +23,14 @@ from pathlib import Path
 from typing import Optional
 
 from .models import resolve_model
-from .report import PAPER_FEWSHOT, TABLE5_COLUMNS, TABLE5_METRIC, best_cells, best_per_column, table5_columns, table5_scores
+from .report import (PAPER_FEWSHOT, TABLE5_COLUMNS, TABLE5_METRIC, Z95, best_per_column, separated_best, table5_columns,
+                     table5_scores)
 
-PROFILES = ("quick", "cpu", "full")
+PROFILES = ("quick", "cpu-small", "cpu", "full")
+#: profile keys that are not FinetuneConfig fields: ``rows`` (the policies it runs), ``staged`` (score
+#: every stage and task on its own, resumable: :mod:`lrkit.llm.staged`) and, with ``staged``,
+#: ``score_epochs`` (the epochs scored; default all)
+PROFILE_ONLY = ("rows", "staged", "score_epochs")
 
 
 def recipe_path() -> Path:
@@ -46,7 +52,8 @@ def profile_config(recipe: dict, profile: str, **overrides) -> dict:
     ``rows``, see :func:`profile_rows`), then overrides."""
     if profile not in recipe["profiles"]:
         raise ValueError(f"table5: field 'profile' must be one of {', '.join(recipe['profiles'])}, got {profile!r}")
-    cfg = {**recipe.get("finetune", {}), **{k: v for k, v in recipe["profiles"][profile].items() if k != "rows"}}
+    cfg = {**recipe.get("finetune", {}),
+           **{k: v for k, v in recipe["profiles"][profile].items() if k not in PROFILE_ONLY}}
     cfg.update({k: v for k, v in overrides.items() if v is not None})
     cfg["eval_tasks"] = list(recipe["tasks"])
     return cfg
@@ -121,6 +128,9 @@ def reproduce_table5(profile: str = "quick", out: str | Path = "out/table5", *, 
                    num_fewshot=cfg.get("eval_fewshot"), batch_size=cfg.get("eval_batch_size", 8), device=cfg.get("device", "cpu"),
                    progress=progress)
 
+    if recipe["profiles"].get(profile, {}).get("staged"):
+        return _reproduce_staged(recipe, profile, cfg, chosen, out, eval_kw, model_id, model_path, started, progress, db)
+
     computed = False  # anything evaluated or trained in this call (else the document keeps its date)
     # the pretrained baseline (Table V's first row)
     base_csv, base_json = out / "baseline.csv", out / "baseline.json"
@@ -181,6 +191,100 @@ def reproduce_table5(profile: str = "quick", out: str | Path = "out/table5", *, 
 
         plt.close(plot_fig7_of(doc, out / "fig7.png"))  # saved, not shown: a notebook displays fig7.png itself
         doc["figure"] = str(out / "fig7.png")
+    return doc
+
+
+def _reproduce_staged(recipe, profile, cfg, chosen, out, eval_kw, model_id, model_path, started, progress, db) -> dict:
+    """reproduce_table5 for a ``staged`` profile: fine-tuning without in-loop evaluation, then every
+    (stage, task) scored and stored on its own (:mod:`lrkit.llm.staged`), so the run resumes where it
+    was interrupted. The document's ``compute_time_s`` sums the fine-tuning and scoring times of
+    every sitting."""
+    from . import staged
+    from .finetune import FinetuneConfig, finetune
+    from .models import load_model
+
+    dtype, device = cfg.get("dtype", "float32"), cfg.get("device", "cpu")
+    if cfg.get("threads"):
+        import torch
+
+        torch.set_num_threads(int(cfg["threads"]))  # the baseline is scored before any fine-tuning sets it
+    settings = _plain({"model": model_id, **{k: eval_kw[k] for k in ("tasks", "limit", "subjects", "seed", "num_fewshot")}})
+    table, base_timing, n = staged.score_stage(out / "scores" / "baseline",
+                                               lambda: load_model(model_path(), dtype=dtype, device=device), eval_kw,
+                                               settings)
+    computed = n > 0
+    baseline = table.copy()
+    baseline.insert(0, "stage", "baseline")
+    baseline.insert(1, "epoch", 0)
+    baseline.insert(2, "step", 0)
+    baseline.to_csv(out / "baseline.csv", index=False)
+    results = []
+    for row in chosen:
+        run_dir = out / "runs" / row["key"]
+        fc = FinetuneConfig(**{**cfg, "policy": row["policy"],
+                               "out": str(run_dir), "eval_tasks": (), "eval_baseline": False, "save_checkpoints": True,
+                               "label": row["label"]})
+        wanted = _plain(fc.to_dict())
+        rec_path = run_dir / "run.json"
+        rec = json.loads(rec_path.read_text()) if rec_path.exists() else None
+        same = rec is not None and _same_model(rec["config"].get("model_path"), model_id) and all(
+            rec["config"].get(k) == wanted[k] for k in RESUME_FIELDS if not k.startswith("eval_"))
+        epochs = _score_epochs(recipe, profile, fc.epochs)
+        trained = not same or staged.needs_training(run_dir, epochs, eval_kw["tasks"], settings)
+        if trained:
+            if (run_dir / "scores").exists():
+                shutil.rmtree(run_dir / "scores")  # scores of an earlier fine-tuning do not belong to this one
+            res = finetune(FinetuneConfig(**{**fc.to_dict(), "model": model_path()}), progress=progress, db=db)
+            rec = json.loads(res.record.to_json())
+            computed = True
+            del res
+        evals, timings = staged.score_epochs(run_dir, epochs, rec["config"]["steps_per_epoch"],
+                                             lambda path: load_model(path, dtype=dtype, device=device), eval_kw, settings,
+                                             keep_checkpoints=bool(cfg.get("save_checkpoints")))
+        evals.to_csv(run_dir / "evals.csv", index=False)
+        rec.setdefault("summary", {})["eval_timing"] = timings
+        results.append({"row": row, "record": rec, "evals": evals, "reused": not trained})
+    prior = out / "results.json"
+    before = json.loads(prior.read_text()) if prior.exists() else {}
+    date = before.get("date", time.strftime("%Y-%m-%d")) if not computed else time.strftime("%Y-%m-%d")
+    doc = _document(recipe, profile, {**cfg, "model": model_id}, baseline, base_timing, results, started, date)
+    if not computed and "wall_time_s" in before:
+        doc["wall_time_s"] = before["wall_time_s"]
+    doc["compute_time_s"] = (sum(t["seconds"] for t in base_timing.values())
+                             + sum((r["train_time_s"] or 0) + sum(v["seconds"] for t in (r["eval_timing"] or [])
+                                                                  for v in t.values() if isinstance(v, dict))
+                                   for r in doc["runs"]))
+    (out / "results.json").write_text(json.dumps(doc, indent=1))
+    (out / "table5.md").write_text(markdown(doc))
+    if results:
+        import matplotlib.pyplot as plt
+
+        plt.close(plot_fig7_of(doc, out / "fig7.png"))
+    return doc
+
+
+def _score_epochs(recipe, profile, epochs: int) -> list:
+    """The epochs a staged profile scores: its ``score_epochs``, else all; a bad entry raises, naming the field."""
+    chosen = recipe["profiles"][profile].get("score_epochs", list(range(1, epochs + 1)))
+    if not chosen or any(isinstance(e, bool) or not isinstance(e, int) or not 1 <= e <= epochs for e in chosen):
+        raise ValueError(f"table5: field 'score_epochs' of profile {profile!r} must list epochs among 1..{epochs}, "
+                         f"got {chosen!r}")
+    return sorted(set(chosen))
+
+
+def redraw_table5(out: str | Path) -> dict:
+    """Table V (``table5.md``) and Fig. 7 (``fig7.png``) drawn again from ``OUT/results.json`` alone:
+    nothing is trained or scored, and the document (its date, wall time, numbers) is not changed."""
+    import matplotlib.pyplot as plt
+
+    out = Path(out)
+    path = out / "results.json"
+    if not path.exists():
+        raise FileNotFoundError(f"table5: no results.json in {out}: run `lrkit llm table5 --out {out}` first")
+    doc = json.loads(path.read_text())
+    (out / "table5.md").write_text(markdown(doc))
+    if doc["runs"]:
+        plt.close(plot_fig7_of(doc, out / "fig7.png"))
     return doc
 
 
@@ -273,23 +377,55 @@ def throughput(doc: dict) -> dict:
             "eval_items_per_s": {t: statistics.median(v) for t, v in rates.items()}}
 
 
+def stderr_frame(doc: dict):
+    """The standard error of every cell of :func:`table_frame` (same index and headers), from the
+    document's tidy evaluation rows."""
+    import pandas as pd
+
+    se = table5_scores(pd.DataFrame(doc["evals"]), values="stderr")
+    se = se.rename(columns=table5_columns(doc["config"].get("eval_fewshot")))
+    return se.reindex(index=table_frame(doc).index, columns=table_frame(doc).columns)
+
+
 def markdown(doc: dict) -> str:
-    df = table_frame(doc)
-    best = best_cells(df.drop(index="Pre-trained LLM", level=0, errors="ignore"))
+    df, se = table_frame(doc), stderr_frame(doc)
+    tuned = df.drop(index="Pre-trained LLM", level=0, errors="ignore")
+    best = {(i, c) for c, i in separated_best(tuned, se.loc[tuned.index]).items()}
     cols = list(df.columns)
     lines = [f"### {doc['title']}", "", f"Profile `{doc['profile']}`; model `{Path(doc['config']['model']).name}`; "
-             f"{_env_line(doc)}; {doc['date']}. Best of each column (fine-tuned rows; ties all) in bold.", "",
+             f"{_env_line(doc)}; {doc['date']}. Each cell: score ± the half-width of its 95% interval "
+             f"({Z95:.2f} × the standard error over items). Bold: the best fine-tuned row of a column, only where "
+             f"it exceeds the next by more than {Z95:.2f} standard errors of the difference"
+             + ("" if best else " (no column has one here)") + ".", "",
              "| model | stage | " + " | ".join(cols) + " |", "| --- | --- |" + " --- |" * len(cols)]
     for (run, stage), row in df.iterrows():
-        cells = [(f"**{v:.4f}**" if ((run, stage), c) in best else f"{v:.4f}") if v == v else "–" for c, v in row.items()]
+        cells = []
+        for c, v in row.items():
+            if v != v:
+                cells.append("–")
+                continue
+            e = se.loc[(run, stage), c]
+            text = f"{v:.4f} ± {Z95 * e:.4f}" if e == e else f"{v:.4f} ± n/a"  # n/a: fewer than 2 items (per subject)
+            cells.append(f"**{text}**" if ((run, stage), c) in best else text)
         lines.append(f"| {run} | {stage} | " + " | ".join(cells) + " |")
+    widest = float((Z95 * se).max().max()) if se.size else float("nan")
+    if widest == widest:
+        lines += ["", f"Widest 95% interval: ±{100 * widest:.1f} pp."]
     tp = throughput(doc)
     lines += ["", "Paper (LLaMA-7B, Alpaca-52K): " + _paper_line(doc), ""]
+    if doc.get("compute_time_s"):
+        lines.append(f"Compute time: {doc['compute_time_s'] / 3600:.2f} h of fine-tuning and scoring, summed over the "
+                     f"sittings the run was made in (this sitting's wall time: {doc['wall_time_s'] / 3600:.2f} h).")
     if tp["tokens_per_s"]:
         lines.append(f"Fine-tuning: {tp['tokens_per_s']:.0f} tokens/s (median over runs). Evaluation items/s: "
                      + ", ".join(f"{t} {v:.2f}" for t, v in tp["eval_items_per_s"].items()) + ".")
     lines.append("Items scored: " + _items_line(doc) + "; ARC/HellaSwag few-shot examples drawn (seeded) from other "
                  "items of the same split (no training split here), MMLU's from its dev split.")
+    lines.append("Scored as lm-evaluation-harness 0.4.13 scores each item (tested equal per item), with these differences "
+                 "from its standard tasks: the ARC/HellaSwag few-shot source above (lm-eval: their training splits); "
+                 "HellaSwag's ctx_b keeps its lower-case start (the local file does not mark where ctx_a ends; lm-eval "
+                 "capitalises it); MMLU is the unweighted mean over subjects, as the paper's Table V (lm-eval's mmlu group "
+                 "weights subjects by size, i.e. the mean over items: the evaluation rows keep it too).")
     shots = doc["config"].get("eval_fewshot")
     if shots:
         lines.append("Few-shot examples per item set by the profile, not the paper's: "
@@ -328,10 +464,17 @@ def _env_line(doc) -> str:
 
 
 def plot_fig7_of(doc: dict, path=None):
+    """Fig. 7 of a results document: the runs' LR and loss curves, and (c) their Table V scores at the
+    last epoch beside the baseline's, with 95% intervals."""
+    import pandas as pd
+
     from .fig7 import FIG7_COLORS, plot_fig7
 
     runs = {r["label"]: {"curves": r["curves"]} for r in doc["runs"]}
     colors = {r["label"]: FIG7_COLORS.get(r["key"]) for r in doc["runs"]}
     spe = next((r["steps_per_epoch"] for r in doc["runs"] if r["steps_per_epoch"]), None)
+    ev = pd.DataFrame(doc["evals"])
+    scores = ev[ev["metric"] == ev["task"].map(TABLE5_METRIC)] if len(ev) else None
     return plot_fig7(runs, steps_per_epoch=spe, colors=colors if all(colors.values()) else None, path=path,
-                     title=f"Fig. 7 ({doc['profile']} profile)")
+                     title=f"Fig. 7 ({doc['profile']} profile)", scores=scores,
+                     baseline=doc.get("baseline_label", "Pre-trained LLM"))

@@ -4,9 +4,10 @@ Parameter names and defaults are DeepSpeed's (``deepspeed.runtime.lr_schedules``
 ``ds_config.json`` scheduler block maps one to one. Our ``t`` equals DeepSpeed's
 ``last_batch_iteration`` (t = 0 after the scheduler's first step), and, as in DeepSpeed, the
 warm-up length is max(2, warmup_num_steps). Warm-up is 'log' — log(t + 1)/log(W) — or 'linear' — t/W.
-WarmupCosineLR is written with an explicit ``lr`` (DeepSpeed reads it from the optimizer).
-Difference, on purpose: WarmupCosineLR reaches its floor at t = total_num_steps − 1 (as DeepSpeed's
-does) and holds it from there on, where DeepSpeed's cosine would rise again (t >= total_num_steps).
+WarmupCosineLR is written with an explicit ``lr`` (DeepSpeed reads it from the optimizer); it reaches
+its floor at t = total_num_steps − 1 and holds it from there on, as DeepSpeed 0.19 does. One
+difference: DeepSpeed 0.19 refuses ``warmup_num_steps=0``, which is accepted here (and, like 1, made 2).
+Equality with DeepSpeed, every step: tests/policies/test_llm_libraries.py.
 """
 
 from __future__ import annotations

@@ -35,11 +35,16 @@ def test_finetune_then_eval(tiny_dir, tmp_path, capsys, monkeypatch):
 
     ev = pd.read_csv(out / "evals.csv")
     assert list(ev["stage"].unique()) == ["baseline", "epoch 1", "epoch 2"]
-    rc = main(["llm", "eval", "--model", str(out / "epoch-2"), "--tasks", "hellaswag", "--limit", "2",
-               "--out", str(tmp_path / "ev.json")])
+    rc = main(["llm", "eval", "--model", str(out / "epoch-2"), "--tasks", "hellaswag,mmlu", "--limit", "1",
+               "--num-fewshot", "hellaswag=3, mmlu=0", "--out", str(tmp_path / "ev.json")])
     text = capsys.readouterr().out
     assert rc == 0 and "items/s" in text
-    assert json.loads((tmp_path / "ev.json").read_text())["table"][0]["task"] == "hellaswag"
+    doc = json.loads((tmp_path / "ev.json").read_text())
+    rows = {(r["task"], r["metric"]): r for r in doc["table"]}
+    assert rows["hellaswag", "acc_norm"]["num_fewshot"] == 3 and rows["mmlu", "acc"]["num_fewshot"] == 0
+    assert doc["config"]["num_fewshot"] == {"hellaswag": 3, "mmlu": 0}
+    # MMLU both ways: the mean over subjects and the subjects weighted by size (one item each: equal)
+    assert rows["mmlu", "acc"]["value"] == pytest.approx(rows["mmlu", "acc_weighted"]["value"])
 
 
 def test_presets_and_errors(capsys):
@@ -54,6 +59,8 @@ def test_presets_and_errors(capsys):
 @pytest.mark.parametrize("argv,needle", [
     (["eval", "--model", "smollm2", "--tasks", "arc,nope"], "field 'tasks' must be among arc, hellaswag, mmlu, truthfulqa"),
     (["eval", "--model", "smollm2", "--device", "cuda:99"], "device 'cuda:99': "),
+    (["eval", "--model", "smollm2", "--num-fewshot", "arc=two"], "--num-fewshot must be TASK=K[,TASK=K...] with TASK among"),
+    (["eval", "--model", "smollm2", "--num-fewshot", "winogrande=5"], "--num-fewshot keys must be among arc, hellaswag"),
     (["eval", "--model", "/nonexistent/model"], "model '/nonexistent/model': no such folder; give an HF model folder"),
     (["finetune", "--model", "./no-such-model", "--out", "{out}"], "model './no-such-model': no such folder"),
     (["finetune", "--model", "smollm2", "--device", "cuda:99", "--out", "{out}"], "device 'cuda:99': "),

@@ -324,7 +324,7 @@ def test_evaluate_end_to_end(tiny_model, eval_dir):  # eval_dir: a clear failure
     main = res.summary()
     assert [(t, m) for t, m in zip(main.task, main.metric)] == [
         ("arc", "acc"), ("arc", "acc_norm"), ("hellaswag", "acc"), ("hellaswag", "acc_norm"),
-        ("mmlu", "acc"), ("mmlu", "acc_micro"), ("truthfulqa", "mc1"), ("truthfulqa", "mc2")]
+        ("mmlu", "acc"), ("mmlu", "acc_weighted"), ("truthfulqa", "mc1"), ("truthfulqa", "mc2")]
     assert ((tab.value >= 0) & (tab.value <= 1)).all()
     assert dict(zip(main.task, main.n)) == {"arc": 3, "hellaswag": 3, "mmlu": 171, "truthfulqa": 3}
     assert dict(zip(main.task, main.num_fewshot)) == {"arc": 25, "hellaswag": 10, "mmlu": 2, "truthfulqa": 0}

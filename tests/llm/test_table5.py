@@ -27,6 +27,12 @@ def test_recipe_has_the_papers_table():
     # a profile may run a subset of the policies (CI's quick runs two); rows are not a FinetuneConfig field
     assert profile_rows(r, "quick") == ["linear-6e-5", "fixed"] and "rows" not in profile_config(r, "quick")
     assert profile_rows(r, "cpu") == profile_rows(r, "full") == ["linear-2e-5", "linear-6e-5", "cosine", "fixed"]
+    # the cpu profile: about 600 items per task (MMLU: 11 of each of the 57 subjects), staged, the final epoch
+    cpu = r["profiles"]["cpu"]
+    assert cpu["staged"] and cpu["score_epochs"] == [3] and "staged" not in profile_config(r, "cpu")
+    lim = cpu["eval_limit"]
+    assert min(lim["arc"], lim["hellaswag"], lim["truthfulqa"], 57 * lim["mmlu"]) >= 600 and "eval_subjects" not in cpu
+    assert 1.96 * (0.25 / 600) ** 0.5 <= 0.0401  # the half-width of a proportion near 0.5 on 600 items
     r["profiles"]["quick"]["rows"] = ["linear-6e-5", "step"]
     with pytest.raises(ValueError, match=r"field 'rows' of profile 'quick' must name rows of the recipe .*'step'"):
         profile_rows(r, "quick")
@@ -64,7 +70,8 @@ def test_reproduce_runs_every_stage_and_resumes(tiny_dir, tmp_path, data_dir, mo
     md = (tmp_path / "table5.md").read_text()
     assert "| ARC(3) | HellaSwag(2) | MMLU(2) | TruthfulQA(0) |" in md
     assert "set by the profile, not the paper's: arc 3 (paper 25), hellaswag 2 (paper 10)" in md
-    assert md.count("**") >= 8  # the best of each of the four columns is bold
+    # one item per task: no cell has an interval (n/a), so no best is claimed
+    assert "**" not in md and md.count("± n/a") == 7 * 4
     assert (tmp_path / "fig7.png").stat().st_size > 10_000
     assert set(plt.get_fignums()) <= open_before  # Fig. 7 is saved and closed, never left open for a notebook to show
     tp = throughput(doc)
@@ -147,10 +154,140 @@ def test_paper_frame_marks_the_papers_winners():
     assert best["TruthfulQA(0)"] == ("6e-05 (linear)", "epoch 2")  # 0.4113
 
 
-def test_ties_are_all_marked():
+def test_best_is_marked_only_where_the_interval_separates_it():
     import pandas as pd
 
-    from lrkit.llm.report import best_cells
+    from lrkit.llm.report import separated_best
 
-    df = pd.DataFrame({"a": [0.5, 0.5, 0.25], "b": [0.1, 0.3, float("nan")]}, index=["x", "y", "z"])
-    assert best_cells(df) == {("x", "a"), ("y", "a"), ("y", "b")}
+    idx = ["x", "y", "z"]
+    wide = pd.DataFrame({"clear": [0.60, 0.50, 0.10], "close": [0.52, 0.50, 0.10], "tie": [0.5, 0.5, 0.2],
+                         "one_item": [0.9, 0.1, 0.1]}, index=idx)
+    se = pd.DataFrame({"clear": [0.01, 0.01, 0.01], "close": [0.02, 0.02, 0.02], "tie": [0.01, 0.01, 0.01],
+                       "one_item": [float("nan")] * 3}, index=idx)
+    # clear: 0.10 > 1.96·√2·0.01 = 0.028; close: 0.02 < 0.055; a tie never; no stderr, no claim
+    assert separated_best(wide, se) == {"clear": "x"}
+    se.loc["y", "clear"] = 0.05  # 0.10 < 1.96·√(0.01² + 0.05²) = 0.0999…: just inside
+    assert separated_best(wide, se) == {"clear": "x"}
+    se.loc["y", "clear"] = 0.0511
+    assert separated_best(wide, se) == {}
+
+
+def test_committed_table_shows_an_interval_in_every_cell_and_no_unseparated_best():
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "reproductions" / "results" / "table5-cpu-small" / "results.json"
+    doc = json.loads(path.read_text())
+    text = markdown(doc)
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "epoch" in line or "baseline |" in line]
+    assert len(rows) == 13
+    for line in rows:
+        cells = line.strip("| ").split(" | ")[2:]
+        assert len(cells) == 4 and all(" ± " in c for c in cells), line
+    # 10 ARC items: every interval is about ±26 pp, so no difference between policies is claimed
+    assert "**" not in text and "no column has one here" in text
+    assert "lm-evaluation-harness 0.4.13" in text and "Widest 95% interval" in text
+
+
+def test_fig7_is_redrawn_from_the_committed_run_with_its_scores(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    import matplotlib.pyplot as plt
+
+    from lrkit.cli.main import main
+
+    committed = Path(__file__).resolve().parents[2] / "reproductions" / "results" / "table5-cpu-small"
+    shutil.copy(committed / "results.json", tmp_path / "results.json")
+    before = (tmp_path / "results.json").read_text()
+    assert main(["llm", "table5", "--redraw", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "results.json").read_text() == before  # nothing recomputed or restamped
+    assert (tmp_path / "table5.md").read_text() == markdown(json.loads(before))
+    from lrkit.llm.table5 import plot_fig7_of
+
+    fig = plot_fig7_of(json.loads(before))
+    lr_ax, loss_ax, score_ax = fig.axes[:3]
+    assert len(lr_ax.get_lines()) >= 4  # the four policies' LR curves
+    # (c): the baseline and the four policies, one error-bar series each, 4 tasks per series
+    series = [c for c in score_ax.containers]
+    assert len(series) == 5 and all(len(c.lines[0].get_xdata()) == 4 for c in series)
+    plt.close(fig)
+    assert main(["llm", "table5", "--redraw", "--out", str(tmp_path / "empty")]) == 2
+
+
+def test_staged_run_resumes_where_it_was_interrupted(tiny_dir, tmp_path, data_dir, monkeypatch):
+    """A ``staged`` profile stores every (stage, task): interrupted while scoring, the next call neither
+    fine-tunes again nor rescores a stored task, and the checkpoints go once their epoch is scored."""
+    import lrkit.llm.eval as E
+
+    recipe = load_recipe()
+    recipe["tasks"] = ["arc", "truthfulqa"]  # two tasks keep it short; the stages are what is tested
+    recipe["profiles"]["test"] = {"model": tiny_dir, "staged": True, "epochs": 2, "limit": 4, "batch_size": 4,
+                                  "max_length": 128, "eval_limit": 1, "eval_subjects": ["marketing"],
+                                  "eval_fewshot": {"arc": 1, "hellaswag": 1}, "save_checkpoints": False}
+    calls = []
+    real = E.evaluate
+
+    class Interrupted(Exception):
+        pass
+
+    def counting(*a, **k):
+        calls.append((k["tasks"][0]))
+        if len(calls) == 2 + 2:  # the baseline's two tasks, then the second task of epoch 1
+            raise Interrupted
+        return real(*a, **k)
+
+    monkeypatch.setattr(E, "evaluate", counting)
+    with pytest.raises(Interrupted):
+        reproduce_table5("test", tmp_path, rows=["fixed"], recipe=recipe, progress=False)
+    run = tmp_path / "runs" / "fixed"
+    assert (run / "run.json").exists() and (run / "epoch-1").exists()
+    assert sorted(p.name for p in (run / "scores" / "epoch-1").glob("*.csv")) == ["arc.csv"]
+
+    def never(*a, **k):
+        raise AssertionError("fine-tuned again")
+
+    monkeypatch.setattr(sys.modules["lrkit.llm.finetune"], "finetune", never)  # (lrkit.llm.finetune is also a function)
+    calls.clear()
+    doc = reproduce_table5("test", tmp_path, rows=["fixed"], recipe=recipe, progress=False)
+    # epoch 1's missing task and epoch 2's two: nothing stored is scored again
+    assert calls == ["truthfulqa", "arc", "truthfulqa"]
+    assert not (run / "epoch-1").exists() and not (run / "epoch-2").exists()  # scored: checkpoints deleted
+    df = table_frame(doc)
+    assert list(df.index) == [("Pre-trained LLM", "baseline"), ("1e-05 (fixed)", "epoch 1"), ("1e-05 (fixed)", "epoch 2")]
+    assert df.notna().all().all() and doc["compute_time_s"] > 0 and "Compute time:" in markdown(doc)
+    calls.clear()
+    again = reproduce_table5("test", tmp_path, rows=["fixed"], recipe=recipe, progress=False)
+    assert calls == [] and again["table"] == doc["table"] and again["runs"][0]["reused"]
+
+
+def test_staged_profile_scores_only_the_chosen_epochs(tmp_path):
+    import pandas as pd
+
+    from lrkit.llm import staged
+    from lrkit.llm.table5 import _score_epochs
+
+    recipe = load_recipe()
+    recipe["profiles"]["p"] = {"staged": True, "score_epochs": [3]}
+    assert _score_epochs(recipe, "p", 3) == [3]
+    recipe["profiles"]["p"]["score_epochs"] = [0, 3]
+    with pytest.raises(ValueError, match=r"field 'score_epochs' of profile 'p' must list epochs among 1..3"):
+        _score_epochs(recipe, "p", 3)
+    # epoch 3 stored, checkpoints of epochs 1-3 on disk: nothing is loaded, every checkpoint goes
+    settings = {"model": "m", "tasks": ["arc"]}
+    for e in (1, 2, 3):
+        (tmp_path / f"epoch-{e}").mkdir()
+    stage = tmp_path / "scores" / "epoch-3"
+    stage.mkdir(parents=True)
+    pd.DataFrame([{"task": "arc", "metric": "acc_norm", "value": 0.5, "stderr": 0.02}]).to_csv(stage / "arc.csv", index=False)
+    (stage / "arc.json").write_text(json.dumps({"settings": settings, "timing": {"items": 1, "seconds": 2.0}}))
+
+    def never(path):
+        raise AssertionError("a checkpoint was loaded")
+
+    (tmp_path / "run.json").write_text(json.dumps({"status": "complete"}))
+    assert not staged.needs_training(tmp_path, [3], ["arc"], settings)
+    evals, timings = staged.score_epochs(tmp_path, [3], 10, never, {"tasks": ["arc"]}, settings, keep_checkpoints=False)
+    assert list(evals["stage"]) == ["epoch 3"] and list(evals["step"]) == [30] and timings[0]["arc"]["seconds"] == 2.0
+    assert not any((tmp_path / f"epoch-{e}").exists() for e in (1, 2, 3))
+    # a stored task of other settings is not trusted, and without its checkpoint the run must train again
+    assert staged.needs_training(tmp_path, [3], ["arc"], {**settings, "model": "other"})

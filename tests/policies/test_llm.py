@@ -1,10 +1,7 @@
 """LLM fine-tuning schedules (CONSTANT, LINEAR, COSINE, WSD, INVSQRT) and DeepSpeed's warm-up
-schedules (WarmupLR, WarmupDecayLR, WarmupCosineLR).
-
-The reference functions below are independent scalar transcriptions, in plain ``math``, of the
-Hugging Face ``transformers`` schedule lambdas (``transformers.optimization``; LambdaLR multiplies
-the base LR by ``lambda(step)``, step 0 is the first optimizer step) and of DeepSpeed's
-``deepspeed.runtime.lr_schedules`` (``t`` is DeepSpeed's ``last_batch_iteration``).
+schedules (WarmupLR, WarmupDecayLR, WarmupCosineLR): exact values, WSD's phases, errors, specs, the
+array/scalar paths and the torch scheduler. Their equality with the real ``transformers`` and
+DeepSpeed schedulers, every step, is in :mod:`tests.policies.test_llm_libraries`.
 """
 
 import json
@@ -31,202 +28,7 @@ REL = 1e-12
 ABS = 1e-15
 
 
-def close(a, b):
-    return math.isclose(a, b, rel_tol=REL, abs_tol=ABS)
-
-
-def assert_matches(p, ref, ts):
-    """p(t) == ref(t) (rel 1e-12) for every t in ts as one numpy array, and as Python-int scalars
-    (for long ranges: the first and last 60 and every 5th t in between, to keep the file fast)."""
-    ts = list(ts)
-    want = [ref(t) for t in ts]
-    arr = p(np.array(ts))
-    bad = [(t, g, w) for t, g, w in zip(ts, arr.tolist(), want) if not close(g, w)]
-    assert not bad, f"{p}: first mismatches (t, lrkit, reference): {bad[:5]}"
-    idx = range(len(ts)) if len(ts) <= 200 else sorted({*range(60), *range(60, len(ts) - 60, 5), *range(len(ts) - 60, len(ts))})
-    bad = [(ts[i], p(ts[i]), want[i]) for i in idx if not close(p(ts[i]), want[i])]
-    assert not bad, f"{p}: scalar mismatches (t, lrkit, reference): {bad[:5]}"
-
-
-# ---- Hugging Face transformers reference lambdas (transcribed) ----------------------------------
-
-
-def hf_warmup_steps(total, warmup_steps=0, warmup_ratio=0.0):
-    """TrainingArguments.get_warmup_steps."""
-    return warmup_steps if warmup_steps > 0 else math.ceil(total * warmup_ratio)
-
-
-def hf_constant(s, W):
-    if s < W:
-        return float(s) / float(max(1.0, W))
-    return 1.0
-
-
-def hf_linear(s, W, T):
-    if s < W:
-        return float(s) / float(max(1, W))
-    return max(0.0, float(T - s) / float(max(1, T - W)))
-
-
-def hf_cosine(s, W, T, num_cycles=0.5):
-    if s < W:
-        return float(s) / float(max(1, W))
-    progress = float(s - W) / float(max(1, T - W))
-    return max(0.0, 0.5 * (1.0 + math.cos(math.pi * float(num_cycles) * 2.0 * progress)))
-
-
-def hf_cosine_min_lr(s, W, T, min_lr_rate, num_cycles=0.5):
-    if s < W:
-        return float(s) / float(max(1, W))
-    progress = float(s - W) / float(max(1, T - W))
-    factor = 0.5 * (1.0 + math.cos(math.pi * float(num_cycles) * 2.0 * progress))
-    factor = factor * (1 - min_lr_rate) + min_lr_rate
-    return max(0.0, factor)
-
-
-def hf_inverse_sqrt(s, W, timescale=None):
-    if timescale is None:
-        timescale = W or 10_000
-    if s < W:
-        return float(s) / float(max(1, W))
-    shift = timescale - W
-    return 1.0 / math.sqrt((s + shift) / timescale)
-
-
-# ---- DeepSpeed reference (transcribed) ----------------------------------------------------------
-
-
-def ds_gamma_warm(t, W, warmup_type):
-    W = max(2, W)
-    if warmup_type == "log":
-        return (1.0 / math.log(W)) * math.log(t + 1)
-    return t / W
-
-
-def ds_warmup_lr(t, min_lr, max_lr, wsteps, wtype):
-    W = max(2, wsteps)
-    gamma = ds_gamma_warm(t, W, wtype) if t < W else 1.0
-    return min_lr + (max_lr - min_lr) * gamma
-
-
-def ds_warmup_decay_lr(t, T, min_lr, max_lr, wsteps, wtype):
-    W = max(2, wsteps)
-    if t < W:
-        gamma = ds_gamma_warm(t, W, wtype)
-    else:
-        gamma = max(0.0, float(T - t) / float(max(1.0, T - W)))
-    return min_lr + (max_lr - min_lr) * gamma
-
-
-def ds_warmup_cosine_lr(t, lr, T, wmin, wsteps, cmin, wtype):
-    W = max(2, wsteps)
-    if t < W:
-        ratio = ds_gamma_warm(t, W, wtype)
-        ratio = wmin + ratio * (1.0 - wmin)
-    else:
-        real_last_step = t - W + 1
-        real_total_steps = T - W
-        ratio = (1 + math.cos(math.pi * real_last_step / real_total_steps)) / 2
-        ratio = max(0.0, cmin + (1.0 - cmin) * ratio)
-    return lr * ratio
-
-
-# ---- 1. transformers equivalence ----------------------------------------------------------------
-
-# (peak lr, total, warmup kwargs, HF warm-up steps)
-WARMUPS = [
-    (1.0, 100, {}, 0),
-    (2e-5, 100, {"warmup": 1}, 1),
-    (1.0, 100, {"warmup": 10}, 10),
-    (2e-5, 1218, {"warmup_ratio": 0.03}, 37),  # ⌈0.03·1218⌉ = ⌈36.54⌉
-    (1.0, 1218, {"warmup_ratio": 0.03}, 37),
-    (1.0, 100, {"warmup_ratio": 0.07}, 8),  # ⌈0.07·100⌉ in floats (7.000000000000001), as TrainingArguments
-    (3e-4, 50, {"warmup": 50}, 50),  # warm-up over the whole run
-    (1.0, 7, {"warmup": 3}, 3),
-]
-
-
-@pytest.mark.parametrize("lr,total,wkw,W", WARMUPS)
-def test_warmup_length_is_resolved_like_training_arguments(lr, total, wkw, W):
-    assert W == hf_warmup_steps(total, wkw.get("warmup", 0), wkw.get("warmup_ratio", 0.0))
-    assert LINEAR(lr=lr, total=total, **wkw).warmup_steps == W
-    assert COSINE(lr=lr, total=total, **wkw).warmup_steps == W
-    assert CONSTANT(lr=lr, total=total, **wkw).warmup_steps == W
-
-
-@pytest.mark.parametrize("lr,total,wkw,W", WARMUPS)
-def test_constant_matches_transformers(lr, total, wkw, W):
-    p = CONSTANT(lr=lr, total=total, **wkw)
-    assert_matches(p, lambda s: lr * hf_constant(s, W), range(total + 51))
-
-
-@pytest.mark.parametrize("lr", [1.0, 2e-5])
-@pytest.mark.parametrize("W", [0, 1, 37])
-def test_constant_without_total_matches_transformers(lr, W):
-    p = CONSTANT(lr=lr, warmup=W)
-    assert_matches(p, lambda s: lr * hf_constant(s, W), range(200))
-    assert p(0) == (0.0 if W else lr)
-    assert p(10**7) == lr
-
-
-@pytest.mark.parametrize("lr,total,wkw,W", WARMUPS)
-def test_linear_matches_transformers(lr, total, wkw, W):
-    p = LINEAR(lr=lr, total=total, **wkw)
-    assert_matches(p, lambda s: lr * hf_linear(s, W, total), range(total + 51))
-    assert p(total) == 0.0 and p(total + 1000) == 0.0
-
-
-@pytest.mark.parametrize("lr,total,wkw,W", WARMUPS)
-def test_cosine_matches_transformers(lr, total, wkw, W):
-    p = COSINE(lr=lr, total=total, **wkw)
-    assert_matches(p, lambda s: lr * hf_cosine(s, W, total), range(total + 1))
-
-
-@pytest.mark.parametrize("lr,total,wkw,W", WARMUPS)
-@pytest.mark.parametrize("min_ratio", [0.1, 1.0])
-def test_cosine_with_min_lr_matches_transformers(lr, total, wkw, W, min_ratio):
-    min_lr = min_ratio * lr
-    p = COSINE(lr=lr, total=total, min_lr=min_lr, **wkw)
-    assert_matches(p, lambda s: lr * hf_cosine_min_lr(s, W, total, min_lr / lr), range(total + 1))
-
-
-@pytest.mark.parametrize("lr,total,wkw,W", WARMUPS)
-def test_cosine_holds_its_floor_after_total(lr, total, wkw, W):
-    """transformers' cosine would rise again after T; lrkit stays at min_lr."""
-    after = list(range(total + 1, total + 51)) + [2 * total, 10 * total + 3]
-    if W < total:  # with W = T, t = T is the first post-warm-up step: lr, as in transformers
-        after.insert(0, total)
-    for min_lr in (0.0, 0.05 * lr):
-        p = COSINE(lr=lr, total=total, min_lr=min_lr, **wkw)
-        assert [p(t) for t in after] == pytest.approx([min_lr] * len(after), rel=REL, abs=ABS)
-        assert p(np.array(after)).tolist() == pytest.approx([min_lr] * len(after), rel=REL, abs=ABS)
-    if total - W >= 2:  # the transformers curve really does rise again here
-        assert hf_cosine(total + 1, W, total) > 0.0
-
-
-@pytest.mark.parametrize("lr,total,wkw,W", WARMUPS)
-def test_linear_with_min_lr(lr, total, wkw, W):
-    """min_lr + (lr − min_lr)·(transformers' linear factor) after warm-up; the warm-up still starts at 0."""
-    min_lr = 0.15 * lr
-    p = LINEAR(lr=lr, total=total, min_lr=min_lr, **wkw)
-
-    def ref(s):
-        if s < W:
-            return lr * hf_linear(s, W, total)
-        return min_lr + (lr - min_lr) * hf_linear(s, W, total)
-
-    assert_matches(p, ref, range(total + 51))
-    assert p(total + 5) == pytest.approx(min_lr, rel=REL, abs=ABS)
-
-
-@pytest.mark.parametrize(
-    "lr,W,timescale",
-    [(1.0, 0, None), (2e-5, 1, None), (1.0, 10, None), (2e-5, 37, None), (1.0, 400, None), (1.0, 10, 100), (1.0, 100, 10), (1.0, 0, 50)],
-)
-def test_invsqrt_matches_transformers(lr, W, timescale):
-    p = INVSQRT(lr=lr, warmup=W, timescale=timescale)
-    ts = list(range(0, 700)) + [1000, 10_000, 123_456, 10**7]
-    assert_matches(p, lambda s: lr * hf_inverse_sqrt(s, W, timescale), ts)
+# ---- 1. exact values (the equality with transformers and DeepSpeed: test_llm_libraries.py) ------
 
 
 def test_invsqrt_exact_values():
@@ -240,65 +42,12 @@ def test_invsqrt_exact_values():
     assert q(0) == 1.0 and q(30_000) == pytest.approx(0.5, rel=REL)
 
 
-# ---- 2. DeepSpeed equivalence -------------------------------------------------------------------
-
-DS_WARM = [(1, "log"), (1, "linear"), (0, "linear"), (2, "log"), (10, "log"), (10, "linear"), (37, "log"), (37, "linear")]
-
-
-@pytest.mark.parametrize("wsteps,wtype", DS_WARM)
-def test_warmup_lr_matches_deepspeed(wsteps, wtype):
-    for lo, hi in [(0.0, 1.0), (1e-6, 2e-5)]:
-        p = WarmupLR(warmup_max_lr=hi, warmup_min_lr=lo, warmup_num_steps=wsteps, warmup_type=wtype)
-        assert p.W == max(2, wsteps)
-        assert_matches(p, lambda t: ds_warmup_lr(t, lo, hi, wsteps, wtype), range(100))
-        assert p(10**6) == hi
-
-
 def test_warmup_lr_default_is_log_over_1000_steps():
     p = WarmupLR(warmup_max_lr=1.0)
     assert p.warmup_type == "log" and p.warmup_num_steps == 1000 and p.warmup_min_lr == 0.0
-    assert_matches(p, lambda t: ds_warmup_lr(t, 0.0, 1.0, 1000, "log"), range(0, 1100, 7))
     assert p(0) == 0.0
     assert p(99) == pytest.approx(math.log(100) / math.log(1000), rel=REL)  # = 2/3
     assert p(999) == pytest.approx(1.0, rel=REL) and p(1000) == 1.0
-
-
-@pytest.mark.parametrize("total", [1218, 5])
-@pytest.mark.parametrize("wsteps,wtype", DS_WARM)
-def test_warmup_decay_lr_matches_deepspeed(total, wsteps, wtype):
-    lo, hi = 1e-6, 2e-5
-    p = WarmupDecayLR(total_num_steps=total, warmup_max_lr=hi, warmup_min_lr=lo, warmup_num_steps=wsteps, warmup_type=wtype)
-    assert_matches(p, lambda t: ds_warmup_decay_lr(t, total, lo, hi, wsteps, wtype), range(total + 51))
-    if total >= max(2, wsteps):
-        assert p(total) == pytest.approx(lo, rel=REL) and p(total + 30) == pytest.approx(lo, rel=REL)
-
-
-@pytest.mark.parametrize(
-    "total,wsteps,wtype",
-    [(tot, w, wt) for tot in (1218, 40, 3) for w, wt in DS_WARM if tot > max(2, w)],
-)
-def test_warmup_cosine_lr_matches_deepspeed(total, wsteps, wtype):
-    # t = T itself is left out: see test_warmup_cosine_lr_holds_its_floor.
-    lr = 3e-4
-    for wmin, cmin in [(0.0, 0.0001), (0.5, 0.2)]:
-        p = WarmupCosineLR(
-            lr=lr, total_num_steps=total, warmup_min_ratio=wmin, warmup_num_steps=wsteps, cos_min_ratio=cmin, warmup_type=wtype
-        )
-        assert_matches(p, lambda t: ds_warmup_cosine_lr(t, lr, total, wmin, wsteps, cmin, wtype), range(total))
-
-
-@pytest.mark.parametrize("total,wsteps", [(100, 10), (1218, 37), (3, 1), (40, 1)])
-def test_warmup_cosine_lr_holds_its_floor(total, wsteps):
-    """DeepSpeed's cosine reaches lr·cos_min_ratio at t = T − 1 and then rises again; lrkit stays there."""
-    lr = 2e-5
-    after = [total - 1] + list(range(total + 1, total + 51)) + [3 * total]
-    for cmin in (0.0001, 0.0, 0.3):
-        p = WarmupCosineLR(lr=lr, total_num_steps=total, warmup_num_steps=wsteps, cos_min_ratio=cmin)
-        floor = lr * cmin
-        assert ds_warmup_cosine_lr(total - 1, lr, total, 0.0, wsteps, cmin, "log") == pytest.approx(floor, rel=REL, abs=ABS)
-        if total - max(2, wsteps) >= 2:  # DeepSpeed is already rising again at t = T
-            assert ds_warmup_cosine_lr(total, lr, total, 0.0, wsteps, cmin, "log") > floor
-        assert [p(t) for t in after] == pytest.approx([floor] * len(after), rel=REL, abs=ABS)
 
 
 def test_warmup_cosine_lr_defaults_and_exact_values():
@@ -541,37 +290,6 @@ def _sgd():
     return torch.optim.SGD([w], lr=1.0)
 
 
-@pytest.mark.parametrize(
-    "p,hf",
-    [
-        (LINEAR(lr=1.0, total=30, warmup=5), lambda s: hf_linear(s, 5, 30)),
-        (CONSTANT(lr=1.0, warmup=4), lambda s: hf_constant(s, 4)),
-        (COSINE(lr=1.0, total=30, warmup_ratio=0.1), lambda s: hf_cosine(s, 3, 30) if s <= 30 else 0.0),
-        (INVSQRT(lr=1.0, warmup=6), lambda s: hf_inverse_sqrt(s, 6)),
-    ],
-    ids=["LINEAR", "CONSTANT", "COSINE", "INVSQRT"],
-)
-def test_scheduler_sets_policy_lr_like_transformers_lambdalr(p, hf):
-    opt = _sgd()
-    sched = p.scheduler(opt)
-    ref_opt = _sgd()
-    ref = torch.optim.lr_scheduler.LambdaLR(ref_opt, hf)
-    lrs = [opt.param_groups[0]["lr"]]
-    assert lrs[0] == p(0) == 0.0  # the first step (t = 0) has LR 0 with a warm-up
-    assert ref_opt.param_groups[0]["lr"] == 0.0
-    for t in range(1, 41):
-        opt.step()
-        sched.step()
-        ref_opt.step()
-        ref.step()
-        lr = opt.param_groups[0]["lr"]
-        assert lr == p(t), t
-        assert sched.get_last_lr() == [p(t)]
-        assert math.isclose(lr, ref_opt.param_groups[0]["lr"], rel_tol=REL, abs_tol=ABS), t
-        lrs.append(lr)
-    assert lrs == [p(t) for t in range(41)]
-
-
 def test_scheduler_first_optimizer_step_uses_lr_zero():
     """With warm-up, the parameters do not move in the first optimizer step (as in transformers)."""
     w = torch.nn.Parameter(torch.ones(3, dtype=torch.float64))
@@ -584,17 +302,3 @@ def test_scheduler_first_optimizer_step_uses_lr_zero():
     assert opt.param_groups[0]["lr"] == 0.25
     opt.step()
     assert torch.allclose(w.detach(), torch.full((3,), 0.75, dtype=torch.float64))
-
-
-def test_deepspeed_scheduler_lr_follows_last_batch_iteration():
-    p = WarmupDecayLR(total_num_steps=20, warmup_max_lr=1.0, warmup_min_lr=0.1, warmup_num_steps=4, warmup_type="linear")
-    opt = _sgd()
-    sched = p.scheduler(opt)
-    got = [opt.param_groups[0]["lr"]]
-    for _ in range(25):
-        opt.step()
-        sched.step()
-        got.append(opt.param_groups[0]["lr"])
-    want = [ds_warmup_decay_lr(t, 20, 0.1, 1.0, 4, "linear") for t in range(26)]
-    assert got == pytest.approx(want, rel=REL, abs=ABS)
-    assert got[0] == 0.1 and got[2] == pytest.approx(0.55) and got[4] == 1.0 and got[20] == pytest.approx(0.1)

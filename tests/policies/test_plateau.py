@@ -1,4 +1,8 @@
-"""State-based policies: Keras' Reduce-LR-On-Plateau and 004's Change-LR-On-Plateau (Algorithm 1)."""
+"""State-based policies: Keras' Reduce-LR-On-Plateau and 004's Change-LR-On-Plateau (Algorithm 1).
+
+ReduceLROnPlateau follows Keras' semantics; it is tested against torch's ``ReduceLROnPlateau``, the
+real library here, through the stated mapping between the two (Keras is not a test dependency: its
+``on_epoch_end`` is transcribed below, citing keras/src/callbacks/reduce_lr_on_plateau.py)."""
 
 import numpy as np
 import pytest
@@ -25,6 +29,42 @@ def keras_reference(losses, lr, factor, patience, min_delta, cooldown, min_lr):
                 wait = 0
         out.append(lr)
     return out
+
+
+def torch_plateau_lrs(values, lr, factor, patience, min_delta, cooldown, min_lr, mode):
+    """torch.optim.lr_scheduler.ReduceLROnPlateau with Keras' settings mapped onto torch's:
+    ``threshold_mode="abs"`` (Keras' min_delta is absolute), ``eps=0`` (Keras reduces whenever
+    lr > min_lr), torch ``patience = p - 1`` (Keras reduces when wait >= patience, torch when
+    num_bad_epochs > patience) and torch ``cooldown = max(c - 1, 0)`` (Keras counts the observation
+    on which its cooldown reaches 0, torch does not; so Keras' cooldown 1 acts as 0)."""
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        opt, mode=mode, factor=factor, patience=patience - 1, threshold=min_delta, threshold_mode="abs",
+        cooldown=max(cooldown - 1, 0), min_lr=min_lr, eps=0.0)
+    out = []
+    for v in values:
+        sched.step(v)
+        out.append(opt.param_groups[0]["lr"])
+    return out
+
+
+@pytest.mark.parametrize("mode", ["min", "max"])
+@pytest.mark.parametrize("patience,cooldown,min_lr", [(1, 0, 0.0), (3, 0, 0.0), (2, 1, 1e-4), (2, 2, 1e-4), (4, 3, 0.0),
+                                                      (1, 0, 0.002), (1, 5, 0.0)])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_reduce_on_plateau_equals_torch(mode, patience, cooldown, min_lr, seed):
+    rng = np.random.default_rng(seed)
+    trend = np.maximum(2.0 - 0.05 * np.arange(120), 0.5) + rng.normal(0, 0.03, 120)
+    values = list(trend if mode == "min" else -trend)
+    monitor = "loss" if mode == "min" else "test_top1"
+    p = ReduceLROnPlateau(k=0.01, factor=0.5, patience=patience, min_delta=0.01, cooldown=cooldown, min_lr=min_lr,
+                          monitor=monitor, mode=mode)
+    got = []
+    for t, v in enumerate(values):
+        p.observe(t, {monitor: v})
+        got.append(p(t + 1))
+    assert got == pytest.approx(torch_plateau_lrs(values, 0.01, 0.5, patience, 0.01, cooldown, min_lr, mode), rel=1e-15)
+    assert min(got) < 0.01 / 4  # several reductions on the flat tail
 
 
 @pytest.mark.parametrize("patience,cooldown,min_lr", [(3, 0, 0.0), (2, 2, 1e-4), (1, 0, 0.002)])

@@ -6,8 +6,9 @@ Leaderboard (v1), which ran the same lm-eval tasks with the same shot counts:
 
 * ``arc``        — acc_norm (25-shot ARC-Challenge)
 * ``hellaswag``  — acc_norm (10-shot)
-* ``mmlu``       — acc averaged over the 57 subjects (unweighted; ``acc_micro`` = the mean over items is
-  in the table too)
+* ``mmlu``       — acc averaged over the 57 subjects (unweighted, as the Open LLM Leaderboard did); the
+  table also has ``acc_weighted``, the subjects weighted by their sizes (= the mean over items), which
+  is what lm-eval's ``mmlu`` group reports (its ``weight_by_size: True``, lm-eval 0.4.13)
 * ``truthfulqa`` — mc2 (0-shot)
 
 The table's ``stderr`` is lm-eval's standard error of a mean (sample std / sqrt(n)); for MMLU's
@@ -141,9 +142,9 @@ def _mmlu_rows(per_item: pd.DataFrame, k: int, source: str) -> list[dict]:
     macro = {"task": "mmlu", "metric": "acc", "value": float(accs.mean()),
              "stderr": float(math.sqrt(float(np.sum(ses ** 2))) / len(ses)), "n": int(len(per_item)),
              "num_fewshot": k, "fewshot_source": source}
-    micro = _rows("mmlu", ["acc"], per_item, k, source)[0]
-    micro["metric"] = "acc_micro"
-    return [macro, micro] + subjects
+    weighted = _rows("mmlu", ["acc"], per_item, k, source)[0]  # subjects weighted by size = the mean over items
+    weighted["metric"] = "acc_weighted"
+    return [macro, weighted] + subjects
 
 
 def evaluate(model, tokenizer, tasks: Union[str, Iterable[str]] = TASKS, *,

@@ -11,8 +11,9 @@ Metrics (small pure functions below, per item; a task's value is their mean over
 * ``mc1``      = 1[the answer with the highest ll_j is the (single) true one]
 * ``mc2``      = sum_{j true} p_j / sum_j p_j with ``p_j = exp(ll_j)`` — the normalised probability mass on
   the true answers (computed as ``exp(logsumexp(ll_true) - logsumexp(ll_all))``, which cannot
-  underflow). lm-eval takes the true answers as those before the first false one; in this data two
-  of 817 questions list a true answer after a false one, and the labels are used as given.
+  underflow). The true answers are those labelled 1, wherever they stand in the list, as lm-eval
+  (0.4.13, ``truthfulqa/utils.py``) takes them; two of the 817 questions list a true answer after a
+  false one.
 * ``stderr``   = sample standard deviation (ddof 1) / sqrt(n), lm-eval's ``mean_stderr`` (NaN for n < 2).
 * argmax ties go to the first choice (``numpy.argmax``).
 
@@ -31,7 +32,8 @@ Formats (``"\\n\\n"`` joins few-shot examples and the item; a continuation is ``
     of the subject name become spaces) + examples + ``"{question}\\nA. {c0}\\nB. {c1}\\nC. {c2}\\nD. {c3}\\nAnswer:"``
     with continuations ``" A"``..``" D"``; the examples are the first k items of the subject's dev file,
     each followed by ``" {letter}"``. Reported: acc per subject, their unweighted mean (``acc``, the
-    number Table V / the Open LLM Leaderboard use) and the mean over all items (``acc_micro``).
+    number Table V / the Open LLM Leaderboard use) and the subjects weighted by size (``acc_weighted``,
+    = the mean over all items; lm-eval's ``mmlu`` group score).
 ``truthfulqa`` — TruthfulQA MC (817 questions), 0-shot, mc1 / mc2
     context = lm-eval's fixed six-question QA preamble (:data:`QA_PROMPT`) + ``"\\n\\nQ: {question}\\nA:"``.
 
