@@ -8,6 +8,10 @@
 //   AMSGrad: vmax <- max(vmax, v) (std::max, as torch), and vmax replaces v in the denominator
 //   p  <- p - (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps),   bc_i = 1 - b_i^step, step = t + 1
 // Element math is in float (the "opmath" type of float, bf16 and fp16 params); m, v and vmax are float.
+// torch's CUDA fused Adam differs in rounding only: it takes the betas, lr, wd and eps as double, so its
+// m, v and AdamW decay are computed in double and rounded once. This header keeps float arithmetic so
+// that the CPU and CUDA kernels agree bit for bit; tests/optim/helpers.py (CUDA_VS_TORCH_FUSED_RTOL) holds
+// the measured difference and the tolerances the GPU test uses against torch's CUDA kernel.
 #pragma once
 
 #include <cmath>
