@@ -168,9 +168,11 @@ def error() -> str | None:
     return _state["error"]
 
 
-def warn_fallback(what: str) -> None:
-    """One warning per process that ``what`` runs on the pure-torch path, and why."""
+def warn_fallback(what: str, reason: str | None = None) -> None:
+    """One warning per process that ``what`` runs on the pure-torch path, and why: ``reason`` where the
+    extension is there but cannot take these tensors, else why the extension is not available."""
     if not _state["warned"]:
         _state["warned"] = True
-        warnings.warn(f"{what}: the lrkit extension is not available ({_state['error']}); using the pure-torch "
-                      "implementation of the same math (slower)", RuntimeWarning, stacklevel=3)
+        why = reason or f"the lrkit extension is not available ({_state['error']})"
+        warnings.warn(f"{what}: {why}; using the pure-torch implementation of the same math (slower)",
+                      RuntimeWarning, stacklevel=3)

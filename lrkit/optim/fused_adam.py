@@ -192,10 +192,33 @@ class FusedAdam(torch.optim.Optimizer):
         emulated on the host, on CPU tensors (tests/optim/test_cuda_kernel_emulated.py)."""
         return "cuda", (torch.ops.lrkit.fused_adam_multi_ if _ext.has_cuda_kernel() else None)
 
-    def _cuda_ready(self, cuda) -> bool:
-        ok = all(p.is_contiguous() and g.is_contiguous() and g.dtype == p.dtype
-                 for _, _, _, params, grads, _, _, _ in cuda for p, g in zip(params, grads))
-        return ok and len({w[2] for w in cuda}) == 1
+    @staticmethod
+    def _kernel_ready(params, grads) -> bool:
+        """Whether the compiled kernels can take a group: every param and grad contiguous (a channels-last
+        or strided one is not), each grad of its param's dtype."""
+        return all(p.is_contiguous() and g.is_contiguous() and g.dtype == p.dtype for p, g in zip(params, grads))
+
+    def _route(self, work, multi_type, launch):
+        """Which path each group of this step takes, decided per group and per device:
+        ``(batches, singles)``. ``batches``: device -> the groups on it that the multi-tensor kernel takes in
+        one launch; ``singles``: ``(group's work, use_cpu_op)``, the CPU op for ready CPU groups, the pure-torch
+        step for the rest. A tensor on an accelerator never reaches the CPU op."""
+        batches, singles = {}, []
+        for w in work:
+            device, ready = w[2], self._kernel_ready(w[3], w[4])
+            if launch is not None and device.type == multi_type and ready:
+                batches.setdefault(device, []).append(w)
+            elif self.backend != "torch" and device.type == "cpu" and ready and _ext.load():
+                singles.append((w, True))
+            elif self.backend == "ext" and device.type != "cpu":  # on the CPU the reference step is the fallback
+                why = ("a param or grad is not contiguous (channels-last or a strided view) or a grad's dtype differs "
+                       "from its param's" if not ready else _ext.error() or "the extension has no kernel for it")
+                index = next(i for i, g in enumerate(self.param_groups) if g is w[0])
+                raise RuntimeError(f"FusedAdam(backend='ext'): no compiled kernel for group {index} "
+                                   f"on {device}: {why}; use backend='auto' or 'torch'")
+            else:
+                singles.append((w, False))
+        return batches, singles
 
     def _cuda_step(self, cuda, grad_scale, found_inf, launch, mopt) -> None:
         """All CUDA groups in one launch pair (schedule kernel, then the multi-tensor Adam kernel; a third
@@ -292,8 +315,8 @@ class FusedAdam(torch.optim.Optimizer):
         index_of = {id(g): i for i, g in enumerate(self.param_groups)}
         modes = {id(w[0]): self._mopt_mode(index_of[id(w[0])]) for w in work}
         multi_type, launch = self._multi_tensor_launch() if self.backend != "torch" else (None, None)
-        cuda = [w for w in work if w[2].type == multi_type]
-        if cuda and launch is not None and self._cuda_ready(cuda):
+        batches, singles = self._route(work, multi_type, launch)
+        for cuda in batches.values():  # one launch pair per device
             mopt = {id(w[0]): (modes[id(w[0])], self._mopt_state(index_of[id(w[0])], w[3]))
                     for w in cuda if modes[id(w[0])]}
             self._cuda_step(cuda, grad_scale, found_inf, launch, mopt)
@@ -301,26 +324,22 @@ class FusedAdam(torch.optim.Optimizer):
                 mode, mo = mopt.get(id(group), (0, None))
                 if mode == 2:
                     mo["history"].append((group["step"].clone(), buf["lr"].clone(), mo["sums"].clone()))
-            done = {id(w[0]) for w in cuda}
-            work = [w for w in work if id(w[0]) not in done]
-        for group, buf, device, params, grads, ms, vs, xs in work:
+        for (group, buf, device, params, grads, ms, vs, xs), use_cpu_op in singles:
             beta1, beta2 = group["betas"]
             index = index_of[id(group)]
             mode = modes[id(group)]
             mo = self._mopt_state(index, params) if mode else None
             prev = mo["prev"] if mo else []
             sums = mo["sums"] if mo else self._no_sums(device)
-            if self.backend == "ext" and device.type != "cpu":
-                raise RuntimeError(f"FusedAdam(backend='ext'): no compiled kernel for these {device.type} tensors "
-                                   f"({_ext.error() or 'the CUDA extension is not built'}); use backend='auto' or 'torch'")
-            if self.uses_extension(device) and all(p.is_contiguous() and g.is_contiguous() for p, g in zip(params, grads)):
+            if use_cpu_op:
                 torch.ops.lrkit.fused_adam_(params, grads, ms, vs, xs, group["step"], buf["meta"], buf["code"],
                                             buf["consts"], beta1, beta2, group["eps"], group["weight_decay"],
                                             group["adamw"], group["maximize"], group["amsgrad"], grad_scale, found_inf,
                                             buf["lr"], prev, mode, sums)
             else:
                 if self.backend != "torch":
-                    _ext.warn_fallback("FusedAdam")
+                    _ext.warn_fallback("FusedAdam", f"group {index} on {device}: its params or grads are not contiguous"
+                                       if not self._kernel_ready(params, grads) else None)
                 adam_reference(params, grads, ms, vs, group["policy"], group["step"], buf, beta1, beta2, group["eps"],
                                group["weight_decay"], group["adamw"], group["maximize"], grad_scale, found_inf,
                                prev, mode, sums, xs if group["amsgrad"] else None)

@@ -386,3 +386,49 @@ def test_reallocated_grads_rewrite_the_grad_column_without_packing_again(lib, mo
     assert first_tables.blob[n:].tobytes() == t.blob[n:].tobytes() and first_tables.blob is not t.blob
     with pytest.raises(ValueError, match="one address per tensor"):
         t.with_grads([1, 2])
+
+
+def test_a_group_the_kernel_cannot_take_falls_back_alone(lib, monkeypatch):
+    """A channels-last weight and a strided view send their own group to the pure-torch step; the other group
+    still runs in the multi-tensor launch, and both follow the reference."""
+    cls, calls = emulated(lib)
+    g = torch.Generator().manual_seed(3)
+    conv = torch.nn.Parameter(torch.randn(8, 3, 5, 5, generator=g).to(memory_format=torch.channels_last))
+    view = torch.nn.Parameter(torch.randn(40, 30, generator=g).t())
+    plain = make_params(5)
+    ours = plain + [conv, view]
+    theirs = clone(ours)
+    groups = lambda ps: [{"params": ps[:-2]}, {"params": ps[-2:], "policy": "FIX(k=0.002)"}]  # noqa: E731
+    opt = cls(groups(ours), policy="TRI(k0=0.001, k1=0.01, l=5)")
+    ref = FusedAdam(groups(theirs), policy="TRI(k0=0.001, k1=0.01, l=5)", backend="torch")
+    monkeypatch.setitem(_ext._state, "warned", False)
+    monkeypatch.setattr(_ext, "load", lambda verbose=False: False)  # so group 1 cannot take the CPU op either
+    with pytest.warns(RuntimeWarning, match="group 1 on cpu: its params or grads are not contiguous"):
+        lockstep(ours, theirs, 5, 4, opt, ref)
+    assert calls == [(len(plain), 7, 1)] * 5  # group 0 alone (the empty tensor has no chunk, 70,001 elements two)
+    assert rel(ours, theirs) < 1e-6 and opt.steps() == [5, 5]
+
+
+def test_routing_is_per_group_and_per_device_and_keeps_accelerator_tensors_off_the_cpu_op():
+    """FusedAdam._route on groups labelled with CUDA devices (the tensors themselves are CPU tensors: only their
+    layout is read): one batch per device of the ready groups; a non-contiguous group on a GPU goes to the
+    pure-torch step, never to the CPU op; with backend='ext' it is an error naming the group and why."""
+    def item(device, ps):
+        return ({"params": ps}, None, torch.device(device), ps, [torch.zeros_like(p) for p in ps], [], [], [])
+
+    ok = [torch.zeros(4)]
+    bad = [torch.zeros(4, 3).t()]
+    work = [item("cuda:0", ok), item("cuda:1", ok), item("cuda:0", bad), item("cuda:1", ok), item("cpu", ok)]
+    at = lambda w: next(i for i, x in enumerate(work) if x is w)  # noqa: E731
+    opt = FusedAdam([torch.nn.Parameter(torch.zeros(1))], policy="FIX(k=0.1)")
+    batches, singles = opt._route(work, "cuda", launch=object())
+    assert {d: [at(w) for w in ws] for d, ws in batches.items()} == {torch.device("cuda:0"): [0],
+                                                                            torch.device("cuda:1"): [1, 3]}
+    assert [(at(w), cpu_op) for w, cpu_op in singles] == [(2, False), (4, _ext.load())]
+    _, singles = opt._route(work, "cuda", launch=None)  # no CUDA kernel built: the pure-torch step for every GPU group
+    assert [(at(w), cpu_op) for w, cpu_op in singles] == [(0, False), (1, False), (2, False), (3, False),
+                                                                  (4, _ext.load())]
+    strict = FusedAdam([torch.nn.Parameter(torch.zeros(1))], policy="FIX(k=0.1)", backend="ext")
+    strict.param_groups.append(work[2][0])
+    with pytest.raises(RuntimeError, match=r"group 1 on cuda:0: a param or grad is not contiguous"):
+        strict._route(work, "cuda", launch=object())
