@@ -33,6 +33,7 @@ from lrkit.optim.program import MAX_REGISTERS, compile_policy
 
 BACKENDS = ("auto", "ext", "torch")
 _PARAM_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
+_FLOAT32_STATE = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")  # per-param state the kernels hold in float32
 
 
 def _spec(policy) -> str:
@@ -90,6 +91,21 @@ class FusedAdam(torch.optim.Optimizer):
         super().__setstate__(state)
         for group in self.param_groups:  # state dicts saved before AMSGrad existed
             group.setdefault("amsgrad", False)
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """torch's ``load_state_dict``, except that the moments stay float32 (the kernels read and write them
+        as float32 whatever the param's dtype): torch casts floating state to the param's dtype, which for
+        bf16/fp16 params would round them and hand the kernels tensors of the wrong element size."""
+        saved = state_dict["state"]
+        ids = [i for g in state_dict["param_groups"] for i in g["params"]]
+        super().load_state_dict(state_dict)
+        params = [p for g in self.param_groups for p in g["params"]]
+        for pid, p in zip(ids, params):
+            for key in _FLOAT32_STATE:
+                value = saved.get(pid, {}).get(key)
+                if isinstance(value, torch.Tensor):
+                    self.state[p][key] = value.to(device=p.device, dtype=torch.float32,
+                                                  memory_format=torch.contiguous_format, copy=True)
 
     def add_param_group(self, param_group: dict) -> None:
         if "policy" in param_group:
@@ -230,16 +246,18 @@ class FusedAdam(torch.optim.Optimizer):
         # per group: (M-opt mode, its prev_deltas, its sums tensor) for this step
         mopts = [(mode, mo["prev"], mo["sums"]) if mode else (0, [], None)
                  for mode, mo in (mopt.get(id(w[0]), (0, None)) for w in cuda)]
-        # Packed tables by key (pointers, hyper-parameters, M-opt mode): a step whose key is new packs them
+        # Packed tables by key (every address the tables hold but the grads', hyper-parameters, M-opt mode; a
+        # resumed state's new moments are a new key): a step whose key is new packs them
         # (a small H2D copy). A few are kept, so the M-opt steps (other modes) do not repack every time.
         # Gradients are not in the key: `zero_grad()` frees them and backward may allocate them elsewhere,
         # so where only their addresses moved, the tables' grad column is rewritten and copied over (no
         # repack). Tables a CUDA graph captured are held while the optimizer lives (the graph reads them).
-        key = tuple((buf["meta"].data_ptr(), group["step"].data_ptr(), tuple(p.data_ptr() for p in params),
-                     group["betas"], group["eps"], group["weight_decay"], group["adamw"], group["maximize"],
-                     group["amsgrad"], tuple(x.data_ptr() for x in xs), mode, tuple(d.data_ptr() for d in prev),
-                     None if sums is None else sums.data_ptr())
-                    for (group, buf, _, params, _, _, _, xs), (mode, prev, sums) in zip(cuda, mopts))
+        key = tuple((buf["meta"].data_ptr(), buf["code"].data_ptr(), buf["consts"].data_ptr(), buf["lr"].data_ptr(),
+                     group["step"].data_ptr(), tuple(p.data_ptr() for p in params), tuple(m.data_ptr() for m in ms),
+                     tuple(v.data_ptr() for v in vs), group["betas"], group["eps"], group["weight_decay"], group["adamw"],
+                     group["maximize"], group["amsgrad"], tuple(x.data_ptr() for x in xs), mode,
+                     tuple(d.data_ptr() for d in prev), None if sums is None else sums.data_ptr())
+                    for (group, buf, _, params, _, ms, vs, xs), (mode, prev, sums) in zip(cuda, mopts))
         gl = [x for w in cuda for x in w[4]]
         grad_ptrs = np.fromiter((g.data_ptr() for g in gl), dtype=np.uint64, count=len(gl))
         cache = self.__dict__.setdefault("_cuda_tables", {})

@@ -68,6 +68,10 @@ def emulated_launch(so, calls):
                scratch, grad_scale, found_inf, mopt_measure):
         assert len(params) == len(grads) == len(exp_avgs) == len(exp_avg_sqs) == n_tensors
         assert len(max_exp_avg_sqs) <= n_tensors
+        for p, g, m, v in zip(params, grads, exp_avgs, exp_avg_sqs):  # the binding's checks of every tensor
+            assert p.is_contiguous() and g.is_contiguous() and g.dtype == p.dtype and g.numel() == p.numel()
+            assert all(s.dtype == torch.float32 and s.is_contiguous() and s.numel() == p.numel() for s in (m, v))
+        assert all(x.dtype == torch.float32 and x.is_contiguous() for x in max_exp_avg_sqs)
         size = n_tensors * TENSOR.itemsize + n_chunks * CHUNK.itemsize + n_groups * GROUP.itemsize
         assert tables.dtype == torch.uint8 and tables.is_contiguous() and tables.numel() == size
         assert scratch.nbytes >= so.lrkit_emulate_scratch_bytes(n_groups, n_chunks)
@@ -432,3 +436,26 @@ def test_routing_is_per_group_and_per_device_and_keeps_accelerator_tensors_off_t
     strict.param_groups.append(work[2][0])
     with pytest.raises(RuntimeError, match=r"group 1 on cuda:0: a param or grad is not contiguous"):
         strict._route(work, "cuda", launch=object())
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_a_resumed_half_precision_run_keeps_float32_moments_and_repacks_their_addresses(lib, dtype):
+    """load_state_dict keeps the moments float32 (torch would cast them to the params' dtype, which the kernels
+    would read and write as float32: out of bounds), and the launch tables follow the new moments' addresses."""
+    cls, calls = emulated(lib)
+    ours = make_params(8, dtype)
+    straight = clone(ours)
+    kw = dict(policy="TRI(k0=0.001, k1=0.01, l=5)", weight_decay=0.01, adamw=True, amsgrad=True)
+    opt, ref = cls(ours, **kw), cls(straight, **kw)
+    lockstep(ours, straight, 3, 9, opt, ref)
+    saved = opt.state_dict()
+    opt.load_state_dict(saved)  # the same optimizer: its cached tables point at the replaced moments
+    for i, p in enumerate(ours):
+        for key in ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"):
+            x = opt.state[p][key]
+            assert x.dtype == torch.float32 and (x.data_ptr() != saved["state"][i][key].data_ptr() or not p.numel())
+    lockstep(ours, straight, 3, 10, opt, ref)
+    t = list(opt._cuda_tables.values())[-1][0]  # the most recently used tables
+    assert list(t.tensor_column("m")) == [opt.state[p]["exp_avg"].data_ptr() for p in ours]
+    assert all(torch.equal(a, b) for a, b in zip(ours, straight))  # resuming changed nothing
+    assert len(calls) == 12

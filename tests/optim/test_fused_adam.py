@@ -331,3 +331,34 @@ def test_torch_compile_traces_the_step_op_in_one_graph(ext):
         a, b = (a, b) if isinstance(a, list) else ([a], [b])
         assert all(torch.equal(x, y) for x, y in zip(a, b))
     assert compiled[4].item() == 5.0 and compiled[5].item() != 0.0
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_a_half_precision_run_resumes_from_its_state_dict(dtype):
+    """torch's load_state_dict casts floating state to the param's dtype; FusedAdam keeps its moments float32,
+    bit for bit as saved, so the resumed run continues as if never stopped (on the CPU kernel where it builds)."""
+    g = torch.Generator().manual_seed(0)
+    ours = [torch.nn.Parameter(torch.randn(1000, generator=g).to(dtype)) for _ in range(2)]
+    straight = [torch.nn.Parameter(p.detach().clone()) for p in ours]
+    kw = dict(policy="FIX(k=0.01)", amsgrad=True)
+    opt, ref = FusedAdam(ours, **kw), FusedAdam(straight, **kw)
+
+    def steps(n):
+        for _ in range(n):
+            for a, b in zip(ours, straight):
+                a.grad = torch.randn(a.shape, generator=g).to(dtype)
+                b.grad = a.grad.clone()
+            opt.step()
+            ref.step()
+
+    steps(3)
+    saved = opt.state_dict()
+    resumed = FusedAdam(ours, **kw)
+    resumed.load_state_dict(saved)
+    for i, p in enumerate(ours):
+        for key in ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"):
+            assert resumed.state[p][key].dtype == torch.float32
+            assert torch.equal(resumed.state[p][key], saved["state"][i][key])
+    opt = resumed
+    steps(3)
+    assert opt.steps() == [6] and all(torch.equal(a, b) for a, b in zip(ours, straight))
