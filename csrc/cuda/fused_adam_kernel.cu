@@ -220,7 +220,9 @@ extern "C" int lrkit_fused_adam_cuda(const void* tensors, const void* chunks, in
                                      const void* groups, int32_t n_groups, void* scratch, const float* grad_scale,
                                      const float* found_inf, int32_t mopt_measure, void* stream) {
   using namespace lrkit;
-  if (n_groups <= 0 || n_chunks <= 0) return static_cast<int>(cudaSuccess);
+  // The schedule kernel runs whenever there is a group, chunks or not: lr_out must follow the step count,
+  // which advances for a group of empty tensors too.
+  if (n_groups <= 0) return static_cast<int>(cudaSuccess);
   cudaStream_t st = static_cast<cudaStream_t>(stream);
   AdamStep* steps = static_cast<AdamStep*>(scratch);
   double* partials = reinterpret_cast<double*>(static_cast<char*>(scratch) + kStepStride * n_groups);
@@ -228,10 +230,12 @@ extern "C" int lrkit_fused_adam_cuda(const void* tensors, const void* chunks, in
   schedule_kernel<<<n_groups, 1, 0, st>>>(gt, steps, grad_scale);
   cudaError_t err = cudaGetLastError();
   if (err != cudaSuccess) return static_cast<int>(err);
-  adam_kernel<<<static_cast<unsigned>(n_chunks), kThreads, 0, st>>>(
-      static_cast<const TensorEntry*>(tensors), static_cast<const ChunkEntry*>(chunks), chunk_size, steps, gt, found_inf,
-      partials);
-  err = cudaGetLastError();
+  if (n_chunks > 0) {
+    adam_kernel<<<static_cast<unsigned>(n_chunks), kThreads, 0, st>>>(
+        static_cast<const TensorEntry*>(tensors), static_cast<const ChunkEntry*>(chunks), chunk_size, steps, gt,
+        found_inf, partials);
+    err = cudaGetLastError();
+  }
   if (err != cudaSuccess || !mopt_measure) return static_cast<int>(err);
   mopt_group_kernel<<<n_groups, kThreads, 0, st>>>(gt, partials, found_inf);
   return static_cast<int>(cudaGetLastError());

@@ -84,6 +84,9 @@ class FusedAdam(torch.optim.Optimizer):
         defaults = dict(policy=_spec(policy), betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                         adamw=adamw, maximize=maximize, amsgrad=amsgrad)
         super().__init__(params, defaults)
+        # GradScaler then hands the step its scale and found_inf (as attributes) instead of unscaling the
+        # grads and checking them for infs on the host: the kernels divide by the scale and skip on an inf.
+        self._step_supports_amp_scaling = True
         if backend == "ext" and not _ext.load():
             raise RuntimeError(f"FusedAdam(backend='ext'): the lrkit extension is not available: {_ext.error()}")
 
@@ -183,6 +186,25 @@ class FusedAdam(torch.optim.Optimizer):
             self._mopt[index] = mo
         return mo
 
+    @staticmethod
+    def _mopt_record(mode, mo, group, buf, sums, found_inf) -> None:
+        """After an M-opt step: a record step keeps whether it was skipped (AMP), a measure step appends its
+        sums with whether it or its record step was skipped, as a device tensor (no host sync); :meth:`mopt`
+        leaves those measurements out."""
+        if mode == 0:
+            return
+        skipped = None if found_inf is None else (found_inf.reshape(1) != 0).to(torch.float64)
+        if mode == 1:
+            mo["record_skipped"] = skipped
+            return
+        before = mo.pop("record_skipped", None)
+        if skipped is not None and before is not None:
+            skipped = skipped + before.to(skipped.device)
+        elif skipped is None:
+            skipped = before
+        mo["history"].append((group["step"].clone(), buf["lr"].clone(), sums.clone(),
+                              None if skipped is None else skipped.clone()))
+
     def _no_sums(self, device):
         """A placeholder sums tensor for steps without M-opt (the op's schema always takes one)."""
         if device not in self._placeholder:
@@ -194,7 +216,9 @@ class FusedAdam(torch.optim.Optimizer):
         with η* = lr · ‖Δ_t‖₁ / ‖Δ_t − Δ_{t+1}‖₁ (t: the step whose update was recorded; lr = η_{t+1}).
         Reads the device."""
         out = []
-        for step, lr, sums in self._mopt.get(group, {}).get("history", []):
+        for step, lr, sums, skipped in self._mopt.get(group, {}).get("history", []):
+            if skipped is not None and float(skipped) != 0:  # an AMP skip of the measure or its record step
+                continue
             a, b = float(sums[0]), float(sums[1])
             out.append({"t": int(step) - 1, "lr": float(lr), "mopt_lr": float(lr) * a / b if b else float("inf"),
                         "l1_update": a, "l1_change": b})
@@ -261,7 +285,7 @@ class FusedAdam(torch.optim.Optimizer):
         gl = [x for w in cuda for x in w[4]]
         grad_ptrs = np.fromiter((g.data_ptr() for g in gl), dtype=np.uint64, count=len(gl))
         cache = self.__dict__.setdefault("_cuda_tables", {})
-        captured = self.__dict__.setdefault("_cuda_tables_captured", [])
+        captured = self.__dict__.setdefault("_cuda_tables_captured", {})  # id of the device tables -> entry
         entry = cache.pop(key, None)
         if entry is None:
             groups = [dict(params=params, grads=grads, exp_avgs=ms, exp_avg_sqs=vs, meta=buf["meta"], code=buf["code"],
@@ -282,7 +306,7 @@ class FusedAdam(torch.optim.Optimizer):
             entry = (t, torch.from_numpy(t.blob).to(device, non_blocking=True), entry[2])
         cache[key] = entry  # the most recently used last
         if torch.cuda.is_available() and torch.cuda.is_current_stream_capturing():
-            captured.append(entry)
+            captured[id(entry[1])] = entry  # held once, however often a graph captures these same tables
         for old in list(cache)[:-self._TABLES_KEPT]:
             del cache[old]
         t, blob, scratch = entry
@@ -304,6 +328,10 @@ class FusedAdam(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
+        if grad_scale is None:  # set by torch.amp.GradScaler.step for optimizers that support AMP scaling
+            grad_scale = getattr(self, "grad_scale", None)
+        if found_inf is None:
+            found_inf = getattr(self, "found_inf", None)
         work = []
         for index, group in enumerate(self.param_groups):
             params = [p for p in group["params"] if p.grad is not None]
@@ -340,8 +368,7 @@ class FusedAdam(torch.optim.Optimizer):
             self._cuda_step(cuda, grad_scale, found_inf, launch, mopt)
             for group, buf, *_ in cuda:
                 mode, mo = mopt.get(id(group), (0, None))
-                if mode == 2:
-                    mo["history"].append((group["step"].clone(), buf["lr"].clone(), mo["sums"].clone()))
+                self._mopt_record(mode, mo, group, buf, mo["sums"] if mo else None, found_inf)
         for (group, buf, device, params, grads, ms, vs, xs), use_cpu_op in singles:
             beta1, beta2 = group["betas"]
             index = index_of[id(group)]
@@ -361,8 +388,7 @@ class FusedAdam(torch.optim.Optimizer):
                 adam_reference(params, grads, ms, vs, group["policy"], group["step"], buf, beta1, beta2, group["eps"],
                                group["weight_decay"], group["adamw"], group["maximize"], grad_scale, found_inf,
                                prev, mode, sums, xs if group["amsgrad"] else None)
-            if mode == 2:
-                mo["history"].append((group["step"].clone(), buf["lr"].clone(), sums.clone()))
+            self._mopt_record(mode, mo, group, buf, sums, found_inf)
         for group in stepped:
             index = index_of[id(group)]
             self._calls[index] = self._calls.get(index, 0) + 1

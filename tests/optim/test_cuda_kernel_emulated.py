@@ -459,3 +459,32 @@ def test_a_resumed_half_precision_run_keeps_float32_moments_and_repacks_their_ad
     assert list(t.tensor_column("m")) == [opt.state[p]["exp_avg"].data_ptr() for p in ours]
     assert all(torch.equal(a, b) for a, b in zip(ours, straight))  # resuming changed nothing
     assert len(calls) == 12
+
+
+def test_a_group_of_empty_tensors_still_gets_its_lr(lib):
+    """No chunks at all: the schedule kernel still runs, so lr_out follows the step count."""
+    cls, calls = emulated(lib)
+    w = torch.nn.Parameter(torch.zeros(0))
+    opt = cls([w], policy="STEP(k=1.0, gamma=0.5, l=1)")
+    lrs = []
+    for _ in range(3):
+        w.grad = torch.zeros(0)
+        opt.step()
+        lrs.append(opt.last_lr()[0])
+    assert calls == [(1, 0, 1)] * 3 and lrs == [1.0, 0.5, 0.25] and opt.steps() == [3]
+
+
+def test_tables_captured_by_a_graph_are_held_once(lib, monkeypatch):
+    """Every capture of the same tables holds them once (graphs captured again and again do not grow it)."""
+    cls, _ = emulated(lib)
+    w = torch.nn.Parameter(torch.zeros(10))
+    w.grad = torch.ones_like(w)
+    opt = cls([w], policy="FIX(k=0.1)")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_current_stream_capturing", lambda: True)
+    for _ in range(5):
+        opt.step()
+    assert len(opt._cuda_tables_captured) == 1
+    w.grad = torch.ones_like(w)  # a new grad address: new device tables, held too
+    opt.step()
+    assert len(opt._cuda_tables_captured) == 2
