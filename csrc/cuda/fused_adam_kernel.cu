@@ -58,10 +58,22 @@ template <> __device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float
 template <> __device__ __forceinline__ __half from_f<__half>(float x) { return __float2half_rn(x); }
 
 // A: AMSGrad (the group's running maxima at te.vmax are read and written; otherwise never touched)
+// S (AMP): the grads are unscaled in place (g / grad_scale stored back, as torch's fused Adam does) and the
+// update takes the float quotient, so adam_element_t is instantiated without scaling.
+template <typename T, bool S>
+__device__ __forceinline__ float load_grad(T* g, int64_t i, const AdamStep& s) {
+  float gi = to_f<T>(g[i]);
+  if (S) {
+    gi = gi / s.grad_scale;
+    g[i] = from_f<T>(gi);
+  }
+  return gi;
+}
+
 template <typename T, bool S, bool M, int D, bool A>
 __device__ void update_chunk(const TensorEntry& te, int64_t start, int64_t end, const AdamStep& s) {
   T* p = reinterpret_cast<T*>(te.p);
-  const T* g = reinterpret_cast<const T*>(te.g);
+  T* g = reinterpret_cast<T*>(te.g);
   float* m = reinterpret_cast<float*>(te.m);
   float* v = reinterpret_cast<float*>(te.v);
   float* x = reinterpret_cast<float*>(te.vmax);
@@ -72,14 +84,18 @@ __device__ void update_chunk(const TensorEntry& te, int64_t start, int64_t end, 
       const int64_t vec_end = start + ((end - start) & ~int64_t(3));
       for (int64_t j = start + 4 * threadIdx.x; j < vec_end; j += 4 * kThreads) {
         float4 pv = *reinterpret_cast<float4*>(p + j);
-        const float4 gv = *reinterpret_cast<const float4*>(g + j);
+        float4 gv = *reinterpret_cast<const float4*>(g + j);
         float4 mv = *reinterpret_cast<float4*>(m + j);
         float4 vv = *reinterpret_cast<float4*>(v + j);
         float4 xv = A ? *reinterpret_cast<float4*>(x + j) : vv;
-        pv.x = adam_element_t<S, M, D, A>(pv.x, gv.x, mv.x, vv.x, xv.x, s);
-        pv.y = adam_element_t<S, M, D, A>(pv.y, gv.y, mv.y, vv.y, xv.y, s);
-        pv.z = adam_element_t<S, M, D, A>(pv.z, gv.z, mv.z, vv.z, xv.z, s);
-        pv.w = adam_element_t<S, M, D, A>(pv.w, gv.w, mv.w, vv.w, xv.w, s);
+        if (S) {
+          gv = make_float4(gv.x / s.grad_scale, gv.y / s.grad_scale, gv.z / s.grad_scale, gv.w / s.grad_scale);
+          *reinterpret_cast<float4*>(g + j) = gv;
+        }
+        pv.x = adam_element_t<false, M, D, A>(pv.x, gv.x, mv.x, vv.x, xv.x, s);
+        pv.y = adam_element_t<false, M, D, A>(pv.y, gv.y, mv.y, vv.y, xv.y, s);
+        pv.z = adam_element_t<false, M, D, A>(pv.z, gv.z, mv.z, vv.z, xv.z, s);
+        pv.w = adam_element_t<false, M, D, A>(pv.w, gv.w, mv.w, vv.w, xv.w, s);
         *reinterpret_cast<float4*>(p + j) = pv;
         *reinterpret_cast<float4*>(m + j) = mv;
         *reinterpret_cast<float4*>(v + j) = vv;
@@ -91,7 +107,7 @@ __device__ void update_chunk(const TensorEntry& te, int64_t start, int64_t end, 
   for (; i < end; i += kThreads) {
     float mi = m[i], vi = v[i];
     float xi = A ? x[i] : 0.0f;
-    p[i] = from_f<T>(adam_element_t<S, M, D, A>(to_f<T>(p[i]), to_f<T>(g[i]), mi, vi, xi, s));
+    p[i] = from_f<T>(adam_element_t<false, M, D, A>(to_f<T>(p[i]), load_grad<T, S>(g, i, s), mi, vi, xi, s));
     m[i] = mi;
     v[i] = vi;
     if (A) x[i] = xi;
@@ -104,7 +120,7 @@ template <typename T, bool S, bool M, int D, bool A>
 __device__ void update_chunk_mopt(const TensorEntry& te, int64_t start, int64_t end, const AdamStep& s, int32_t mode,
                                   double& a, double& b) {
   T* p = reinterpret_cast<T*>(te.p);
-  const T* g = reinterpret_cast<const T*>(te.g);
+  T* g = reinterpret_cast<T*>(te.g);
   float* m = reinterpret_cast<float*>(te.m);
   float* v = reinterpret_cast<float*>(te.v);
   float* x = reinterpret_cast<float*>(te.vmax);
@@ -113,7 +129,7 @@ __device__ void update_chunk_mopt(const TensorEntry& te, int64_t start, int64_t 
     float mi = m[i], vi = v[i];
     float xi = A ? x[i] : 0.0f;
     const float old = to_f<T>(p[i]);
-    const T stored = from_f<T>(adam_element_t<S, M, D, A>(old, to_f<T>(g[i]), mi, vi, xi, s));
+    const T stored = from_f<T>(adam_element_t<false, M, D, A>(old, load_grad<T, S>(g, i, s), mi, vi, xi, s));
     p[i] = stored;
     m[i] = mi;
     v[i] = vi;

@@ -323,7 +323,8 @@ class FusedAdam(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure=None, grad_scale: torch.Tensor | None = None, found_inf: torch.Tensor | None = None):
         """One step for every group with gradients. ``grad_scale``/``found_inf`` (AMP): the grads are
-        divided by ``grad_scale``; where ``found_inf`` is non-zero the step is skipped and not counted."""
+        divided by ``grad_scale`` in place (as torch's fused Adam); where ``found_inf`` is non-zero the step
+        is skipped, grads included, and not counted. Under ``torch.amp.GradScaler`` both come from it."""
         loss = None
         if closure is not None:
             with torch.enable_grad():
@@ -427,8 +428,9 @@ def adam_reference(params, grads, exp_avgs, exp_avg_sqs, policy: str, step, buf,
     maxes = list(max_exp_avg_sqs) if max_exp_avg_sqs is not None else [None] * len(params)
     for p, g, m, v, x, prev in zip(params, grads, exp_avgs, exp_avg_sqs, maxes, prevs):
         g32 = g.to(torch.float32)
-        if grad_scale is not None:
+        if grad_scale is not None:  # unscaled in place, as torch's fused Adam (not where found_inf skips)
             g32 = g32 / grad_scale.to(torch.float32)
+            g.copy_(g32 if skip is None else torch.where(skip, g, g32.to(g.dtype)))
         if maximize:
             g32 = -g32
         p32 = p.to(torch.float32)

@@ -238,6 +238,7 @@ def test_live_policy_edit_amp_skip_and_grad_scale_on_the_cuda_path(lib, monkeypa
     ref.param_groups[0]["step"] = torch.tensor([4.0], dtype=torch.float64)
     ref.state[ref.param_groups[0]["params"][0]].update({k: v.clone() for k, v in opt.state[w].items()})
     opt.step(grad_scale=torch.tensor(1024.0), found_inf=torch.tensor(0.0))
+    assert torch.equal(w.grad, torch.ones_like(w))  # unscaled in place (float4 and scalar tail: 4099 elements)
     rp = ref.param_groups[0]["params"][0]
     rp.grad = torch.ones_like(rp)  # the unscaled grad
     ref.step()

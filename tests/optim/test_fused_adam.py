@@ -404,3 +404,20 @@ def test_an_amp_skip_of_a_record_or_measure_step_drops_that_m_opt_measurement(sk
     got = opt.mopt()
     assert len(got) == 2 and all(m["l1_update"] > 0 and m["l1_change"] > 0 for m in got)
     assert opt.steps() == [12]
+
+
+@pytest.mark.parametrize("backend", ["auto", "torch"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_grads_are_unscaled_in_place_unless_the_step_is_skipped(backend, dtype):
+    """As torch's fused Adam: with grad_scale the grads hold g / grad_scale after the step; a found_inf step
+    leaves them (and everything else) as they were."""
+    g = torch.Generator().manual_seed(0)
+    w = torch.nn.Parameter(torch.randn(1000, generator=g).to(dtype))
+    opt = FusedAdam([w], policy="FIX(k=0.01)", backend=backend)
+    scaled = (torch.randn(1000, generator=g) * 1024).to(dtype)
+    w.grad = scaled.clone()
+    opt.step(grad_scale=torch.tensor(1024.0), found_inf=torch.tensor(1.0))
+    assert torch.equal(w.grad, scaled)
+    opt.step(grad_scale=torch.tensor(1024.0), found_inf=torch.tensor(0.0))
+    assert torch.equal(w.grad, (scaled.float() / 1024.0).to(dtype))
+    assert opt.steps() == [1]
