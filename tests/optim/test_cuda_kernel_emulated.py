@@ -355,7 +355,7 @@ def test_tables_a_cuda_graph_captured_are_kept_and_others_are_bounded(lib, monke
         w.grad = torch.ones_like(w)  # and new grad tensors
         opt.step()
     assert pinned not in opt._cuda_tables and len(opt._cuda_tables) == FusedAdam._TABLES_KEPT
-    (held,) = opt._cuda_tables_captured  # evicted from the cache, still held for the graph
+    (held,) = opt._cuda_tables_captured.values()  # evicted from the cache, still held for the graph
     assert held[1] is blob and held[1].data_ptr() == blob.data_ptr()
 
 
@@ -489,3 +489,24 @@ def test_tables_captured_by_a_graph_are_held_once(lib, monkeypatch):
     w.grad = torch.ones_like(w)  # a new grad address: new device tables, held too
     opt.step()
     assert len(opt._cuda_tables_captured) == 2
+
+
+def test_mopt_tables_are_packed_once_per_parameter_set(lib, monkeypatch):
+    """The M-opt launch tables are packed (and copied to the device) once per set of snapshots; a new set, or
+    another chunk size, packs again; every result is Formula 7's sums."""
+    import lrkit.optim.tables as tables
+
+    packs, pack = [], tables.pack_mopt
+    monkeypatch.setattr(tables, "pack_mopt", lambda *a, **k: packs.append(1) or pack(*a, **k))
+    calls = []
+    launch = emulated_mopt_launch(lib, calls)
+    t0, t1, t2 = snapshots(3)
+    t1[2] = t1[2].contiguous()  # a strided snapshot is copied on every call: a new address, a new key
+    for _ in range(3):
+        got = mopt_l1_tables(t0, t1, t2, launch, chunk_size=4096)
+    assert len(packs) == 1 and got.tolist() == pytest.approx(list(mopt_l1_reference(t0, t1, t2)), rel=1e-12)
+    mopt_l1_tables(t0, t1, t2, launch, chunk_size=8192)
+    u0, u1, u2 = snapshots(4)
+    u1[2] = u1[2].contiguous()
+    assert mopt_l1_tables(u0, u1, u2, launch).tolist() == pytest.approx(list(mopt_l1_reference(u0, u1, u2)), rel=1e-12)
+    assert len(packs) == 3 and len(calls) == 5
