@@ -295,7 +295,7 @@ class FusedAdam(torch.optim.Optimizer):
                            max_exp_avg_sqs=xs, mopt_mode=mode, prev_deltas=prev, mopt_sums=sums)
                       for (group, buf, _, params, grads, ms, vs, xs), (mode, prev, sums) in zip(cuda, mopts)]
             t = pack(groups)
-            blob = torch.from_numpy(t.blob).to(device, non_blocking=True)
+            blob, host = _stage(t.blob, device)
             # the AdamStep records (64 bytes a group), then the M-opt partials (2 float64 a chunk)
             scratch = torch.empty(64 * t.n_groups + 16 * t.n_chunks, dtype=torch.uint8, device=device)
             entry = (t, blob, scratch)
@@ -303,10 +303,17 @@ class FusedAdam(torch.optim.Optimizer):
             # new host and device tables; the old ones stay as they were for a launch in flight (the caching
             # allocator reuses their memory only after it) or a captured graph (held below)
             t = entry[0].with_grads(grad_ptrs)
-            entry = (t, torch.from_numpy(t.blob).to(device, non_blocking=True), entry[2])
+            blob, host = _stage(t.blob, device)
+            entry = (t, blob, entry[2])
+        else:
+            host = None
         cache[key] = entry  # the most recently used last
         if torch.cuda.is_available() and torch.cuda.is_current_stream_capturing():
-            captured[id(entry[1])] = entry  # held once, however often a graph captures these same tables
+            # held once, however often a graph captures these same tables; a copy made during the capture is a
+            # node of the graph that every replay runs again from its pinned source, so that is held too
+            captured[id(entry[1])] = entry
+            if host is not None:
+                self.__dict__.setdefault("_cuda_staging_captured", {})[id(entry[1])] = host
         for old in list(cache)[:-self._TABLES_KEPT]:
             del cache[old]
         t, blob, scratch = entry
@@ -398,6 +405,16 @@ class FusedAdam(torch.optim.Optimizer):
             else:
                 group["step"].add_(1.0 - (found_inf != 0).to(torch.float64).reshape(1))
         return loss
+
+
+def _stage(blob: np.ndarray, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(device copy, host source)`` of packed tables. On a GPU the source is pinned and the copy
+    non-blocking: a copy from pageable memory blocks the host, and inside a CUDA graph capture (a repack,
+    or backward's grads at new addresses) it is illegal, while a pinned one is captured as a graph node."""
+    host = torch.from_numpy(blob)
+    if device.type == "cuda":
+        host = host.pin_memory()
+    return host.to(device, non_blocking=True), host
 
 
 @functools.lru_cache(maxsize=64)

@@ -510,3 +510,22 @@ def test_mopt_tables_are_packed_once_per_parameter_set(lib, monkeypatch):
     u1[2] = u1[2].contiguous()
     assert mopt_l1_tables(u0, u1, u2, launch).tolist() == pytest.approx(list(mopt_l1_reference(u0, u1, u2)), rel=1e-12)
     assert len(packs) == 3 and len(calls) == 5
+
+
+def test_grads_at_new_addresses_during_a_capture_keep_their_staged_tables(lib, monkeypatch):
+    """Inside a captured iteration backward puts the grads at new addresses: the grad column is restaged
+    (from pinned memory on a GPU; see fused_adam._stage) and that source is held with the captured tables,
+    since every replay copies from it again."""
+    cls, calls = emulated(lib)
+    w = torch.nn.Parameter(torch.zeros(10))
+    w.grad = torch.ones_like(w)
+    opt = cls([w], policy="FIX(k=0.1)")
+    opt.step()  # warm-up, eager
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_current_stream_capturing", lambda: True)
+    w.grad = torch.ones_like(w)  # "backward inside the capture"
+    opt.step()
+    (entry,) = opt._cuda_tables_captured.values()
+    (host,) = opt._cuda_staging_captured.values()
+    assert bytes(host.numpy()) == bytes(entry[0].blob) == bytes(entry[1].numpy())
+    assert list(entry[0].tensor_column("g")) == [w.grad.data_ptr()] and len(calls) == 2
