@@ -72,10 +72,8 @@ extern "C" int lrkit_emulate_fused_adam(const void* tensors, const void* chunks,
   const auto* gt = static_cast<const GroupEntry*>(groups);
   auto* steps = static_cast<AdamStep*>(scratch);
   auto* partials = reinterpret_cast<double*>(static_cast<char*>(scratch) + kStepStride * n_groups);
-  lrkit_emu_thread_idx = {0, 0, 0};
-  for (int32_t b = 0; b < n_groups; ++b) {  // schedule_kernel<<<n_groups, 1>>>
-    lrkit_emu_block_idx = {static_cast<unsigned>(b), 0, 0};
-    schedule_kernel(gt, steps, grad_scale);
+  for (int32_t b = 0; b < n_groups; ++b) {  // schedule_kernel<<<n_groups, kScheduleThreads>>>
+    run_block_threaded(static_cast<unsigned>(b), kScheduleThreads, [&] { schedule_kernel(gt, steps, grad_scale); });
   }
   for (int64_t b = 0; b < n_chunks; ++b) {  // adam_kernel<<<n_chunks, kThreads>>>
     auto body = [&] { adam_kernel(tt, ct, chunk_size, steps, gt, found_inf, partials); };
