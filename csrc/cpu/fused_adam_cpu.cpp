@@ -64,14 +64,26 @@ at::Tensor eval_program_cpu(const at::Tensor& meta, const at::Tensor& code, cons
 }
 
 // xp: AMSGrad's running maxima (read only when kAmsgrad; null otherwise)
+// With kScale the grads are unscaled in place (g / grad_scale stored back, as torch's fused Adam does), and
+// the update uses the float quotient; adam_element_t then has no scaling left to do.
+template <typename scalar_t, bool kScale>
+inline float load_grad(scalar_t* gp, int64_t i, const AdamStep& s) {
+  float g = static_cast<float>(gp[i]);
+  if constexpr (kScale) {
+    g = g / s.grad_scale;
+    gp[i] = static_cast<scalar_t>(g);
+  }
+  return g;
+}
+
 template <typename scalar_t, bool kScale, bool kMaximize, int kDecay, bool kAmsgrad>
-void adam_range(scalar_t* __restrict pp, const scalar_t* __restrict gp, float* __restrict mp, float* __restrict vp,
+void adam_range(scalar_t* __restrict pp, scalar_t* __restrict gp, float* __restrict mp, float* __restrict vp,
                 float* __restrict xp, int64_t begin, int64_t end, const AdamStep s) {
 #pragma GCC ivdep
   for (int64_t i = begin; i < end; ++i) {
     float& vmax = kAmsgrad ? xp[i] : vp[i];
-    pp[i] = static_cast<scalar_t>(adam_element_t<kScale, kMaximize, kDecay, kAmsgrad>(
-        static_cast<float>(pp[i]), static_cast<float>(gp[i]), mp[i], vp[i], vmax, s));
+    pp[i] = static_cast<scalar_t>(adam_element_t<false, kMaximize, kDecay, kAmsgrad>(
+        static_cast<float>(pp[i]), load_grad<scalar_t, kScale>(gp, i, s), mp[i], vp[i], vmax, s));
   }
 }
 
@@ -83,7 +95,7 @@ enum MoptMode : int64_t { kMoptOff = 0, kMoptRecord = 1, kMoptMeasure = 2 };
 constexpr int64_t kPieceSize = 1 << 15;
 
 template <typename scalar_t, bool kScale, bool kMaximize, int kDecay, bool kAmsgrad>
-void adam_range_mopt(scalar_t* __restrict pp, const scalar_t* __restrict gp, float* __restrict mp, float* __restrict vp,
+void adam_range_mopt(scalar_t* __restrict pp, scalar_t* __restrict gp, float* __restrict mp, float* __restrict vp,
                      float* __restrict xp, float* __restrict prev, int64_t begin, int64_t end, const AdamStep s,
                      int64_t mode, double* sums) {
   double a = 0.0, b = 0.0;
@@ -91,7 +103,8 @@ void adam_range_mopt(scalar_t* __restrict pp, const scalar_t* __restrict gp, flo
     const float old = static_cast<float>(pp[i]);
     float& vmax = kAmsgrad ? xp[i] : vp[i];
     const scalar_t stored = static_cast<scalar_t>(
-        adam_element_t<kScale, kMaximize, kDecay, kAmsgrad>(old, static_cast<float>(gp[i]), mp[i], vp[i], vmax, s));
+        adam_element_t<false, kMaximize, kDecay, kAmsgrad>(old, load_grad<scalar_t, kScale>(gp, i, s), mp[i], vp[i],
+                                                           vmax, s));
     pp[i] = stored;
     const double delta = static_cast<double>(static_cast<float>(stored)) - static_cast<double>(old);
     if (mode == kMoptRecord) {
@@ -117,7 +130,7 @@ template <typename scalar_t>
 void adam_piece(at::Tensor& param, const at::Tensor& grad, at::Tensor& m, at::Tensor& v, float* xp, const AdamStep& s,
                 int64_t begin, int64_t end, int64_t mode, float* prev, double* sums) {
   scalar_t* pp = param.data_ptr<scalar_t>();
-  const scalar_t* gp = grad.data_ptr<scalar_t>();
+  scalar_t* gp = grad.mutable_data_ptr<scalar_t>();  // written where the grads are unscaled in place
   float* mp = m.data_ptr<float>();
   float* vp = v.data_ptr<float>();
   dispatch_adam_flags(s, [&]<bool S, bool M, int D, bool A>() {
@@ -221,13 +234,13 @@ void fused_adam_cpu(at::TensorList params, at::TensorList grads, at::TensorList 
 TORCH_LIBRARY(lrkit, m) {
   m.def("eval_program(Tensor meta, Tensor code, Tensor consts, Tensor t) -> Tensor");
   m.def(
-      "fused_adam_(Tensor(a!)[] params, Tensor[] grads, Tensor(b!)[] exp_avgs, Tensor(c!)[] exp_avg_sqs, "
+      "fused_adam_(Tensor(a!)[] params, Tensor(h!)[] grads, Tensor(b!)[] exp_avgs, Tensor(c!)[] exp_avg_sqs, "
       "Tensor(g!)[] max_exp_avg_sqs, Tensor step, Tensor meta, Tensor code, Tensor consts, float beta1, "
       "float beta2, float eps, float weight_decay, bool decoupled, bool maximize, bool amsgrad, Tensor? grad_scale, "
       "Tensor? found_inf, Tensor(d!) lr_out, Tensor(e!)[] prev_deltas, int mopt_mode, Tensor(f!) mopt_sums) -> ()");
   // The multi-tensor, multi-group CUDA step (csrc/cuda): launch tables packed by lrkit/optim/tables.py.
   m.def(
-      "fused_adam_multi_(Tensor(a!)[] params, Tensor[] grads, Tensor(b!)[] exp_avgs, Tensor(c!)[] exp_avg_sqs, "
+      "fused_adam_multi_(Tensor(a!)[] params, Tensor(f!)[] grads, Tensor(b!)[] exp_avgs, Tensor(c!)[] exp_avg_sqs, "
       "Tensor(e!)[] max_exp_avg_sqs, Tensor tables, int n_tensors, int n_chunks, int chunk_size, int n_groups, "
       "Tensor(d!) scratch, "
       "Tensor? grad_scale, Tensor? found_inf, bool mopt_measure) -> ()");

@@ -1,6 +1,7 @@
 // ATen binding of the CUDA step (built only where torch has CUDA): lrkit::fused_adam_multi_ on CUDA.
 // The launch tables are packed by lrkit/optim/tables.py; this file checks them and calls the kernels
 // of fused_adam_kernel.cu on the current stream.
+#include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 #include <torch/library.h>
 #include <torch/types.h>
@@ -40,13 +41,43 @@ void fused_adam_multi_cuda(at::TensorList params, at::TensorList grads, at::Tens
     TORCH_CHECK(!opt->has_value() || ((*opt)->is_cuda() && (*opt)->scalar_type() == at::kFloat && (*opt)->numel() == 1),
                 "lrkit.fused_adam_multi_: grad_scale and found_inf must be one-element float32 CUDA tensors");
   }
+  // The kernels read and write these tensors through the tables' raw addresses, in the layouts below: any
+  // other dtype, size, device or layout would be an out-of-bounds or misread access on the device.
+  const at::Device device = tables.device();
+  const auto on_device = [&](const at::Tensor& t) { return t.is_cuda() && t.device() == device && t.is_contiguous(); };
+  for (int64_t k = 0; k < n_tensors; ++k) {
+    const at::Tensor& p = params[k];
+    const at::ScalarType pt = p.scalar_type();
+    TORCH_CHECK(on_device(p) && (pt == at::kFloat || pt == at::kBFloat16 || pt == at::kHalf),
+                "lrkit.fused_adam_multi_: param ", k, " must be a contiguous float32, bfloat16 or float16 tensor on ",
+                device, ", got ", pt, " on ", p.device());
+    TORCH_CHECK(on_device(grads[k]) && grads[k].scalar_type() == pt && grads[k].numel() == p.numel(),
+                "lrkit.fused_adam_multi_: grad ", k, " must be contiguous, on ", device, ", of its param's dtype (", pt,
+                ") and size (", p.numel(), ")");
+    for (const at::Tensor* s : {&exp_avgs[k], &exp_avg_sqs[k]}) {
+      TORCH_CHECK(on_device(*s) && s->scalar_type() == at::kFloat && s->numel() == p.numel(),
+                  "lrkit.fused_adam_multi_: exp_avg and exp_avg_sq ", k, " must be contiguous float32 tensors on ", device,
+                  " of ", p.numel(), " elements, got ", s->scalar_type(), " of ", s->numel(), " on ", s->device());
+    }
+  }
+  for (const at::Tensor& x : max_exp_avg_sqs) {
+    TORCH_CHECK(on_device(x) && x.scalar_type() == at::kFloat,
+                "lrkit.fused_adam_multi_: each max_exp_avg_sq must be a contiguous float32 tensor on ", device, ", got ",
+                x.scalar_type(), " on ", x.device());
+  }
+  for (const auto* opt : {&grad_scale, &found_inf}) {
+    TORCH_CHECK(!opt->has_value() || (*opt)->device() == device,
+                "lrkit.fused_adam_multi_: grad_scale and found_inf must be on the tables' device ", device);
+  }
+  TORCH_CHECK(scratch.device() == device, "lrkit.fused_adam_multi_: 'scratch' must be on the tables' device ", device);
+  const c10::cuda::CUDAGuard guard(device);  // launch on the tensors' device, whatever the current one is
   const uint8_t* base = tables.data_ptr<uint8_t>();
   const uint8_t* chunks = base + n_tensors * sizeof(TensorEntry);
   const uint8_t* groups = chunks + n_chunks * sizeof(ChunkEntry);
   const int err = lrkit_fused_adam_cuda(base, chunks, n_chunks, chunk_size, groups, static_cast<int32_t>(n_groups),
                                         scratch.data_ptr(), grad_scale.has_value() ? grad_scale->data_ptr<float>() : nullptr,
                                         found_inf.has_value() ? found_inf->data_ptr<float>() : nullptr,
-                                        mopt_measure ? 1 : 0, c10::cuda::getCurrentCUDAStream(tables.get_device()).stream());
+                                        mopt_measure ? 1 : 0, c10::cuda::getCurrentCUDAStream(device.index()).stream());
   TORCH_CHECK(err == 0, "lrkit.fused_adam_multi_: CUDA launch failed with error ", err);
 }
 

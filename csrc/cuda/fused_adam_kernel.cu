@@ -3,8 +3,9 @@
 //
 // One step of every parameter group in two launches (three on an M-opt measure step), no host
 // synchronisation:
-//   1. schedule_kernel<<<n_groups, 1>>>: eta(t) of each group's compiled policy (registers in shared
-//      memory), the bias corrections for step t + 1, written as an AdamStep per group and to lr_out.
+//   1. schedule_kernel<<<n_groups, 32>>>: eta(t) of each group's compiled policy (a warp loads the program
+//      into shared memory, one thread runs it), the bias corrections for step t + 1, written as an
+//      AdamStep per group and to lr_out.
 //   2. adam_kernel<<<n_chunks, 256>>>: each block updates chunk_size elements of one tensor with its
 //      group's AdamStep (16-byte float4 loads where p, g, m, v, and AMSGrad's vmax, are aligned), skipping
 //      everything when found_inf is set (AMP). The step counters are advanced afterwards by a device op in Python.
@@ -29,18 +30,26 @@ namespace {
 
 constexpr int kThreads = 256;
 
-__global__ void schedule_kernel(const GroupEntry* groups, AdamStep* steps, const float* grad_scale) {
+constexpr int kScheduleThreads = 32;  // one warp per group
+
+// One block (a warp) per group. The warp first copies the group's program (consts into the register file,
+// code beside it) into shared memory, 32 independent loads at a time; then thread 0 interprets it from
+// shared memory, so no instruction waits on a global load.
+__global__ void __launch_bounds__(kScheduleThreads) schedule_kernel(const GroupEntry* groups, AdamStep* steps,
+                                                                    const float* grad_scale) {
   __shared__ double regs[kMaxRegisters];
-  const GroupEntry g = groups[blockIdx.x];
+  __shared__ int32_t code[4 * kMaxRegisters];
+  const GroupEntry& g = groups[blockIdx.x];
   const int32_t* meta = reinterpret_cast<const int32_t*>(g.meta);
-  Program p;
-  p.code = reinterpret_cast<const int32_t*>(g.code);
-  p.n_code = meta[0];
-  p.consts = reinterpret_cast<const double*>(g.consts);
-  p.n_consts = meta[1];
-  p.out = meta[2];
+  const int32_t n_code = meta[0], n_consts = meta[1], out = meta[2];
+  const double* consts = reinterpret_cast<const double*>(g.consts);
+  const int32_t* gcode = reinterpret_cast<const int32_t*>(g.code);
+  for (int32_t i = threadIdx.x; i < n_consts; i += kScheduleThreads) regs[1 + i] = consts[i];
+  for (int32_t i = threadIdx.x; i < 4 * n_code; i += kScheduleThreads) code[i] = gcode[i];
+  __syncthreads();  // every load above is visible to thread 0 below
+  if (threadIdx.x != 0) return;
   const double t = *reinterpret_cast<const double*>(g.step);
-  const double lr = eval_program_with(p, t, regs);
+  const double lr = run_loaded_program(code, n_code, n_consts, out, t, regs);
   *reinterpret_cast<double*>(g.lr_out) = lr;
   const double scale = grad_scale != nullptr ? static_cast<double>(*grad_scale) : 1.0;
   steps[blockIdx.x] = make_adam_step(lr, t + 1.0, g.beta1, g.beta2, g.eps, g.weight_decay,
@@ -58,13 +67,25 @@ template <> __device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float
 template <> __device__ __forceinline__ __half from_f<__half>(float x) { return __float2half_rn(x); }
 
 // A: AMSGrad (the group's running maxima at te.vmax are read and written; otherwise never touched)
-template <typename T, bool S, bool M, int D, bool A>
+// S (AMP): the grads are unscaled in place (g / grad_scale stored back, as torch's fused Adam does) and the
+// update takes the float quotient, so adam_element_t is instantiated without scaling.
+template <typename T, bool S>
+__device__ __forceinline__ float load_grad(T* g, int64_t i, const AdamStep& s) {
+  float gi = to_f<T>(g[i]);
+  if (S) {
+    gi = gi / s.grad_scale;
+    g[i] = from_f<T>(gi);
+  }
+  return gi;
+}
+
+template <typename T, bool S, bool A>
 __device__ void update_chunk(const TensorEntry& te, int64_t start, int64_t end, const AdamStep& s) {
-  T* p = reinterpret_cast<T*>(te.p);
-  const T* g = reinterpret_cast<const T*>(te.g);
-  float* m = reinterpret_cast<float*>(te.m);
-  float* v = reinterpret_cast<float*>(te.v);
-  float* x = reinterpret_cast<float*>(te.vmax);
+  T* __restrict__ p = reinterpret_cast<T*>(te.p);  // distinct tensors: no aliasing between the streams
+  T* __restrict__ g = reinterpret_cast<T*>(te.g);
+  float* __restrict__ m = reinterpret_cast<float*>(te.m);
+  float* __restrict__ v = reinterpret_cast<float*>(te.v);
+  float* __restrict__ x = reinterpret_cast<float*>(te.vmax);
   int64_t i = start + threadIdx.x;
   if constexpr (sizeof(T) == 4) {  // fp32: four elements per thread with 16-byte accesses when aligned
     const bool aligned = ((te.p | te.g | te.m | te.v | (A ? te.vmax : 0)) & 15) == 0 && (start & 3) == 0;
@@ -72,14 +93,18 @@ __device__ void update_chunk(const TensorEntry& te, int64_t start, int64_t end, 
       const int64_t vec_end = start + ((end - start) & ~int64_t(3));
       for (int64_t j = start + 4 * threadIdx.x; j < vec_end; j += 4 * kThreads) {
         float4 pv = *reinterpret_cast<float4*>(p + j);
-        const float4 gv = *reinterpret_cast<const float4*>(g + j);
+        float4 gv = *reinterpret_cast<const float4*>(g + j);
         float4 mv = *reinterpret_cast<float4*>(m + j);
         float4 vv = *reinterpret_cast<float4*>(v + j);
         float4 xv = A ? *reinterpret_cast<float4*>(x + j) : vv;
-        pv.x = adam_element_t<S, M, D, A>(pv.x, gv.x, mv.x, vv.x, xv.x, s);
-        pv.y = adam_element_t<S, M, D, A>(pv.y, gv.y, mv.y, vv.y, xv.y, s);
-        pv.z = adam_element_t<S, M, D, A>(pv.z, gv.z, mv.z, vv.z, xv.z, s);
-        pv.w = adam_element_t<S, M, D, A>(pv.w, gv.w, mv.w, vv.w, xv.w, s);
+        if (S) {
+          gv = make_float4(gv.x / s.grad_scale, gv.y / s.grad_scale, gv.z / s.grad_scale, gv.w / s.grad_scale);
+          *reinterpret_cast<float4*>(g + j) = gv;
+        }
+        pv.x = adam_element_t<false, kFromStep, kFromStep, A>(pv.x, gv.x, mv.x, vv.x, xv.x, s);
+        pv.y = adam_element_t<false, kFromStep, kFromStep, A>(pv.y, gv.y, mv.y, vv.y, xv.y, s);
+        pv.z = adam_element_t<false, kFromStep, kFromStep, A>(pv.z, gv.z, mv.z, vv.z, xv.z, s);
+        pv.w = adam_element_t<false, kFromStep, kFromStep, A>(pv.w, gv.w, mv.w, vv.w, xv.w, s);
         *reinterpret_cast<float4*>(p + j) = pv;
         *reinterpret_cast<float4*>(m + j) = mv;
         *reinterpret_cast<float4*>(v + j) = vv;
@@ -91,7 +116,7 @@ __device__ void update_chunk(const TensorEntry& te, int64_t start, int64_t end, 
   for (; i < end; i += kThreads) {
     float mi = m[i], vi = v[i];
     float xi = A ? x[i] : 0.0f;
-    p[i] = from_f<T>(adam_element_t<S, M, D, A>(to_f<T>(p[i]), to_f<T>(g[i]), mi, vi, xi, s));
+    p[i] = from_f<T>(adam_element_t<false, kFromStep, kFromStep, A>(to_f<T>(p[i]), load_grad<T, S>(g, i, s), mi, vi, xi, s));
     m[i] = mi;
     v[i] = vi;
     if (A) x[i] = xi;
@@ -100,20 +125,20 @@ __device__ void update_chunk(const TensorEntry& te, int64_t start, int64_t end, 
 
 // The update of an M-opt step (scalar loads): as the CPU kernel's adam_range_mopt, Delta is the stored
 // param (rounded to its dtype) minus the old one, in double; a, b: this thread's running sums.
-template <typename T, bool S, bool M, int D, bool A>
+template <typename T, bool S, bool A>
 __device__ void update_chunk_mopt(const TensorEntry& te, int64_t start, int64_t end, const AdamStep& s, int32_t mode,
                                   double& a, double& b) {
-  T* p = reinterpret_cast<T*>(te.p);
-  const T* g = reinterpret_cast<const T*>(te.g);
-  float* m = reinterpret_cast<float*>(te.m);
-  float* v = reinterpret_cast<float*>(te.v);
-  float* x = reinterpret_cast<float*>(te.vmax);
+  T* __restrict__ p = reinterpret_cast<T*>(te.p);  // distinct tensors: no aliasing between the streams
+  T* __restrict__ g = reinterpret_cast<T*>(te.g);
+  float* __restrict__ m = reinterpret_cast<float*>(te.m);
+  float* __restrict__ v = reinterpret_cast<float*>(te.v);
+  float* __restrict__ x = reinterpret_cast<float*>(te.vmax);
   float* prev = reinterpret_cast<float*>(te.prev);
   for (int64_t i = start + threadIdx.x; i < end; i += kThreads) {
     float mi = m[i], vi = v[i];
     float xi = A ? x[i] : 0.0f;
     const float old = to_f<T>(p[i]);
-    const T stored = from_f<T>(adam_element_t<S, M, D, A>(old, to_f<T>(g[i]), mi, vi, xi, s));
+    const T stored = from_f<T>(adam_element_t<false, kFromStep, kFromStep, A>(old, load_grad<T, S>(g, i, s), mi, vi, xi, s));
     p[i] = stored;
     m[i] = mi;
     v[i] = vi;
@@ -128,6 +153,8 @@ __device__ void update_chunk_mopt(const TensorEntry& te, int64_t start, int64_t 
   }
 }
 
+// The chunk update for the step's flags: the param dtype, AMP unscaling (S) and AMSGrad (A) are template
+// arguments (12 instantiations per M-opt mode); maximize and the weight-decay mode are read at run time.
 struct ChunkUpdate {
   const TensorEntry* te;
   int64_t start, end;
@@ -135,20 +162,28 @@ struct ChunkUpdate {
   int32_t mode;  // MoptMode of the tensor's group
   double* a;
   double* b;
-  template <bool S, bool M, int D, bool A>
-  __device__ void operator()() const {
+  template <bool S, bool A>
+  __device__ void run() const {
     if (mode == kMoptOff) {
       switch (te->dtype) {
-        case kBF16: update_chunk<__nv_bfloat16, S, M, D, A>(*te, start, end, *s); break;
-        case kF16: update_chunk<__half, S, M, D, A>(*te, start, end, *s); break;
-        default: update_chunk<float, S, M, D, A>(*te, start, end, *s); break;
+        case kBF16: update_chunk<__nv_bfloat16, S, A>(*te, start, end, *s); break;
+        case kF16: update_chunk<__half, S, A>(*te, start, end, *s); break;
+        default: update_chunk<float, S, A>(*te, start, end, *s); break;
       }
     } else {
       switch (te->dtype) {
-        case kBF16: update_chunk_mopt<__nv_bfloat16, S, M, D, A>(*te, start, end, *s, mode, *a, *b); break;
-        case kF16: update_chunk_mopt<__half, S, M, D, A>(*te, start, end, *s, mode, *a, *b); break;
-        default: update_chunk_mopt<float, S, M, D, A>(*te, start, end, *s, mode, *a, *b); break;
+        case kBF16: update_chunk_mopt<__nv_bfloat16, S, A>(*te, start, end, *s, mode, *a, *b); break;
+        case kF16: update_chunk_mopt<__half, S, A>(*te, start, end, *s, mode, *a, *b); break;
+        default: update_chunk_mopt<float, S, A>(*te, start, end, *s, mode, *a, *b); break;
       }
+    }
+  }
+  __device__ void operator()() const {
+    const bool scale = s->grad_scale != 1.0f;
+    if (scale) {
+      s->amsgrad ? run<true, true>() : run<true, false>();
+    } else {
+      s->amsgrad ? run<false, true>() : run<false, false>();
     }
   }
 };
@@ -170,8 +205,7 @@ __global__ void __launch_bounds__(kThreads) adam_kernel(const TensorEntry* tenso
   __syncthreads();
   const int64_t end = c.start + chunk_size < te.numel ? c.start + chunk_size : te.numel;
   double a = 0.0, b = 0.0;
-  ChunkUpdate f{&te, c.start, end, &s, mode, &a, &b};
-  dispatch_adam_flags(s, f);
+  ChunkUpdate{&te, c.start, end, &s, mode, &a, &b}();
   if (mode == kMoptMeasure) {  // the same for every thread of the block
     block_sum_pair<kThreads>(a, b);
     if (threadIdx.x == 0) {
@@ -220,18 +254,22 @@ extern "C" int lrkit_fused_adam_cuda(const void* tensors, const void* chunks, in
                                      const void* groups, int32_t n_groups, void* scratch, const float* grad_scale,
                                      const float* found_inf, int32_t mopt_measure, void* stream) {
   using namespace lrkit;
-  if (n_groups <= 0 || n_chunks <= 0) return static_cast<int>(cudaSuccess);
+  // The schedule kernel runs whenever there is a group, chunks or not: lr_out must follow the step count,
+  // which advances for a group of empty tensors too.
+  if (n_groups <= 0) return static_cast<int>(cudaSuccess);
   cudaStream_t st = static_cast<cudaStream_t>(stream);
   AdamStep* steps = static_cast<AdamStep*>(scratch);
   double* partials = reinterpret_cast<double*>(static_cast<char*>(scratch) + kStepStride * n_groups);
   const GroupEntry* gt = static_cast<const GroupEntry*>(groups);
-  schedule_kernel<<<n_groups, 1, 0, st>>>(gt, steps, grad_scale);
+  schedule_kernel<<<n_groups, kScheduleThreads, 0, st>>>(gt, steps, grad_scale);
   cudaError_t err = cudaGetLastError();
   if (err != cudaSuccess) return static_cast<int>(err);
-  adam_kernel<<<static_cast<unsigned>(n_chunks), kThreads, 0, st>>>(
-      static_cast<const TensorEntry*>(tensors), static_cast<const ChunkEntry*>(chunks), chunk_size, steps, gt, found_inf,
-      partials);
-  err = cudaGetLastError();
+  if (n_chunks > 0) {
+    adam_kernel<<<static_cast<unsigned>(n_chunks), kThreads, 0, st>>>(
+        static_cast<const TensorEntry*>(tensors), static_cast<const ChunkEntry*>(chunks), chunk_size, steps, gt,
+        found_inf, partials);
+    err = cudaGetLastError();
+  }
   if (err != cudaSuccess || !mopt_measure) return static_cast<int>(err);
   mopt_group_kernel<<<n_groups, kThreads, 0, st>>>(gt, partials, found_inf);
   return static_cast<int>(cudaGetLastError());

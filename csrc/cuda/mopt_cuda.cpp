@@ -1,6 +1,7 @@
 // ATen binding of the CUDA M-opt sums (built only where torch has CUDA): lrkit::mopt_l1_multi on CUDA.
 // The launch tables are packed by lrkit/optim/tables.py (pack_mopt); this file checks them and calls the
 // kernels of mopt_kernel.cu on the current stream. The result stays on the device (no host sync).
+#include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 #include <torch/library.h>
 #include <torch/types.h>
@@ -23,12 +24,19 @@ at::Tensor mopt_l1_multi_cuda(at::TensorList theta0, at::TensorList theta1, at::
               "lrkit.mopt_l1_multi: 'tables' must be a contiguous uint8 CUDA tensor of ", bytes, " bytes, got ",
               tables.numel());
   TORCH_CHECK(chunk_size > 0, "lrkit.mopt_l1_multi: chunk_size must be positive");
+  // The kernels read the snapshots through the tables' raw addresses in theta0's dtype and size.
   for (int64_t k = 0; k < n_tensors; ++k) {
+    const at::ScalarType dt = theta0[k].scalar_type();
+    TORCH_CHECK(dt == at::kFloat || dt == at::kBFloat16 || dt == at::kHalf || dt == at::kDouble,
+                "lrkit.mopt_l1_multi: tensor ", k, " must be float32, bfloat16, float16 or float64, got ", dt);
     for (const at::Tensor* t : {&theta0[k], &theta1[k], &theta2[k]}) {
-      TORCH_CHECK(t->is_cuda() && t->get_device() == tables.get_device() && t->is_contiguous(),
-                  "lrkit.mopt_l1_multi: tensor ", k, " of a snapshot must be contiguous and on the tables' device");
+      TORCH_CHECK(t->is_cuda() && t->device() == tables.device() && t->is_contiguous() && t->scalar_type() == dt &&
+                      t->numel() == theta0[k].numel(),
+                  "lrkit.mopt_l1_multi: tensor ", k, " of each snapshot must be contiguous, on the tables' device (",
+                  tables.device(), ") and of one dtype and size across the three snapshots");
     }
   }
+  const c10::cuda::CUDAGuard guard(tables.device());  // partials, out and the launch on the tables' device
   const auto f64 = at::TensorOptions().dtype(at::kDouble).device(tables.device());
   at::Tensor partials = at::empty({2 * std::max<int64_t>(n_chunks, 1)}, f64);
   at::Tensor out = at::empty({2}, f64);

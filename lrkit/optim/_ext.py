@@ -3,6 +3,11 @@
 ``setup.py`` builds ``lrkit._C`` when torch is importable at build time; otherwise (and in an editable
 checkout) :func:`load` compiles ``csrc/`` once with ``torch.utils.cpp_extension.load`` (ninja) into
 torch's extension cache. Callers fall back to the pure-torch path when neither works and say so once.
+
+A JIT build's nvcc command, and so whether ninja rebuilds, depends on ``TORCH_CUDA_ARCH_LIST``; where it
+is unset, :func:`load` pins it to the visible devices' compute capabilities, so every process on the
+machine issues the same command and finds the same build. ``LRKIT_EXT_LIBRARY=<path>`` loads a library
+built earlier (:func:`library` names it) and never builds: a time-limited step then cannot rebuild.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import torch
 
 CSRC = Path(__file__).resolve().parents[2] / "csrc"
 _lock = threading.Lock()
-_state: dict = {"loaded": None, "error": None, "warned": False}
+_state: dict = {"loaded": None, "error": None, "warned": False, "library": None}
 
 
 def _have_ops() -> bool:
@@ -36,10 +41,19 @@ def load(verbose: bool = False) -> bool:
             _state.update(loaded=False, error="disabled by LRKIT_NO_EXT=1")
             return False
         try:
-            try:
-                import lrkit._C  # noqa: F401  (built by setup.py; registers the ops on import)
-            except ImportError:
-                _jit_build(verbose)
+            prebuilt = os.environ.get("LRKIT_EXT_LIBRARY")
+            if prebuilt:
+                if not Path(prebuilt).is_file():
+                    raise FileNotFoundError(f"LRKIT_EXT_LIBRARY={prebuilt} is not a file (build it first, without "
+                                            "LRKIT_EXT_LIBRARY, and pass the path lrkit.optim._ext.library() names)")
+                torch.ops.load_library(prebuilt)
+                _state["library"] = prebuilt
+            else:
+                try:
+                    import lrkit._C  # noqa: F401  (built by setup.py; registers the ops on import)
+                    _state["library"] = lrkit._C.__file__
+                except ImportError:
+                    _state["library"] = _jit_build(verbose)
             _state["loaded"] = _have_ops()
             if _state["loaded"]:
                 _register_fakes()
@@ -50,7 +64,29 @@ def load(verbose: bool = False) -> bool:
         return _state["loaded"]
 
 
-def _jit_build(verbose: bool) -> None:
+def cuda_arch_list(capabilities) -> str:
+    """``TORCH_CUDA_ARCH_LIST`` for devices of these compute capabilities, e.g. ``[(9, 0)]`` -> ``"9.0"``:
+    each distinct one, ascending, real code only (no PTX: the build runs on the machine that built it)."""
+    caps = sorted({(int(a), int(b)) for a, b in capabilities})
+    if not caps:
+        raise ValueError("cuda_arch_list: field 'capabilities' must name at least one (major, minor) pair, got none")
+    return ";".join(f"{a}.{b}" for a, b in caps)
+
+
+def pin_cuda_arch() -> str | None:
+    """Sets ``TORCH_CUDA_ARCH_LIST`` from the visible devices where it is unset; returns the value in use."""
+    if not os.environ.get("TORCH_CUDA_ARCH_LIST") and torch.cuda.is_available():
+        caps = [torch.cuda.get_device_capability(i) for i in range(torch.cuda.device_count())]
+        os.environ["TORCH_CUDA_ARCH_LIST"] = cuda_arch_list(caps)
+    return os.environ.get("TORCH_CUDA_ARCH_LIST")
+
+
+def library() -> str | None:
+    """The path of the loaded extension library (None before :func:`load` or without one)."""
+    return _state["library"]
+
+
+def _jit_build(verbose: bool) -> str:
     from torch.utils.cpp_extension import load as cpp_load
 
     if not (CSRC / "cpu").is_dir():
@@ -62,7 +98,8 @@ def _jit_build(verbose: bool) -> None:
         sources += sorted(str(p) for p in (CSRC / "cuda").glob("*.cu")) + sorted(str(p) for p in (CSRC / "cuda").glob("*.cpp"))
         name = "lrkit_ops_cuda"
         cuda_flags = ["-O3", "-std=c++17", f"-I{CSRC / 'include'}"]
-    cpp_load(name=name, sources=sources, extra_include_paths=[str(CSRC / "include")], extra_cflags=cxx_flags(),
+        pin_cuda_arch()
+    return cpp_load(name=name, sources=sources, extra_include_paths=[str(CSRC / "include")], extra_cflags=cxx_flags(),
              extra_ldflags=openmp_flags(), extra_cuda_cflags=cuda_flags, is_python_module=False, verbose=verbose)
 
 
@@ -131,9 +168,11 @@ def error() -> str | None:
     return _state["error"]
 
 
-def warn_fallback(what: str) -> None:
-    """One warning per process that ``what`` runs on the pure-torch path, and why."""
+def warn_fallback(what: str, reason: str | None = None) -> None:
+    """One warning per process that ``what`` runs on the pure-torch path, and why: ``reason`` where the
+    extension is there but cannot take these tensors, else why the extension is not available."""
     if not _state["warned"]:
         _state["warned"] = True
-        warnings.warn(f"{what}: the lrkit extension is not available ({_state['error']}); using the pure-torch "
-                      "implementation of the same math (slower)", RuntimeWarning, stacklevel=3)
+        why = reason or f"the lrkit extension is not available ({_state['error']})"
+        warnings.warn(f"{what}: {why}; using the pure-torch implementation of the same math (slower)",
+                      RuntimeWarning, stacklevel=3)

@@ -33,6 +33,7 @@ from lrkit.optim.program import MAX_REGISTERS, compile_policy
 
 BACKENDS = ("auto", "ext", "torch")
 _PARAM_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
+_FLOAT32_STATE = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")  # per-param state the kernels hold in float32
 
 
 def _spec(policy) -> str:
@@ -83,6 +84,9 @@ class FusedAdam(torch.optim.Optimizer):
         defaults = dict(policy=_spec(policy), betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                         adamw=adamw, maximize=maximize, amsgrad=amsgrad)
         super().__init__(params, defaults)
+        # GradScaler then hands the step its scale and found_inf (as attributes) instead of unscaling the
+        # grads and checking them for infs on the host: the kernels divide by the scale and skip on an inf.
+        self._step_supports_amp_scaling = True
         if backend == "ext" and not _ext.load():
             raise RuntimeError(f"FusedAdam(backend='ext'): the lrkit extension is not available: {_ext.error()}")
 
@@ -90,6 +94,21 @@ class FusedAdam(torch.optim.Optimizer):
         super().__setstate__(state)
         for group in self.param_groups:  # state dicts saved before AMSGrad existed
             group.setdefault("amsgrad", False)
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """torch's ``load_state_dict``, except that the moments stay float32 (the kernels read and write them
+        as float32 whatever the param's dtype): torch casts floating state to the param's dtype, which for
+        bf16/fp16 params would round them and hand the kernels tensors of the wrong element size."""
+        saved = state_dict["state"]
+        ids = [i for g in state_dict["param_groups"] for i in g["params"]]
+        super().load_state_dict(state_dict)
+        params = [p for g in self.param_groups for p in g["params"]]
+        for pid, p in zip(ids, params):
+            for key in _FLOAT32_STATE:
+                value = saved.get(pid, {}).get(key)
+                if isinstance(value, torch.Tensor):
+                    self.state[p][key] = value.to(device=p.device, dtype=torch.float32,
+                                                  memory_format=torch.contiguous_format, copy=True)
 
     def add_param_group(self, param_group: dict) -> None:
         if "policy" in param_group:
@@ -167,6 +186,25 @@ class FusedAdam(torch.optim.Optimizer):
             self._mopt[index] = mo
         return mo
 
+    @staticmethod
+    def _mopt_record(mode, mo, group, buf, sums, found_inf) -> None:
+        """After an M-opt step: a record step keeps whether it was skipped (AMP), a measure step appends its
+        sums with whether it or its record step was skipped, as a device tensor (no host sync); :meth:`mopt`
+        leaves those measurements out."""
+        if mode == 0:
+            return
+        skipped = None if found_inf is None else (found_inf.reshape(1) != 0).to(torch.float64)
+        if mode == 1:
+            mo["record_skipped"] = skipped
+            return
+        before = mo.pop("record_skipped", None)
+        if skipped is not None and before is not None:
+            skipped = skipped + before.to(skipped.device)
+        elif skipped is None:
+            skipped = before
+        mo["history"].append((group["step"].clone(), buf["lr"].clone(), sums.clone(),
+                              None if skipped is None else skipped.clone()))
+
     def _no_sums(self, device):
         """A placeholder sums tensor for steps without M-opt (the op's schema always takes one)."""
         if device not in self._placeholder:
@@ -178,7 +216,9 @@ class FusedAdam(torch.optim.Optimizer):
         with η* = lr · ‖Δ_t‖₁ / ‖Δ_t − Δ_{t+1}‖₁ (t: the step whose update was recorded; lr = η_{t+1}).
         Reads the device."""
         out = []
-        for step, lr, sums in self._mopt.get(group, {}).get("history", []):
+        for step, lr, sums, skipped in self._mopt.get(group, {}).get("history", []):
+            if skipped is not None and float(skipped) != 0:  # an AMP skip of the measure or its record step
+                continue
             a, b = float(sums[0]), float(sums[1])
             out.append({"t": int(step) - 1, "lr": float(lr), "mopt_lr": float(lr) * a / b if b else float("inf"),
                         "l1_update": a, "l1_change": b})
@@ -192,10 +232,33 @@ class FusedAdam(torch.optim.Optimizer):
         emulated on the host, on CPU tensors (tests/optim/test_cuda_kernel_emulated.py)."""
         return "cuda", (torch.ops.lrkit.fused_adam_multi_ if _ext.has_cuda_kernel() else None)
 
-    def _cuda_ready(self, cuda) -> bool:
-        ok = all(p.is_contiguous() and g.is_contiguous() and g.dtype == p.dtype
-                 for _, _, _, params, grads, _, _, _ in cuda for p, g in zip(params, grads))
-        return ok and len({w[2] for w in cuda}) == 1
+    @staticmethod
+    def _kernel_ready(params, grads) -> bool:
+        """Whether the compiled kernels can take a group: every param and grad contiguous (a channels-last
+        or strided one is not), each grad of its param's dtype."""
+        return all(p.is_contiguous() and g.is_contiguous() and g.dtype == p.dtype for p, g in zip(params, grads))
+
+    def _route(self, work, multi_type, launch):
+        """Which path each group of this step takes, decided per group and per device:
+        ``(batches, singles)``. ``batches``: device -> the groups on it that the multi-tensor kernel takes in
+        one launch; ``singles``: ``(group's work, use_cpu_op)``, the CPU op for ready CPU groups, the pure-torch
+        step for the rest. A tensor on an accelerator never reaches the CPU op."""
+        batches, singles = {}, []
+        for w in work:
+            device, ready = w[2], self._kernel_ready(w[3], w[4])
+            if launch is not None and device.type == multi_type and ready:
+                batches.setdefault(device, []).append(w)
+            elif self.backend != "torch" and device.type == "cpu" and ready and _ext.load():
+                singles.append((w, True))
+            elif self.backend == "ext" and device.type != "cpu":  # on the CPU the reference step is the fallback
+                why = ("a param or grad is not contiguous (channels-last or a strided view) or a grad's dtype differs "
+                       "from its param's" if not ready else _ext.error() or "the extension has no kernel for it")
+                index = next(i for i, g in enumerate(self.param_groups) if g is w[0])
+                raise RuntimeError(f"FusedAdam(backend='ext'): no compiled kernel for group {index} "
+                                   f"on {device}: {why}; use backend='auto' or 'torch'")
+            else:
+                singles.append((w, False))
+        return batches, singles
 
     def _cuda_step(self, cuda, grad_scale, found_inf, launch, mopt) -> None:
         """All CUDA groups in one launch pair (schedule kernel, then the multi-tensor Adam kernel; a third
@@ -207,20 +270,22 @@ class FusedAdam(torch.optim.Optimizer):
         # per group: (M-opt mode, its prev_deltas, its sums tensor) for this step
         mopts = [(mode, mo["prev"], mo["sums"]) if mode else (0, [], None)
                  for mode, mo in (mopt.get(id(w[0]), (0, None)) for w in cuda)]
-        # Packed tables by key (pointers, hyper-parameters, M-opt mode): a step whose key is new packs them
+        # Packed tables by key (every address the tables hold but the grads', hyper-parameters, M-opt mode; a
+        # resumed state's new moments are a new key): a step whose key is new packs them
         # (a small H2D copy). A few are kept, so the M-opt steps (other modes) do not repack every time.
         # Gradients are not in the key: `zero_grad()` frees them and backward may allocate them elsewhere,
         # so where only their addresses moved, the tables' grad column is rewritten and copied over (no
         # repack). Tables a CUDA graph captured are held while the optimizer lives (the graph reads them).
-        key = tuple((buf["meta"].data_ptr(), group["step"].data_ptr(), tuple(p.data_ptr() for p in params),
-                     group["betas"], group["eps"], group["weight_decay"], group["adamw"], group["maximize"],
-                     group["amsgrad"], tuple(x.data_ptr() for x in xs), mode, tuple(d.data_ptr() for d in prev),
-                     None if sums is None else sums.data_ptr())
-                    for (group, buf, _, params, _, _, _, xs), (mode, prev, sums) in zip(cuda, mopts))
+        key = tuple((buf["meta"].data_ptr(), buf["code"].data_ptr(), buf["consts"].data_ptr(), buf["lr"].data_ptr(),
+                     group["step"].data_ptr(), tuple(p.data_ptr() for p in params), tuple(m.data_ptr() for m in ms),
+                     tuple(v.data_ptr() for v in vs), group["betas"], group["eps"], group["weight_decay"], group["adamw"],
+                     group["maximize"], group["amsgrad"], tuple(x.data_ptr() for x in xs), mode,
+                     tuple(d.data_ptr() for d in prev), None if sums is None else sums.data_ptr())
+                    for (group, buf, _, params, _, ms, vs, xs), (mode, prev, sums) in zip(cuda, mopts))
         gl = [x for w in cuda for x in w[4]]
         grad_ptrs = np.fromiter((g.data_ptr() for g in gl), dtype=np.uint64, count=len(gl))
         cache = self.__dict__.setdefault("_cuda_tables", {})
-        captured = self.__dict__.setdefault("_cuda_tables_captured", [])
+        captured = self.__dict__.setdefault("_cuda_tables_captured", {})  # id of the device tables -> entry
         entry = cache.pop(key, None)
         if entry is None:
             groups = [dict(params=params, grads=grads, exp_avgs=ms, exp_avg_sqs=vs, meta=buf["meta"], code=buf["code"],
@@ -230,7 +295,7 @@ class FusedAdam(torch.optim.Optimizer):
                            max_exp_avg_sqs=xs, mopt_mode=mode, prev_deltas=prev, mopt_sums=sums)
                       for (group, buf, _, params, grads, ms, vs, xs), (mode, prev, sums) in zip(cuda, mopts)]
             t = pack(groups)
-            blob = torch.from_numpy(t.blob).to(device, non_blocking=True)
+            blob, host = _stage(t.blob, device)
             # the AdamStep records (64 bytes a group), then the M-opt partials (2 float64 a chunk)
             scratch = torch.empty(64 * t.n_groups + 16 * t.n_chunks, dtype=torch.uint8, device=device)
             entry = (t, blob, scratch)
@@ -238,10 +303,17 @@ class FusedAdam(torch.optim.Optimizer):
             # new host and device tables; the old ones stay as they were for a launch in flight (the caching
             # allocator reuses their memory only after it) or a captured graph (held below)
             t = entry[0].with_grads(grad_ptrs)
-            entry = (t, torch.from_numpy(t.blob).to(device, non_blocking=True), entry[2])
+            blob, host = _stage(t.blob, device)
+            entry = (t, blob, entry[2])
+        else:
+            host = None
         cache[key] = entry  # the most recently used last
         if torch.cuda.is_available() and torch.cuda.is_current_stream_capturing():
-            captured.append(entry)
+            # held once, however often a graph captures these same tables; a copy made during the capture is a
+            # node of the graph that every replay runs again from its pinned source, so that is held too
+            captured[id(entry[1])] = entry
+            if host is not None:
+                self.__dict__.setdefault("_cuda_staging_captured", {})[id(entry[1])] = host
         for old in list(cache)[:-self._TABLES_KEPT]:
             del cache[old]
         t, blob, scratch = entry
@@ -258,11 +330,16 @@ class FusedAdam(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure=None, grad_scale: torch.Tensor | None = None, found_inf: torch.Tensor | None = None):
         """One step for every group with gradients. ``grad_scale``/``found_inf`` (AMP): the grads are
-        divided by ``grad_scale``; where ``found_inf`` is non-zero the step is skipped and not counted."""
+        divided by ``grad_scale`` in place (as torch's fused Adam); where ``found_inf`` is non-zero the step
+        is skipped, grads included, and not counted. Under ``torch.amp.GradScaler`` both come from it."""
         loss = None
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
+        if grad_scale is None:  # set by torch.amp.GradScaler.step for optimizers that support AMP scaling
+            grad_scale = getattr(self, "grad_scale", None)
+        if found_inf is None:
+            found_inf = getattr(self, "found_inf", None)
         work = []
         for index, group in enumerate(self.param_groups):
             params = [p for p in group["params"] if p.grad is not None]
@@ -292,40 +369,34 @@ class FusedAdam(torch.optim.Optimizer):
         index_of = {id(g): i for i, g in enumerate(self.param_groups)}
         modes = {id(w[0]): self._mopt_mode(index_of[id(w[0])]) for w in work}
         multi_type, launch = self._multi_tensor_launch() if self.backend != "torch" else (None, None)
-        cuda = [w for w in work if w[2].type == multi_type]
-        if cuda and launch is not None and self._cuda_ready(cuda):
+        batches, singles = self._route(work, multi_type, launch)
+        for cuda in batches.values():  # one launch pair per device
             mopt = {id(w[0]): (modes[id(w[0])], self._mopt_state(index_of[id(w[0])], w[3]))
                     for w in cuda if modes[id(w[0])]}
             self._cuda_step(cuda, grad_scale, found_inf, launch, mopt)
             for group, buf, *_ in cuda:
                 mode, mo = mopt.get(id(group), (0, None))
-                if mode == 2:
-                    mo["history"].append((group["step"].clone(), buf["lr"].clone(), mo["sums"].clone()))
-            done = {id(w[0]) for w in cuda}
-            work = [w for w in work if id(w[0]) not in done]
-        for group, buf, device, params, grads, ms, vs, xs in work:
+                self._mopt_record(mode, mo, group, buf, mo["sums"] if mo else None, found_inf)
+        for (group, buf, device, params, grads, ms, vs, xs), use_cpu_op in singles:
             beta1, beta2 = group["betas"]
             index = index_of[id(group)]
             mode = modes[id(group)]
             mo = self._mopt_state(index, params) if mode else None
             prev = mo["prev"] if mo else []
             sums = mo["sums"] if mo else self._no_sums(device)
-            if self.backend == "ext" and device.type != "cpu":
-                raise RuntimeError(f"FusedAdam(backend='ext'): no compiled kernel for these {device.type} tensors "
-                                   f"({_ext.error() or 'the CUDA extension is not built'}); use backend='auto' or 'torch'")
-            if self.uses_extension(device) and all(p.is_contiguous() and g.is_contiguous() for p, g in zip(params, grads)):
+            if use_cpu_op:
                 torch.ops.lrkit.fused_adam_(params, grads, ms, vs, xs, group["step"], buf["meta"], buf["code"],
                                             buf["consts"], beta1, beta2, group["eps"], group["weight_decay"],
                                             group["adamw"], group["maximize"], group["amsgrad"], grad_scale, found_inf,
                                             buf["lr"], prev, mode, sums)
             else:
                 if self.backend != "torch":
-                    _ext.warn_fallback("FusedAdam")
+                    _ext.warn_fallback("FusedAdam", f"group {index} on {device}: its params or grads are not contiguous"
+                                       if not self._kernel_ready(params, grads) else None)
                 adam_reference(params, grads, ms, vs, group["policy"], group["step"], buf, beta1, beta2, group["eps"],
                                group["weight_decay"], group["adamw"], group["maximize"], grad_scale, found_inf,
                                prev, mode, sums, xs if group["amsgrad"] else None)
-            if mode == 2:
-                mo["history"].append((group["step"].clone(), buf["lr"].clone(), sums.clone()))
+            self._mopt_record(mode, mo, group, buf, sums, found_inf)
         for group in stepped:
             index = index_of[id(group)]
             self._calls[index] = self._calls.get(index, 0) + 1
@@ -334,6 +405,16 @@ class FusedAdam(torch.optim.Optimizer):
             else:
                 group["step"].add_(1.0 - (found_inf != 0).to(torch.float64).reshape(1))
         return loss
+
+
+def _stage(blob: np.ndarray, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(device copy, host source)`` of packed tables. On a GPU the source is pinned and the copy
+    non-blocking: a copy from pageable memory blocks the host, and inside a CUDA graph capture (a repack,
+    or backward's grads at new addresses) it is illegal, while a pinned one is captured as a graph node."""
+    host = torch.from_numpy(blob)
+    if device.type == "cuda":
+        host = host.pin_memory()
+    return host.to(device, non_blocking=True), host
 
 
 @functools.lru_cache(maxsize=64)
@@ -364,8 +445,9 @@ def adam_reference(params, grads, exp_avgs, exp_avg_sqs, policy: str, step, buf,
     maxes = list(max_exp_avg_sqs) if max_exp_avg_sqs is not None else [None] * len(params)
     for p, g, m, v, x, prev in zip(params, grads, exp_avgs, exp_avg_sqs, maxes, prevs):
         g32 = g.to(torch.float32)
-        if grad_scale is not None:
+        if grad_scale is not None:  # unscaled in place, as torch's fused Adam (not where found_inf skips)
             g32 = g32 / grad_scale.to(torch.float32)
+            g.copy_(g32 if skip is None else torch.where(skip, g, g32.to(g.dtype)))
         if maximize:
             g32 = -g32
         p32 = p.to(torch.float32)

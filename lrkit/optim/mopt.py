@@ -60,13 +60,36 @@ def mopt_l1_tables(theta0: list, theta1: list, theta2: list, launch, chunk_size:
     """The multi-tensor form: launch tables packed by :func:`lrkit.optim.tables.pack_mopt` (on the snapshots'
     device), then ``launch(theta0, theta1, theta2, tables, n_tensors, n_chunks, chunk_size)`` — the CUDA op,
     or in tests the host emulation of its kernels."""
-    from lrkit.optim.tables import CHUNK_SIZE, pack_mopt
+    from lrkit.optim.tables import CHUNK_SIZE
 
     t0, t1, t2 = ([x.contiguous() for x in t] for t in (theta0, theta1, theta2))
-    t = pack_mopt(t0, t1, t2, chunk_size or CHUNK_SIZE)
-    device = t0[0].device if t0 else torch.device("cpu")
-    blob = torch.from_numpy(t.blob).to(device)
+    t, blob = _cached_tables(t0, t1, t2, chunk_size or CHUNK_SIZE)
     return launch(t0, t1, t2, blob, t.n_tensors, t.n_chunks, t.chunk_size)
+
+
+_TABLES: dict = {}  # key (every address, size and dtype the tables hold) -> (Tables, their copy on the device)
+_TABLES_KEPT = 8
+
+
+def _cached_tables(t0: list, t1: list, t2: list, chunk_size: int):
+    """The launch tables of these snapshots, packed and copied to their device once per parameter set. The key
+    holds everything the tables hold, so a hit is always the same bytes (even for a new tensor that reuses a
+    freed address). The copy is non-blocking from pinned memory on a GPU."""
+    from lrkit.optim.tables import pack_mopt
+
+    key = (chunk_size, tuple((a.data_ptr(), b.data_ptr(), c.data_ptr(), a.numel(), a.dtype) for a, b, c in zip(t0, t1, t2)))
+    hit = _TABLES.pop(key, None)
+    if hit is None:
+        t = pack_mopt(t0, t1, t2, chunk_size)
+        device = t0[0].device if t0 else torch.device("cpu")
+        host = torch.from_numpy(t.blob)
+        if device.type == "cuda":
+            host = host.pin_memory()
+        hit = (t, host.to(device, non_blocking=True))
+    _TABLES[key] = hit  # the most recently used last
+    for old in list(_TABLES)[:-_TABLES_KEPT]:
+        del _TABLES[old]
+    return hit
 
 
 def mopt_lr(eta: float | torch.Tensor, theta0: Sequence, theta1: Sequence, theta2: Sequence) -> torch.Tensor:

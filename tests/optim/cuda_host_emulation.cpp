@@ -66,16 +66,14 @@ extern "C" int lrkit_emulate_fused_adam(const void* tensors, const void* chunks,
                                         const void* groups, int32_t n_groups, void* scratch, const float* grad_scale,
                                         const float* found_inf, int32_t mopt_measure) {
   using namespace lrkit;
-  if (n_groups <= 0 || n_chunks <= 0) return 0;
+  if (n_groups <= 0) return 0;  // as the launcher: the schedule kernel runs for groups without chunks too
   const auto* tt = static_cast<const TensorEntry*>(tensors);
   const auto* ct = static_cast<const ChunkEntry*>(chunks);
   const auto* gt = static_cast<const GroupEntry*>(groups);
   auto* steps = static_cast<AdamStep*>(scratch);
   auto* partials = reinterpret_cast<double*>(static_cast<char*>(scratch) + kStepStride * n_groups);
-  lrkit_emu_thread_idx = {0, 0, 0};
-  for (int32_t b = 0; b < n_groups; ++b) {  // schedule_kernel<<<n_groups, 1>>>
-    lrkit_emu_block_idx = {static_cast<unsigned>(b), 0, 0};
-    schedule_kernel(gt, steps, grad_scale);
+  for (int32_t b = 0; b < n_groups; ++b) {  // schedule_kernel<<<n_groups, kScheduleThreads>>>
+    run_block_threaded(static_cast<unsigned>(b), kScheduleThreads, [&] { schedule_kernel(gt, steps, grad_scale); });
   }
   for (int64_t b = 0; b < n_chunks; ++b) {  // adam_kernel<<<n_chunks, kThreads>>>
     auto body = [&] { adam_kernel(tt, ct, chunk_size, steps, gt, found_inf, partials); };

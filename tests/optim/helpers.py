@@ -35,3 +35,38 @@ def lockstep(ours, theirs, steps, seed, *steppers):
             b.grad = a.grad.clone()
         for s in steppers:
             s.step()
+
+
+# Largest relative L2 errors (see `rel`) allowed between FusedAdam's CUDA step and torch's CUDA fused Adam
+# after 1000 steps of test_fused_adam_cuda.py's run. The two round differently: torch's kernel
+# (aten/src/ATen/native/cuda/fused_adam_utils.cuh, adam_math) takes beta1, beta2, lr, weight_decay and eps
+# as double, so m, v and AdamW's decay are computed in double and rounded to float once; lrkit's kernel
+# computes them in float, as torch's CPU fused Adam does (lerp for m), so that its CPU and CUDA kernels
+# agree bit for bit. Measured without FMA against `torch_cuda_adam_step` (test_cuda_tolerances.py): on all
+# the GPU test's tensors params 1.3e-6 (AdamW), m 1.1e-7, v and vmax 6.2e-6; on those under 65,536 elements
+# (what test_cuda_tolerances.py runs) params 2.9e-7, m 5.9e-7, v 6.5e-6. The bounds leave at least 8x for
+# nvcc's FMA contraction.
+CUDA_VS_TORCH_FUSED_RTOL = {"param": 2e-5, "exp_avg": 1e-5, "exp_avg_sq": 1e-4, "max_exp_avg_sq": 1e-4}
+
+
+def torch_cuda_adam_step(p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, adamw, step):
+    """One step of torch's CUDA fused Adam arithmetic, element for element, on CPU float32 tensors (in place):
+    double intermediates where its kernel has double operands, float32 where it stores or has float ones.
+    ``step`` counts from 1; ``vmax`` is None without AMSGrad. For measuring tolerances, not a reference."""
+    f32 = lambda x: x.to(torch.float32)  # noqa: E731
+    g64 = g.double()
+    p32 = p.detach().float()
+    if weight_decay:
+        if adamw:
+            p32 = f32(p32.double() - lr * weight_decay * p32.double())
+        else:
+            g64 = f32(g64 + p32.double() * weight_decay).double()
+    m.copy_(f32(beta1 * m.double() + (1 - beta1) * g64))
+    v.copy_(f32(beta2 * v.double() + (1 - beta2) * g64 * g64))
+    bc1 = f32(torch.tensor(1 - beta1 ** step, dtype=torch.float64))  # opmath_t: rounded to float
+    bc2_sqrt = f32(torch.tensor(1 - beta2 ** step, dtype=torch.float64).sqrt())
+    step_size = f32(lr / bc1.double())
+    if vmax is not None:
+        vmax.copy_(torch.maximum(vmax, v))
+    denom = f32((torch.sqrt(v if vmax is None else vmax) / bc2_sqrt).double() + eps)
+    p.data.copy_(p32 - step_size * m / denom)

@@ -68,6 +68,10 @@ def emulated_launch(so, calls):
                scratch, grad_scale, found_inf, mopt_measure):
         assert len(params) == len(grads) == len(exp_avgs) == len(exp_avg_sqs) == n_tensors
         assert len(max_exp_avg_sqs) <= n_tensors
+        for p, g, m, v in zip(params, grads, exp_avgs, exp_avg_sqs):  # the binding's checks of every tensor
+            assert p.is_contiguous() and g.is_contiguous() and g.dtype == p.dtype and g.numel() == p.numel()
+            assert all(s.dtype == torch.float32 and s.is_contiguous() and s.numel() == p.numel() for s in (m, v))
+        assert all(x.dtype == torch.float32 and x.is_contiguous() for x in max_exp_avg_sqs)
         size = n_tensors * TENSOR.itemsize + n_chunks * CHUNK.itemsize + n_groups * GROUP.itemsize
         assert tables.dtype == torch.uint8 and tables.is_contiguous() and tables.numel() == size
         assert scratch.nbytes >= so.lrkit_emulate_scratch_bytes(n_groups, n_chunks)
@@ -234,6 +238,7 @@ def test_live_policy_edit_amp_skip_and_grad_scale_on_the_cuda_path(lib, monkeypa
     ref.param_groups[0]["step"] = torch.tensor([4.0], dtype=torch.float64)
     ref.state[ref.param_groups[0]["params"][0]].update({k: v.clone() for k, v in opt.state[w].items()})
     opt.step(grad_scale=torch.tensor(1024.0), found_inf=torch.tensor(0.0))
+    assert torch.equal(w.grad, torch.ones_like(w))  # unscaled in place (float4 and scalar tail: 4099 elements)
     rp = ref.param_groups[0]["params"][0]
     rp.grad = torch.ones_like(rp)  # the unscaled grad
     ref.step()
@@ -350,7 +355,7 @@ def test_tables_a_cuda_graph_captured_are_kept_and_others_are_bounded(lib, monke
         w.grad = torch.ones_like(w)  # and new grad tensors
         opt.step()
     assert pinned not in opt._cuda_tables and len(opt._cuda_tables) == FusedAdam._TABLES_KEPT
-    (held,) = opt._cuda_tables_captured  # evicted from the cache, still held for the graph
+    (held,) = opt._cuda_tables_captured.values()  # evicted from the cache, still held for the graph
     assert held[1] is blob and held[1].data_ptr() == blob.data_ptr()
 
 
@@ -386,3 +391,141 @@ def test_reallocated_grads_rewrite_the_grad_column_without_packing_again(lib, mo
     assert first_tables.blob[n:].tobytes() == t.blob[n:].tobytes() and first_tables.blob is not t.blob
     with pytest.raises(ValueError, match="one address per tensor"):
         t.with_grads([1, 2])
+
+
+def test_a_group_the_kernel_cannot_take_falls_back_alone(lib, monkeypatch):
+    """A channels-last weight and a strided view send their own group to the pure-torch step; the other group
+    still runs in the multi-tensor launch, and both follow the reference."""
+    cls, calls = emulated(lib)
+    g = torch.Generator().manual_seed(3)
+    conv = torch.nn.Parameter(torch.randn(8, 3, 5, 5, generator=g).to(memory_format=torch.channels_last))
+    view = torch.nn.Parameter(torch.randn(40, 30, generator=g).t())
+    plain = make_params(5)
+    ours = plain + [conv, view]
+    theirs = clone(ours)
+    groups = lambda ps: [{"params": ps[:-2]}, {"params": ps[-2:], "policy": "FIX(k=0.002)"}]  # noqa: E731
+    opt = cls(groups(ours), policy="TRI(k0=0.001, k1=0.01, l=5)")
+    ref = FusedAdam(groups(theirs), policy="TRI(k0=0.001, k1=0.01, l=5)", backend="torch")
+    monkeypatch.setitem(_ext._state, "warned", False)
+    monkeypatch.setattr(_ext, "load", lambda verbose=False: False)  # so group 1 cannot take the CPU op either
+    with pytest.warns(RuntimeWarning, match="group 1 on cpu: its params or grads are not contiguous"):
+        lockstep(ours, theirs, 5, 4, opt, ref)
+    assert calls == [(len(plain), 7, 1)] * 5  # group 0 alone (the empty tensor has no chunk, 70,001 elements two)
+    assert rel(ours, theirs) < 1e-6 and opt.steps() == [5, 5]
+
+
+def test_routing_is_per_group_and_per_device_and_keeps_accelerator_tensors_off_the_cpu_op():
+    """FusedAdam._route on groups labelled with CUDA devices (the tensors themselves are CPU tensors: only their
+    layout is read): one batch per device of the ready groups; a non-contiguous group on a GPU goes to the
+    pure-torch step, never to the CPU op; with backend='ext' it is an error naming the group and why."""
+    def item(device, ps):
+        return ({"params": ps}, None, torch.device(device), ps, [torch.zeros_like(p) for p in ps], [], [], [])
+
+    ok = [torch.zeros(4)]
+    bad = [torch.zeros(4, 3).t()]
+    work = [item("cuda:0", ok), item("cuda:1", ok), item("cuda:0", bad), item("cuda:1", ok), item("cpu", ok)]
+    at = lambda w: next(i for i, x in enumerate(work) if x is w)  # noqa: E731
+    opt = FusedAdam([torch.nn.Parameter(torch.zeros(1))], policy="FIX(k=0.1)")
+    batches, singles = opt._route(work, "cuda", launch=object())
+    assert {d: [at(w) for w in ws] for d, ws in batches.items()} == {torch.device("cuda:0"): [0],
+                                                                            torch.device("cuda:1"): [1, 3]}
+    assert [(at(w), cpu_op) for w, cpu_op in singles] == [(2, False), (4, _ext.load())]
+    _, singles = opt._route(work, "cuda", launch=None)  # no CUDA kernel built: the pure-torch step for every GPU group
+    assert [(at(w), cpu_op) for w, cpu_op in singles] == [(0, False), (1, False), (2, False), (3, False),
+                                                                  (4, _ext.load())]
+    strict = FusedAdam([torch.nn.Parameter(torch.zeros(1))], policy="FIX(k=0.1)", backend="ext")
+    strict.param_groups.append(work[2][0])
+    with pytest.raises(RuntimeError, match=r"group 1 on cuda:0: a param or grad is not contiguous"):
+        strict._route(work, "cuda", launch=object())
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_a_resumed_half_precision_run_keeps_float32_moments_and_repacks_their_addresses(lib, dtype):
+    """load_state_dict keeps the moments float32 (torch would cast them to the params' dtype, which the kernels
+    would read and write as float32: out of bounds), and the launch tables follow the new moments' addresses."""
+    cls, calls = emulated(lib)
+    ours = make_params(8, dtype)
+    straight = clone(ours)
+    kw = dict(policy="TRI(k0=0.001, k1=0.01, l=5)", weight_decay=0.01, adamw=True, amsgrad=True)
+    opt, ref = cls(ours, **kw), cls(straight, **kw)
+    lockstep(ours, straight, 3, 9, opt, ref)
+    saved = opt.state_dict()
+    opt.load_state_dict(saved)  # the same optimizer: its cached tables point at the replaced moments
+    for i, p in enumerate(ours):
+        for key in ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"):
+            x = opt.state[p][key]
+            assert x.dtype == torch.float32 and (x.data_ptr() != saved["state"][i][key].data_ptr() or not p.numel())
+    lockstep(ours, straight, 3, 10, opt, ref)
+    t = list(opt._cuda_tables.values())[-1][0]  # the most recently used tables
+    assert list(t.tensor_column("m")) == [opt.state[p]["exp_avg"].data_ptr() for p in ours]
+    assert all(torch.equal(a, b) for a, b in zip(ours, straight))  # resuming changed nothing
+    assert len(calls) == 12
+
+
+def test_a_group_of_empty_tensors_still_gets_its_lr(lib):
+    """No chunks at all: the schedule kernel still runs, so lr_out follows the step count."""
+    cls, calls = emulated(lib)
+    w = torch.nn.Parameter(torch.zeros(0))
+    opt = cls([w], policy="STEP(k=1.0, gamma=0.5, l=1)")
+    lrs = []
+    for _ in range(3):
+        w.grad = torch.zeros(0)
+        opt.step()
+        lrs.append(opt.last_lr()[0])
+    assert calls == [(1, 0, 1)] * 3 and lrs == [1.0, 0.5, 0.25] and opt.steps() == [3]
+
+
+def test_tables_captured_by_a_graph_are_held_once(lib, monkeypatch):
+    """Every capture of the same tables holds them once (graphs captured again and again do not grow it)."""
+    cls, _ = emulated(lib)
+    w = torch.nn.Parameter(torch.zeros(10))
+    w.grad = torch.ones_like(w)
+    opt = cls([w], policy="FIX(k=0.1)")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_current_stream_capturing", lambda: True)
+    for _ in range(5):
+        opt.step()
+    assert len(opt._cuda_tables_captured) == 1
+    w.grad = torch.ones_like(w)  # a new grad address: new device tables, held too
+    opt.step()
+    assert len(opt._cuda_tables_captured) == 2
+
+
+def test_mopt_tables_are_packed_once_per_parameter_set(lib, monkeypatch):
+    """The M-opt launch tables are packed (and copied to the device) once per set of snapshots; a new set, or
+    another chunk size, packs again; every result is Formula 7's sums."""
+    import lrkit.optim.tables as tables
+
+    packs, pack = [], tables.pack_mopt
+    monkeypatch.setattr(tables, "pack_mopt", lambda *a, **k: packs.append(1) or pack(*a, **k))
+    calls = []
+    launch = emulated_mopt_launch(lib, calls)
+    t0, t1, t2 = snapshots(3)
+    t1[2] = t1[2].contiguous()  # a strided snapshot is copied on every call: a new address, a new key
+    for _ in range(3):
+        got = mopt_l1_tables(t0, t1, t2, launch, chunk_size=4096)
+    assert len(packs) == 1 and got.tolist() == pytest.approx(list(mopt_l1_reference(t0, t1, t2)), rel=1e-12)
+    mopt_l1_tables(t0, t1, t2, launch, chunk_size=8192)
+    u0, u1, u2 = snapshots(4)
+    u1[2] = u1[2].contiguous()
+    assert mopt_l1_tables(u0, u1, u2, launch).tolist() == pytest.approx(list(mopt_l1_reference(u0, u1, u2)), rel=1e-12)
+    assert len(packs) == 3 and len(calls) == 5
+
+
+def test_grads_at_new_addresses_during_a_capture_keep_their_staged_tables(lib, monkeypatch):
+    """Inside a captured iteration backward puts the grads at new addresses: the grad column is restaged
+    (from pinned memory on a GPU; see fused_adam._stage) and that source is held with the captured tables,
+    since every replay copies from it again."""
+    cls, calls = emulated(lib)
+    w = torch.nn.Parameter(torch.zeros(10))
+    w.grad = torch.ones_like(w)
+    opt = cls([w], policy="FIX(k=0.1)")
+    opt.step()  # warm-up, eager
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_current_stream_capturing", lambda: True)
+    w.grad = torch.ones_like(w)  # "backward inside the capture"
+    opt.step()
+    (entry,) = opt._cuda_tables_captured.values()
+    (host,) = opt._cuda_staging_captured.values()
+    assert bytes(host.numpy()) == bytes(entry[0].blob) == bytes(entry[1].numpy())
+    assert list(entry[0].tensor_column("g")) == [w.grad.data_ptr()] and len(calls) == 2

@@ -331,3 +331,93 @@ def test_torch_compile_traces_the_step_op_in_one_graph(ext):
         a, b = (a, b) if isinstance(a, list) else ([a], [b])
         assert all(torch.equal(x, y) for x, y in zip(a, b))
     assert compiled[4].item() == 5.0 and compiled[5].item() != 0.0
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_a_half_precision_run_resumes_from_its_state_dict(dtype):
+    """torch's load_state_dict casts floating state to the param's dtype; FusedAdam keeps its moments float32,
+    bit for bit as saved, so the resumed run continues as if never stopped (on the CPU kernel where it builds)."""
+    g = torch.Generator().manual_seed(0)
+    ours = [torch.nn.Parameter(torch.randn(1000, generator=g).to(dtype)) for _ in range(2)]
+    straight = [torch.nn.Parameter(p.detach().clone()) for p in ours]
+    kw = dict(policy="FIX(k=0.01)", amsgrad=True)
+    opt, ref = FusedAdam(ours, **kw), FusedAdam(straight, **kw)
+
+    def steps(n):
+        for _ in range(n):
+            for a, b in zip(ours, straight):
+                a.grad = torch.randn(a.shape, generator=g).to(dtype)
+                b.grad = a.grad.clone()
+            opt.step()
+            ref.step()
+
+    steps(3)
+    saved = opt.state_dict()
+    resumed = FusedAdam(ours, **kw)
+    resumed.load_state_dict(saved)
+    for i, p in enumerate(ours):
+        for key in ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"):
+            assert resumed.state[p][key].dtype == torch.float32
+            assert torch.equal(resumed.state[p][key], saved["state"][i][key])
+    opt = resumed
+    steps(3)
+    assert opt.steps() == [6] and all(torch.equal(a, b) for a, b in zip(ours, straight))
+
+
+def test_grad_scaler_hands_the_step_its_scale_and_found_inf_without_unscaling_on_the_host(monkeypatch):
+    """FusedAdam sets _step_supports_amp_scaling: GradScaler.step passes grad_scale and found_inf as attributes
+    instead of calling unscale_ (a host sync); an inf skips the step and leaves it uncounted."""
+    torch.manual_seed(0)
+    model = torch.nn.Linear(16, 4)
+    twin = torch.nn.Linear(16, 4)
+    twin.load_state_dict(model.state_dict())
+    opt = FusedAdam(model.parameters(), policy="FIX(k=0.01)")
+    ref = FusedAdam(twin.parameters(), policy="FIX(k=0.01)")
+    scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)
+    monkeypatch.setattr(scaler, "unscale_", lambda *a: pytest.fail("GradScaler unscaled on the host"))
+    x = torch.randn(8, 16)
+    for k in range(3):
+        opt.zero_grad()
+        ref.zero_grad()
+        scaler.scale(model(x).square().mean()).backward()
+        if k == 1:
+            model.bias.grad[0] = float("inf")
+        scaler.step(opt)
+        scaler.update()
+        twin(x).square().mean().backward()
+        if k != 1:
+            ref.step()
+    assert opt.steps() == ref.steps() == [2] and scaler.get_scale() == 512.0
+    assert not hasattr(opt, "grad_scale") and not hasattr(opt, "found_inf")
+    for a, b in zip(model.parameters(), twin.parameters()):  # the scales are powers of two: division is exact
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("skipped_call", [3, 4])  # mopt_every=4: call 3 records Δ, call 4 measures against it
+def test_an_amp_skip_of_a_record_or_measure_step_drops_that_m_opt_measurement(skipped_call):
+    w = torch.nn.Parameter(torch.randn(100, generator=torch.Generator().manual_seed(0)))
+    opt = FusedAdam([w], policy="FIX(k=0.01)", mopt_every=4)
+    g = torch.Generator().manual_seed(1)
+    for call in range(13):
+        w.grad = torch.randn(100, generator=g)
+        opt.step(found_inf=torch.tensor(float(call == skipped_call)))
+    got = opt.mopt()
+    assert len(got) == 2 and all(m["l1_update"] > 0 and m["l1_change"] > 0 for m in got)
+    assert opt.steps() == [12]
+
+
+@pytest.mark.parametrize("backend", ["auto", "torch"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_grads_are_unscaled_in_place_unless_the_step_is_skipped(backend, dtype):
+    """As torch's fused Adam: with grad_scale the grads hold g / grad_scale after the step; a found_inf step
+    leaves them (and everything else) as they were."""
+    g = torch.Generator().manual_seed(0)
+    w = torch.nn.Parameter(torch.randn(1000, generator=g).to(dtype))
+    opt = FusedAdam([w], policy="FIX(k=0.01)", backend=backend)
+    scaled = (torch.randn(1000, generator=g) * 1024).to(dtype)
+    w.grad = scaled.clone()
+    opt.step(grad_scale=torch.tensor(1024.0), found_inf=torch.tensor(1.0))
+    assert torch.equal(w.grad, scaled)
+    opt.step(grad_scale=torch.tensor(1024.0), found_inf=torch.tensor(0.0))
+    assert torch.equal(w.grad, (scaled.float() / 1024.0).to(dtype))
+    assert opt.steps() == [1]

@@ -7,7 +7,7 @@ from lrkit.optim import FusedAdam, _ext, mopt_l1, mopt_l1_reference
 from lrkit.optim.tables import pack_mopt
 from lrkit.policies import parse
 from tests.optim import helpers
-from tests.optim.helpers import rel
+from tests.optim.helpers import CUDA_VS_TORCH_FUSED_RTOL, rel
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(),
                                 reason="no CUDA device visible: the CUDA kernels are only compiled here (nvcc -c in .ci/run)")
@@ -24,6 +24,8 @@ def make_params(seed, dtype=torch.float32):
 
 @pytest.mark.parametrize("adamw,amsgrad", [(False, False), (True, False), (False, True)])
 def test_matches_torch_fused_adam_with_the_scheduler(cuda_ext, adamw, amsgrad):
+    """Within CUDA_VS_TORCH_FUSED_RTOL (tests/optim/helpers.py): torch's CUDA kernel computes the moments in
+    double, lrkit's in float as torch's CPU kernel; the bounds come from measuring that difference."""
     spec = "MULTI({0: LINEAR(lr=0.01, total=400, warmup=50), 400: 0.5*SIN2(k0=0.001, k1=0.01, l=100)})"
     ours = make_params(0)
     theirs = [torch.nn.Parameter(p.detach().clone()) for p in ours]
@@ -40,10 +42,10 @@ def test_matches_torch_fused_adam_with_the_scheduler(cuda_ext, adamw, amsgrad):
         sched.step()
     assert opt.uses_extension("cuda") and opt.steps() == [1000]
     assert opt.last_lr()[0] == pytest.approx(parse(spec)(999), rel=1e-12)
-    assert rel(ours, theirs) < 1e-6
-    if amsgrad:
-        assert rel([opt.state[p]["max_exp_avg_sq"] for p in ours if p.numel()],
-                   [ref.state[p]["max_exp_avg_sq"] for p in theirs if p.numel()]) < 1e-6
+    assert rel(ours, theirs) < CUDA_VS_TORCH_FUSED_RTOL["param"]
+    for key in ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if amsgrad else ()):
+        assert rel([opt.state[p][key] for p in ours if p.numel()],
+                   [ref.state[p][key] for p in theirs if p.numel()]) < CUDA_VS_TORCH_FUSED_RTOL[key], key
 
 
 def test_groups_with_their_own_policies_in_one_launch_and_bf16(cuda_ext):
@@ -125,3 +127,40 @@ def test_streaming_mopt_runs_in_the_cuda_kernels(cuda_ext):
     for m, n in zip(ours, theirs):  # device FMA contraction: not bit for bit
         assert m["mopt_lr"] == pytest.approx(n["mopt_lr"], rel=1e-4)
     assert rel(ps, ref_ps) < 1e-6
+
+
+def test_a_captured_whole_iteration_replays_like_eager_steps(cuda_ext):
+    """Forward, backward and step in one CUDA graph, grads set to None before capture (backward then puts them
+    at new addresses inside the capture, so the step restages its tables while capturing): each replay equals an
+    eager FusedAdam step on the same batch."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.ReLU(), torch.nn.Linear(64, 8)).cuda()
+    twin = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.ReLU(), torch.nn.Linear(64, 8)).cuda()
+    twin.load_state_dict(model.state_dict())
+    opt = FusedAdam(model.parameters(), policy="TRI(k0=0.001, k1=0.01, l=4)")
+    ref = FusedAdam(twin.parameters(), policy="TRI(k0=0.001, k1=0.01, l=4)")
+    x = torch.randn(32, 64, device="cuda")
+
+    def iteration(m, o):
+        o.zero_grad(set_to_none=True)
+        m(x).square().mean().backward()
+        o.step()
+
+    s = torch.cuda.Stream()
+    s.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(s):
+        for _ in range(3):
+            iteration(model, opt)
+            iteration(twin, ref)
+    torch.cuda.current_stream().wait_stream(s)
+    graph = torch.cuda.CUDAGraph()
+    opt.zero_grad(set_to_none=True)
+    with torch.cuda.graph(graph):
+        model(x).square().mean().backward()
+        opt.step()
+    for _ in range(5):
+        graph.replay()
+        iteration(twin, ref)
+    torch.cuda.synchronize()
+    assert opt.steps() == [3 + 5] == ref.steps()
+    assert rel(list(model.parameters()), list(twin.parameters())) < 1e-5

@@ -79,3 +79,15 @@ def test_bad_input():
         pack([group([4], amsgrad=True, max_exp_avg_sqs=[torch.zeros(4, dtype=torch.float64)])])
     with pytest.raises(TypeError, match="float32, bfloat16 or float16"):
         pack([group([4], dtype=torch.float64)])
+
+
+def test_the_vectorised_chunk_table_cuts_every_tensor_like_a_loop():
+    import numpy as np
+
+    from lrkit.optim.tables import chunk_table
+
+    numels = np.array([0, 1, 4096, 4097, 70001, 0, 8192])
+    got = chunk_table(numels, 4096)
+    loop = [(k, s) for k, n in enumerate(numels) for s in range(0, int(n), 4096)]
+    assert list(zip(got["tensor"].tolist(), got["start"].tolist())) == loop
+    assert len(chunk_table(np.array([], dtype=np.int64), 4)) == 0

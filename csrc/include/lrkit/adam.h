@@ -8,6 +8,10 @@
 //   AMSGrad: vmax <- max(vmax, v) (std::max, as torch), and vmax replaces v in the denominator
 //   p  <- p - (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps),   bc_i = 1 - b_i^step, step = t + 1
 // Element math is in float (the "opmath" type of float, bf16 and fp16 params); m, v and vmax are float.
+// torch's CUDA fused Adam differs in rounding only: it takes the betas, lr, wd and eps as double, so its
+// m, v and AdamW decay are computed in double and rounded once. This header keeps float arithmetic so
+// that the CPU and CUDA kernels agree bit for bit; tests/optim/helpers.py (CUDA_VS_TORCH_FUSED_RTOL) holds
+// the measured difference and the tolerances the GPU test uses against torch's CUDA kernel.
 #pragma once
 
 #include <cmath>
@@ -51,25 +55,32 @@ LRKIT_HD AdamStep make_adam_step(double lr, double step, double beta1, double be
 
 enum Decay : int { kNoDecay = 0, kL2 = 1, kDecoupled = 2 };
 
+// kMaximize and kDecay: a value known at compile time, or kFromStep to read it from the AdamStep at run
+// time (the GPU kernel: a branch uniform across the launch costs nothing there, and it keeps the number of
+// instantiations, and so registers and ptxas time, down).
+constexpr int kFromStep = -1;
+
+LRKIT_HD int decay_mode(const AdamStep& s) {
+  return s.weight_decay == 0.0f ? kNoDecay : (s.decoupled ? kDecoupled : kL2);
+}
+
 // The element update with the per-step branches resolved at compile time, so the CPU loop has none
-// and vectorises (the GPU kernel instantiates it the same way). `vmax` (AMSGrad's running maximum of v)
-// is read and written only when kAmsgrad; callers without one pass v again.
-template <bool kScale, bool kMaximize, int kDecay, bool kAmsgrad>
+// and vectorises. `vmax` (AMSGrad's running maximum of v) is read and written only when kAmsgrad; callers
+// without one pass v again.
+template <bool kScale, int kMaximize, int kDecay, bool kAmsgrad>
 LRKIT_HD float adam_element_t(float p, float g, float& m, float& v, float& vmax, const AdamStep& s) {
+  const bool maximize = kMaximize == kFromStep ? s.maximize : kMaximize != 0;
+  const int decay = kDecay == kFromStep ? decay_mode(s) : kDecay;
   if (kScale) g = g / s.grad_scale;
-  if (kMaximize) g = -g;
-  if (kDecay == kDecoupled) p = p * s.decay_factor;
-  if (kDecay == kL2) g = g + p * s.weight_decay;
+  if (maximize) g = -g;
+  if (decay == kDecoupled) p = p * s.decay_factor;
+  if (decay == kL2) g = g + p * s.weight_decay;
   const float w = s.one_minus_beta1;  // m.lerp_(g, w), as at::lerp computes it
   m = fabsf(w) < 0.5f ? m + w * (g - m) : g - (g - m) * (1.0f - w);
   v = s.beta2 * v + s.one_minus_beta2 * g * g;
   if (kAmsgrad) vmax = vmax < v ? v : vmax;  // std::max(vmax, v), as torch's fused Adam
   const float denom = sqrtf(kAmsgrad ? vmax : v) / s.bc2_sqrt + s.eps;
   return p - s.step_size * m / denom;
-}
-
-LRKIT_HD int decay_mode(const AdamStep& s) {
-  return s.weight_decay == 0.0f ? kNoDecay : (s.decoupled ? kDecoupled : kL2);
 }
 
 template <bool S, bool M, int D, typename F>

@@ -77,15 +77,22 @@ struct Program {
 // eta(t), with the register file in caller-provided memory of kMaxRegisters doubles (a stack array on
 // the CPU; shared memory on the GPU, where a 4 KB per-thread local array would make the driver reserve
 // local memory for every resident thread of the device).
-LRKIT_HD double eval_program_with(const Program& p, double t, double* r) {
+// The instructions over a register file whose constants r[1..n_consts] are already loaded (the GPU's
+// schedule kernel loads them, and the code, with a whole warp first).
+LRKIT_HD double run_loaded_program(const int32_t* code, int32_t n_code, int32_t n_consts, int32_t out, double t,
+                                   double* r) {
   r[0] = t;
-  for (int32_t i = 0; i < p.n_consts; ++i) r[1 + i] = p.consts[i];
-  const int32_t base = 1 + p.n_consts;
-  for (int32_t i = 0; i < p.n_code; ++i) {
-    const int32_t* c = p.code + 4 * i;
+  const int32_t base = 1 + n_consts;
+  for (int32_t i = 0; i < n_code; ++i) {
+    const int32_t* c = code + 4 * i;
     r[base + i] = apply_op(c[0], r[c[1]], r[c[2]], r[c[3]]);
   }
-  return r[p.out];
+  return r[out];
+}
+
+LRKIT_HD double eval_program_with(const Program& p, double t, double* r) {
+  for (int32_t i = 0; i < p.n_consts; ++i) r[1 + i] = p.consts[i];
+  return run_loaded_program(p.code, p.n_code, p.n_consts, p.out, t, r);
 }
 
 #if !defined(__CUDA_ARCH__)
