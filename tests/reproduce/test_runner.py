@@ -132,7 +132,7 @@ def test_a_resumed_table_keeps_its_stored_rows_through_an_interrupt_and_only(tmp
     again = reproduce("tiny", profile="quick", out=out, progress=False, data=ds, resume=True, only=[new2])
     assert trained == [new2]
     assert [r["policy"] for r in again["table"]] == [new1, new2, fix, sin2]
-    assert [r["reused"] for r in again["table"]] == [1, 0, 1, 1]
+    assert [r["reused"] for r in again["table"]] == [0, 0, 0, 0]  # all the table's own runs: resumed, not reused
 
 
 def test_speed_options_reach_the_runs_but_not_their_keys(tmp_path, monkeypatch):
@@ -170,7 +170,7 @@ def test_provenance_names_the_first_source_relative_to_the_table_and_independent
         (results / name).mkdir(parents=True)
         (results / name / "results.json").write_text("{}")
     own = results / "table12" / "results.json"
-    assert provenance({}, str(own), results / "table12") == "results.json"
+    assert provenance({}, str(own), results / "table12") is None  # the table's own run names no source
     assert provenance({}, "", results / "table12") == "run store"
     # table12 took the run from table5; table10 reads table12's copy and still names table5
     copied = {"reused_from": provenance({}, str(results / "table5" / "results.json"), results / "table12")}
