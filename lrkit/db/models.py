@@ -9,7 +9,7 @@
                target, wall time, repeats, λ, and other named metrics (JSON)
     curves     per run and name ("lr", "loss", "eval_iteration", "top1", ...): float64 values,
                zlib-compressed little-endian bytes (:func:`pack_curve`); NaN/inf kept as they are
-    schema_version   one row: the schema version this database has (see ``storage.MIGRATIONS``)
+    schema_version   one row: the schema version this database has (see ``schema.MIGRATIONS``)
 
 Accuracies are fractions in [0, 1]; iterations count optimizer steps.
 """
