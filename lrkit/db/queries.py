@@ -5,10 +5,12 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from lrkit.train.jsonsafe import json_safe
+
 from .models import Policy, Run, Task, unpack_curve
 from .session import DatabaseError
 from .tasks import TASK_FIELDS
-from .writes import SUMMARY_FIELDS, _clean
+from .writes import SUMMARY_FIELDS
 
 
 class _Queries:
@@ -95,4 +97,4 @@ def _run_dict(run: Run) -> dict:
             "environment": run.environment, "host": run.host, "pid": run.pid,
             "started_at": run.started_at.isoformat() if run.started_at else None,
             "ended_at": run.ended_at.isoformat() if run.ended_at else None,
-            "summary": None if s is None else _clean({**{f: getattr(s, f) for f in SUMMARY_FIELDS}, "extra": s.extra or {}})}
+            "summary": None if s is None else json_safe({**{f: getattr(s, f) for f in SUMMARY_FIELDS}, "extra": s.extra or {}})}

@@ -9,12 +9,13 @@ from typing import Iterable, Mapping
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from lrkit.train.jsonsafe import json_safe
+
 from .models import Curve, Run, pack_curve, unpack_curve
 from .queries import _run_dict
 from .schema import SCHEMA_VERSION
 from .session import DatabaseError
 from .tasks import TASK_FIELDS
-from .writes import _clean
 
 EXPORT_FORMAT = "lrkit-db-export"
 
@@ -74,7 +75,7 @@ class _Transfer:
             for run in s.scalars(self._run_query(**filters).options(selectinload(Run.curves))):
                 d = _run_dict(run)
                 if curves:
-                    d["curves"] = {c.name: _clean(unpack_curve(c.length, c.data).tolist()) for c in run.curves}
+                    d["curves"] = {c.name: json_safe(unpack_curve(c.length, c.data).tolist()) for c in run.curves}
                 out.append(d)
         return {"format": EXPORT_FORMAT, "version": SCHEMA_VERSION, "runs": out}
 

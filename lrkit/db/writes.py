@@ -12,6 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from lrkit.train.jsonsafe import json_safe
+
 from .models import RUN_STATUSES, Curve, Policy, Run, Summary, Task, pack_curve
 from .session import DatabaseError
 from .tasks import normalise_task, task_key, task_of_config
@@ -24,17 +26,6 @@ EVAL_CURVES = ("iteration", "top1", "top5", "test_loss")
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def _clean(v):
-    """JSON-safe (NaN/inf as strings, as run records store them)."""
-    if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
-        return str(v)
-    if isinstance(v, dict):
-        return {str(k): _clean(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_clean(x) for x in v]
-    return v
 
 
 def _num(v):
@@ -71,7 +62,7 @@ class _Writes:
         pol = parse(spec)
         canon = str(pol)
         return self._get_or_create(s, Policy, Policy.spec, canon, spec=canon, family=pol.name,
-                                   category=getattr(pol, "family", None) or None, params=_clean(pol.to_dict()))
+                                   category=getattr(pol, "family", None) or None, params=json_safe(pol.to_dict()))
 
     def start_run(self, task: Mapping[str, Any], policy: str, *, seed: int | None = None, device: str | None = None,
                   config: Mapping | None = None, environment: Mapping | None = None, source: str = "lrkit",
@@ -80,8 +71,8 @@ class _Writes:
 
         def work(s):
             run = Run(task=self._task(s, task), policy=self._policy(s, policy), status="running", source=source,
-                      label=label, seed=seed, device=device, config=_clean(dict(config)) if config else None,
-                      environment=_clean(dict(environment)) if environment else None, host=socket.gethostname(),
+                      label=label, seed=seed, device=device, config=json_safe(dict(config)) if config else None,
+                      environment=json_safe(dict(environment)) if environment else None, host=socket.gethostname(),
                       pid=os.getpid(), started_at=_now())
             s.add(run)
             s.flush()
@@ -111,7 +102,7 @@ class _Writes:
             run.status = status
             run.message = message if message is not None else (rec.get("message") or run.message)
             if rec.get("environment") and not run.environment:
-                run.environment = _clean(rec["environment"])
+                run.environment = json_safe(rec["environment"])
             run.ended_at = _now()
             _set_summary(run, summ)
             existing = {c.name: c for c in run.curves}
@@ -212,4 +203,4 @@ def _set_summary(run: Run, summ: Mapping[str, Any]) -> None:
             extra.update(v or {})
         else:
             extra[k] = v
-    s.extra = _clean(extra)
+    s.extra = json_safe(extra)

@@ -22,6 +22,9 @@ from typing import Any, Mapping
 
 from lrkit.policies import MULTI, SHIFT, MetricPolicy, Policy, parse
 
+from .jsonsafe import json_safe
+
+#: a run's status (its record's, and the database's ``runs.status``)
 STATUSES = ("running", "complete", "diverged", "failed", "stopped")
 
 
@@ -50,7 +53,7 @@ class RunRecord:
     mopt: dict = field(default_factory=lambda: {"iteration": [], "lr": [], "mopt_lr": []})
 
     def to_json(self, **kw) -> str:
-        return json.dumps(_finite(asdict(self)), **kw)
+        return json.dumps(json_safe(asdict(self)), **kw)
 
     def save(self, path) -> None:
         """Write the record as JSON, creating the folder (so a long run never ends in a lost record)."""
@@ -69,17 +72,6 @@ class RunRecord:
         table adds about where a run came from) are left out."""
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
-
-
-def _finite(obj):
-    """JSON has no NaN/inf: store them as strings so nothing computed is lost."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return str(obj)
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_finite(v) for v in obj]
-    return obj
 
 
 class LRMonitor:

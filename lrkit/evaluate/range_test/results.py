@@ -10,19 +10,11 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from lrkit.train.jsonsafe import json_safe
+
 from .pick import search_space_reduction
 
 _RUN_COLUMNS = ["k", "budget", "seed", "top1", "status", "iterations", "wall_s", "message"]
-
-
-def _nan_to_none(v):
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if isinstance(v, (np.floating,)):
-        return _nan_to_none(float(v))
-    if isinstance(v, np.integer):
-        return int(v)
-    return v
 
 
 @dataclass
@@ -97,7 +89,7 @@ class GridRangeResult:
 
     def to_dict(self) -> dict:
         """A JSON-safe dict (NaN → None); :meth:`from_dict` reads it back."""
-        runs = [{k: _nan_to_none(v) for k, v in r.items()} for r in self.runs.to_dict("records")]
+        runs = json_safe(self.runs.to_dict("records"), nonfinite="null")
         return {"method": "grid", "ks": list(self.ks), "budgets": list(self.budgets), "lo": self.lo, "hi": self.hi,
                 "best_k": self.best_k, "reduction": self.reduction, "chance": self.chance, "rule": dict(self.rule),
                 "note": self.note, "error": self.error, "config": dict(self.config), "runs": runs}
