@@ -23,7 +23,10 @@ import numpy as np
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-RUN_STATUSES = ("running", "complete", "diverged", "failed", "stopped")
+from lrkit.train.monitor import STATUSES
+
+#: a stored run's status: its record's
+RUN_STATUSES = STATUSES
 
 
 class Base(DeclarativeBase):

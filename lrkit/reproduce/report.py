@@ -6,15 +6,14 @@ import json
 import statistics
 from pathlib import Path
 
+from lrkit.evaluate.metrics import iterations_to_target as first_reaching
 from lrkit.reproduce.recipe import Recipe, row_key
 
 
 def iterations_to_target(record: dict, target: float) -> int | None:
-    """The first evaluated iteration whose test top-1 is >= ``target`` (a fraction); None if never."""
-    for it, acc in zip(record["evals"]["iteration"], record["evals"]["top1"]):
-        if isinstance(acc, (int, float)) and acc >= target:
-            return int(it)
-    return None
+    """The first evaluated iteration of a run record whose test top-1 is >= ``target`` (a fraction);
+    None if never (:func:`lrkit.evaluate.metrics.iterations_to_target` over its evals)."""
+    return first_reaching(record["evals"]["iteration"], record["evals"]["top1"], target)
 
 
 def summarise(recipe: Recipe, results: list[dict], profile: str = "full") -> list[dict]:

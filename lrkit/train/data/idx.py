@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .locations import _root
-from .npz import _SPLIT_KEYS
+from .npz import SPLIT_KEYS
 from .torchvision_sets import _torchvision
 
 #: idx type byte -> numpy dtype (big-endian, as stored).
@@ -139,4 +139,4 @@ def load_mnist(root=None, *, download: bool = False) -> dict[str, np.ndarray]:
                 f"MNIST {split} split in {raw_dir}: {nx} images but {ny} labels "
                 f"({found[f'x_{split}'].name} vs {found[f'y_{split}'].name})"
             )
-    return {k: out[k] for k in _SPLIT_KEYS}
+    return {k: out[k] for k in SPLIT_KEYS}

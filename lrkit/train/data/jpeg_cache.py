@@ -22,7 +22,7 @@ from .locations import _CIFAR_SOURCE, _root
 from .locations import (
     cache_dir as _default_cache_dir,  # load_cifar10_jpeg's argument shadows the name
 )
-from .npz import _SPLIT_KEYS, _check_split_arrays
+from .npz import SPLIT_KEYS, _check_split_arrays
 
 _CIFAR_CACHE_VERSION = 1
 
@@ -108,7 +108,7 @@ def load_cifar10_jpeg(root=None, cache_dir=None, *, workers: int | None = None) 
     if cpath.is_file():
         try:
             with np.load(cpath, allow_pickle=False) as z:
-                out = {k: z[k] for k in _SPLIT_KEYS}
+                out = {k: z[k] for k in SPLIT_KEYS}
                 out["classes"] = tuple(str(c) for c in z["classes"])
             _check_split_arrays(out, str(cpath))
             return out
@@ -129,7 +129,7 @@ def load_cifar10_jpeg(root=None, cache_dir=None, *, workers: int | None = None) 
                 raise ValueError(f"{source}: {split} split: {e}") from e
             out[f"x_{split}"] = x
             out[f"y_{split}"] = z[f"y_{split}"].astype(np.int64)
-        out = {k: out[k] for k in _SPLIT_KEYS}
+        out = {k: out[k] for k in SPLIT_KEYS}
         out["classes"] = tuple(str(c) for c in z["classes"])
     _check_split_arrays(out, str(source))
 
@@ -138,7 +138,7 @@ def load_cifar10_jpeg(root=None, cache_dir=None, *, workers: int | None = None) 
         fd, tmp = tempfile.mkstemp(dir=cache, prefix=".tmp-", suffix=".npz")
         try:
             with os.fdopen(fd, "wb") as f:
-                np.savez(f, **{k: out[k] for k in _SPLIT_KEYS}, classes=np.array(out["classes"]))
+                np.savez(f, **{k: out[k] for k in SPLIT_KEYS}, classes=np.array(out["classes"]))
             os.replace(tmp, cpath)  # atomic: a reader never sees a half-written cache
         finally:
             if os.path.exists(tmp):

@@ -11,7 +11,8 @@ from typing import Mapping
 
 import numpy as np
 
-_SPLIT_KEYS = ("x_train", "y_train", "x_test", "y_test")
+#: the four arrays of an in-memory data set, in this order
+SPLIT_KEYS = ("x_train", "y_train", "x_test", "y_test")
 
 
 def _check_split_arrays(d: Mapping[str, np.ndarray], where: str) -> None:
@@ -51,13 +52,13 @@ def load_npz(path) -> dict[str, np.ndarray]:
     if not path.is_file():
         raise FileNotFoundError(f"npz dataset not found: {path}")
     with np.load(path, allow_pickle=False) as z:
-        missing = [k for k in _SPLIT_KEYS if k not in z.files]
+        missing = [k for k in SPLIT_KEYS if k not in z.files]
         if missing:
             raise ValueError(
-                f"{path}: missing arrays {missing}; a dataset .npz needs {list(_SPLIT_KEYS)} "
+                f"{path}: missing arrays {missing}; a dataset .npz needs {list(SPLIT_KEYS)} "
                 f"(has {sorted(z.files)})"
             )
-        raw = {k: z[k] for k in _SPLIT_KEYS}
+        raw = {k: z[k] for k in SPLIT_KEYS}
     out = {}
     for split in ("train", "test"):
         x, y = raw[f"x_{split}"], raw[f"y_{split}"]
