@@ -38,7 +38,8 @@ class RunRecord:
     policy in force from iteration t on (the first entry is the initial policy).
     mopt: M-opt measurements (004 Formula 7, ``TrainConfig.mopt_every``): ``iteration[i]`` the t of
     Θ_t, ``lr[i]`` the applied η_{t+1}, ``mopt_lr[i]`` η* from Θ_t, Θ_{t+1}, Θ_{t+2}; empty when not
-    measured (and in records written before it existed). Non-finite η* is kept, as a string in JSON.
+    measured (a record file without the field loads with it empty). Non-finite η* is kept, as a
+    string in JSON.
     """
 
     config: dict = field(default_factory=dict)

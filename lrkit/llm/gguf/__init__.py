@@ -26,11 +26,11 @@ Where the weights come from, and their licences (see :data:`MODELS`):
   268M parameters, no chat template of its own. Licence: **Gemma Terms of Use**
   (https://ai.google.dev/gemma/terms; the text ships in the index package and is copied into the
   converted directory as ``GEMMA_TERMS.html``) — use of the weights means accepting them, including
-  the Gemma Prohibited Use Policy. transformers reads Gemma-3 GGUF files (architecture ``gemma3``,
-  loaded as ``Gemma3ForCausalLM`` / ``gemma3_text``, norm weights shifted back by its Gemma tensor
-  processor): checked with transformers 5.23 — the converted model scores perplexity ≈ 5 on a
-  Wikipedia paragraph; first conversion ≈ 2 min on 2 CPU cores (download 8 s of 238 MB), 1.07 GB
-  in float32.
+  the Gemma Prohibited Use Policy. It needs a transformers whose GGUF loader maps the architecture
+  ``gemma3`` (loaded as ``Gemma3ForCausalLM`` / ``gemma3_text``, norm weights shifted back by its
+  Gemma tensor processor): :func:`convert_gguf` raises a RuntimeError naming the transformers
+  version that cannot, and keeps a conversion only if one forward gives finite logits
+  (:func:`sanity_check`). The float32 directory holds 1.07 GB.
 
 The weights are quantised (Q4_1 / Q4_K_M) and then dequantised to ``dtype``: the result is *not*
 bit-identical to the original bf16/fp32 release, it is the quantised model stored in full precision.

@@ -94,7 +94,7 @@ def load_cifar10_jpeg(root=None, cache_dir=None, *, workers: int | None = None) 
     once with PIL (``workers`` processes, default the CPU count) and the result is cached as an
     uncompressed ``.npz`` in ``cache_dir`` (default :func:`cache_dir`), keyed by the source's
     path, size and mtime: a changed source is decoded again and older caches of it removed.
-    Later calls read the cache (well under a second). If the cache cannot be written, a warning
+    Later calls read the cache instead of decoding. If the cache cannot be written, a warning
     is issued and the decoded arrays are returned anyway.
     """
     source = _root(root) / _CIFAR_SOURCE
