@@ -42,12 +42,19 @@ def _needs_torchvision(name: str, where: Path, present: bool, err) -> ImportErro
     )
 
 
-def _load_svhn(root: Path) -> Dataset:
-    where = root / "svhn"
+def _require_torchvision(name: str, root: Path):
+    """``(torchvision, the data set's folder, whether its data is present)``; an ImportError saying
+    both when torchvision cannot be imported."""
+    where = root / name
     tv, err = _torchvision()
-    present = data_present("svhn", root)[0]
+    present = data_present(name, root)[0]
     if tv is None:
-        raise _needs_torchvision("svhn", where, present, err)
+        raise _needs_torchvision(name, where, present, err)
+    return tv, where, present
+
+
+def _load_svhn(root: Path) -> Dataset:
+    tv, where, _ = _require_torchvision("svhn", root)
     d = {}
     for split in ("train", "test"):
         try:
@@ -58,17 +65,13 @@ def _load_svhn(root: Path) -> Dataset:
                 f"{split}_32x32.mat; torchvision said: {e})"
             ) from e
         d[f"x_{split}"] = np.ascontiguousarray(np.asarray(s.data, dtype=np.uint8))
-        d[f"y_{split}"] = np.asarray(s.labels, dtype=np.int64) % 10  # old files use 10 for '0'
+        d[f"y_{split}"] = np.asarray(s.labels, dtype=np.int64) % 10  # a label of 10 in SVHN's .mat files is the digit 0
     _check_split_arrays(d, str(where))
     return _in_memory("svhn", d, classes=tuple(str(i) for i in range(10)))
 
 
 def _load_imagenet(root: Path) -> Dataset:
-    where = root / "imagenet"
-    tv, err = _torchvision()
-    present = data_present("imagenet", root)[0]
-    if tv is None:
-        raise _needs_torchvision("imagenet", where, present, err)
+    tv, where, present = _require_torchvision("imagenet", root)
     if not present:
         raise FileNotFoundError(
             f"ImageNet not found: expected ImageFolder trees {where / 'train'} and {where / 'val'} "
