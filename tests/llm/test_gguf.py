@@ -5,6 +5,7 @@ import datetime
 import hashlib
 import io
 import json
+import subprocess
 import sys
 import tarfile
 import threading
@@ -381,3 +382,12 @@ def test_smollm2_end_to_end():
     text = tok.decode(gen[0, ids["input_ids"].shape[1]:])
     assert "Paris" in text, text
     assert tok.chat_template and "<|im_start|>" in tok.chat_template
+
+
+def test_fetching_is_imported_only_when_a_gguf_must_be_fetched():
+    """Loading a cached model (and lrkit.llm.models) never imports the PyPI fetching code."""
+    code = ("import sys, lrkit.llm.gguf as G, lrkit.llm.models\n"
+            "assert 'lrkit.llm.gguf.fetch' not in sys.modules, 'imported eagerly'\n"
+            "G.fetch_gguf\n"
+            "assert 'lrkit.llm.gguf.fetch' in sys.modules\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
