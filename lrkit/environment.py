@@ -55,6 +55,13 @@ def check_device(device) -> torch.device:
     return dev
 
 
+def synchronize(device: torch.device) -> None:
+    """Wait for the work queued on ``device`` (CUDA runs asynchronously; a CPU has nothing to wait
+    for), so that a clock read afterwards times the work itself."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def cpu_name() -> str:
     """The CPU's model name (``/proc/cpuinfo``), or what the platform says."""
     try:

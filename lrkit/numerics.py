@@ -5,8 +5,8 @@ as anything that alters a run's numbers for the same task — initialisation, da
 the loss, the optimizer math, the evaluation — and store the new golden curve
 (``lrkit/numerics_golden.json``, written by ``python -m lrkit.run.golden --write``): the golden test
 fails until both are done, and stored runs of the old version are then trained again rather than
-reused (unless asked; the tables mark such rows). Records written before the version existed are
-version 1.
+reused (unless asked; the tables mark such rows). A record that names no version is version 1
+(:data:`FIRST_VERSION`).
 """
 
 from __future__ import annotations

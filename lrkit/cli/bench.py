@@ -62,11 +62,7 @@ def run_fused_adam(args) -> int:
         option = "--" + e.field.replace("_", "-")
         print(f"lrkit bench fused-adam: {option}{str(e).split(repr(e.field), 1)[1]}", file=sys.stderr)
         return 2
-    print(table(doc))
-    if args.out:
-        write(doc, args.out)
-        print(f"written: {args.out} and {args.out.rsplit('.', 1)[0]}.md")
-    return 130 if doc.get("interrupted") else 0
+    return _show_and_write(doc, args.out, table, write)
 
 
 def run_train_bench(args) -> int:
@@ -86,8 +82,14 @@ def run_train_bench(args) -> int:
     except ValueError as e:  # an unknown recipe names the available ones
         print(f"lrkit bench train: {e}", file=sys.stderr)
         return 2
+    return _show_and_write(doc, args.out, table, write)
+
+
+def _show_and_write(doc: dict, out: str | None, table, write) -> int:
+    """Print the benchmark's table, write its JSON and Markdown when ``out`` is given; the exit status
+    (130 when the benchmark was interrupted: what it measured so far is shown and kept)."""
     print(table(doc))
-    if args.out:
-        write(doc, args.out)
-        print(f"written: {args.out} and {args.out.rsplit('.', 1)[0]}.md")
+    if out:
+        write(doc, out)
+        print(f"written: {out} and {out.rsplit('.', 1)[0]}.md")
     return 130 if doc.get("interrupted") else 0

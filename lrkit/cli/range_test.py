@@ -16,11 +16,9 @@ import sys
 import warnings
 from pathlib import Path
 
+from .parsing import BadInput, number
+
 METHODS = ("grid", "sweep")
-
-
-class _BadInput(ValueError):
-    pass
 
 
 def _add_range_test_options(p, required: bool) -> None:
@@ -67,39 +65,26 @@ def add_parsers(sub) -> None:
 # ------------------------------------------------------------------------------------------ parsing
 
 
-def _number(name: str, text, kind=float, positive: bool = True):
-    try:
-        v = kind(text)
-    except (TypeError, ValueError):
-        raise _BadInput(f"{name} must be {'an integer' if kind is int else 'a number'}"
-                        f"{' > 0' if positive else ''}, got {text!r}") from None
-    if kind is float and math.isnan(v):
-        raise _BadInput(f"{name} must be a number, got {text!r}")
-    if positive and not v > 0:
-        raise _BadInput(f"{name} must be > 0, got {text!r}")
-    return v
-
-
 def _list(name: str, tokens, kind, what: str) -> list | None:
     if tokens is None:
         return None
     items = [t for tok in tokens for t in str(tok).split(",") if t.strip()]
     if not items:
-        raise _BadInput(f"{name} needs at least one value ({what})")
+        raise BadInput(f"{name} needs at least one value ({what})")
     out = []
     for t in items:
         try:
             v = kind(t)
         except ValueError:
-            raise _BadInput(f"{name} must be {what}, got {t!r}") from None
+            raise BadInput(f"{name} must be {what}, got {t!r}") from None
         if not (v > 0 and math.isfinite(v)):
-            raise _BadInput(f"{name} must be {what}, got {t!r}")
+            raise BadInput(f"{name} must be {what}, got {t!r}")
         out.append(v)
     return out
 
 
 def _config(args, iters: int):
-    """The TrainConfig of the range test, with dataset/model/method checked (raises _BadInput)."""
+    """The TrainConfig of the range test, with dataset/model/method checked (raises BadInput)."""
     from lrkit.policies import PolicyError
     from lrkit.train import TrainConfig
     from lrkit.train.data import DATASET_NAMES
@@ -107,27 +92,27 @@ def _config(args, iters: int):
     from lrkit.train.models import MODELS
 
     if args.method not in METHODS:
-        raise _BadInput(f"--method must be one of {', '.join(METHODS)}; got {args.method!r}")
+        raise BadInput(f"--method must be one of {', '.join(METHODS)}; got {args.method!r}")
     if not args.dataset:
-        raise _BadInput(f"--dataset is required: one of {', '.join(DATASET_NAMES)}")
+        raise BadInput(f"--dataset is required: one of {', '.join(DATASET_NAMES)}")
     if not args.model:
-        raise _BadInput(f"--model is required: one of {', '.join(MODELS)}")
+        raise BadInput(f"--model is required: one of {', '.join(MODELS)}")
     if args.model.strip().lower() not in MODELS:
-        raise _BadInput(f"--model must be one of {', '.join(MODELS)}; got {args.model!r}")
+        raise BadInput(f"--model must be one of {', '.join(MODELS)}; got {args.model!r}")
     ds = args.dataset.strip()
     if not (ds.lower() in DATASET_NAMES or ds.lower().startswith("npz:")):
-        raise _BadInput(f"--dataset must be one of {', '.join(DATASET_NAMES)}; got {args.dataset!r}")
+        raise BadInput(f"--dataset must be one of {', '.join(DATASET_NAMES)}; got {args.dataset!r}")
     try:
         check_device(args.device)
         return TrainConfig(dataset=ds, model=args.model, optimizer=args.optimizer, iters=iters,
-                           batch_size=_number("--batch-size", args.batch_size, int), seed=_number("--seed", args.seed, int,
+                           batch_size=number("--batch-size", args.batch_size, int), seed=number("--seed", args.seed, int,
                                                                                                  positive=False),
                            device=args.device, data_root=args.data_root)
     except (ValueError, PolicyError) as e:
-        if isinstance(e, _BadInput):
+        if isinstance(e, BadInput):
             raise
         msg = str(e).replace("TrainConfig: field 'optimizer'", "--optimizer")
-        raise _BadInput(msg) from None
+        raise BadInput(msg) from None
 
 
 def _load_data(cfg):
@@ -136,21 +121,21 @@ def _load_data(cfg):
     try:
         return load_dataset(cfg.dataset, root=cfg.data_root)
     except (ValueError, FileNotFoundError, ImportError) as e:
-        raise _BadInput(f"--dataset {cfg.dataset!r}: {e}") from None
+        raise BadInput(f"--dataset {cfg.dataset!r}: {e}") from None
 
 
 def _run_test(args):
     """Run the range test the options describe; returns (result, cfg)."""
     from lrkit.evaluate.range_test import range_test_grid, range_test_sweep
 
-    iters = _number("--iters", args.iters if args.iters is not None else "10000", int)
+    iters = number("--iters", args.iters if args.iters is not None else "10000", int)
     ks = _list("--ks", args.ks, float, "LRs > 0")
     budgets = _list("--budgets", args.budgets, int, "integers > 0 (iterations)")
-    repeats = _number("--repeats", args.repeats, int)
-    num_iter = _number("--num-iter", args.num_iter, int)
-    start_lr, end_lr = _number("--start-lr", args.start_lr), _number("--end-lr", args.end_lr)
+    repeats = number("--repeats", args.repeats, int)
+    num_iter = number("--num-iter", args.num_iter, int)
+    start_lr, end_lr = number("--start-lr", args.start_lr), number("--end-lr", args.end_lr)
     if args.method == "sweep" and (num_iter < 2 or end_lr <= start_lr):
-        raise _BadInput(f"the sweep needs --num-iter >= 2 and --end-lr > --start-lr; got {num_iter}, "
+        raise BadInput(f"the sweep needs --num-iter >= 2 and --end-lr > --start-lr; got {num_iter}, "
                         f"{start_lr:g} … {end_lr:g}")
     cfg = _config(args, iters)
     data = _load_data(cfg)
@@ -207,7 +192,7 @@ def run_range_test(args) -> int:
 
     try:
         res, cfg = _run_test(args)
-    except _BadInput as e:
+    except BadInput as e:
         print(f"lrkit range-test: {e}", file=sys.stderr)
         return 2
     _print_result(res)
@@ -261,22 +246,22 @@ def run_recommend(args) -> int:
     if _from_database(args):
         return 0
     try:
-        half = None if args.half_cycle is None else _number("--half-cycle", args.half_cycle, int)
+        half = None if args.half_cycle is None else number("--half-cycle", args.half_cycle, int)
         if args.from_:
             if args.method not in METHODS:
-                raise _BadInput(f"--method must be one of {', '.join(METHODS)}; got {args.method!r}")
+                raise BadInput(f"--method must be one of {', '.join(METHODS)}; got {args.method!r}")
             try:
                 res = load_result(args.from_)
             except FileNotFoundError:
-                raise _BadInput(f"--from {args.from_!r}: no such file") from None
+                raise BadInput(f"--from {args.from_!r}: no such file") from None
             except (ValueError, KeyError, TypeError) as e:  # bad JSON or not a range-test result
-                raise _BadInput(f"--from {args.from_!r}: {e}") from None
-            iters = _number("--iters", args.iters, int) if args.iters is not None else int(res.config.get("iters", 10000))
+                raise BadInput(f"--from {args.from_!r}: {e}") from None
+            iters = number("--iters", args.iters, int) if args.iters is not None else int(res.config.get("iters", 10000))
         else:
             res, cfg = _run_test(args)
             _print_result(res)
             iters = cfg.iters
-    except _BadInput as e:
+    except BadInput as e:
         print(f"lrkit recommend: {e}", file=sys.stderr)
         return 2
     if res.lo is None:

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import sys
 
+from .parsing import BadInput, number
+
 
 def add_parser(sub) -> None:
     t = sub.add_parser("tune", help="grid or random search over policy parameters and the LR coefficient λ")
@@ -65,23 +67,14 @@ def add_parser(sub) -> None:
     t.set_defaults(func=lambda args: (t.print_help(), 2)[1])
 
 
-class _Bad(ValueError):
-    pass
-
-
 def _floats(option: str, text: str) -> list[float]:
     try:
         vals = [float(x) for x in text.replace(" ", "").split(",") if x]
     except ValueError:
-        raise _Bad(f"{option} must be comma-separated numbers, got {text!r}") from None
+        raise BadInput(f"{option} must be comma-separated numbers, got {text!r}") from None
     if not vals:
-        raise _Bad(f"{option} must name at least one value")
+        raise BadInput(f"{option} must name at least one value")
     return vals
-
-
-def _number(x: str):
-    v = float(x)
-    return int(v) if v.is_integer() and "." not in x and "e" not in x.lower() else v
 
 
 def _params(items: list[str]) -> dict:
@@ -89,22 +82,20 @@ def _params(items: list[str]) -> dict:
     for it in items:
         name, eq, values = it.partition("=")
         if not eq or not name or not values:
-            raise _Bad(f"--param must look like NAME=V1,V2, got {it!r}")
-        try:
-            out[name.strip()] = [_number(v) for v in values.split(",") if v]
-        except ValueError:
-            raise _Bad(f"--param {name}: values must be numbers, got {values!r}") from None
+            raise BadInput(f"--param must look like NAME=V1,V2, got {it!r}")
+        out[name.strip()] = [number(f"--param {name.strip()}", v, kind=None, positive=False)
+                             for v in values.split(",") if v]
     return out
 
 
 def _range(option: str, text: str) -> tuple:
     parts = text.split(":")
     if len(parts) not in (2, 3):
-        raise _Bad(f"{option} must look like LO:HI or LO:HI:log|linear, got {text!r}")
+        raise BadInput(f"{option} must look like LO:HI or LO:HI:log|linear, got {text!r}")
     try:
         lo, hi = float(parts[0]), float(parts[1])
     except ValueError:
-        raise _Bad(f"{option} bounds must be numbers, got {text!r}") from None
+        raise BadInput(f"{option} bounds must be numbers, got {text!r}") from None
     return (lo, hi, parts[2]) if len(parts) == 3 else (lo, hi)
 
 
@@ -113,7 +104,7 @@ def _ranges(items: list[str]) -> dict:
     for it in items:
         name, eq, r = it.partition("=")
         if not eq:
-            raise _Bad(f"--param-range must look like NAME=LO:HI[:log|linear], got {it!r}")
+            raise BadInput(f"--param-range must look like NAME=LO:HI[:log|linear], got {it!r}")
         out[name.strip()] = _range(f"--param-range {name}", r)
     return out
 
@@ -131,7 +122,7 @@ def build_search(args):
 
     objective = args.objective or "highest_acc"
     if objective not in OBJECTIVES:
-        raise _Bad(f"--objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+        raise BadInput(f"--objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
     if args.method == "grid":
         trials = grid_trials(args.policies, _params(args.param), _floats("--lambda", args.lams) if args.lams else None,
                              args.seeds)
@@ -154,7 +145,7 @@ def run_tune(args) -> int:
 
     try:
         if args.executor not in EXECUTORS:
-            raise _Bad(f"--executor must be one of {', '.join(EXECUTORS)}, got {args.executor!r}")
+            raise BadInput(f"--executor must be one of {', '.join(EXECUTORS)}, got {args.executor!r}")
         search = build_search(args)
         ray_options = None
         if args.executor == "ray":
@@ -163,7 +154,7 @@ def run_tune(args) -> int:
         print(f"{search.name}: {len(search.trials)} trials ({search.objective}) on the {args.executor} executor")
         result = run_search(search, args.executor, workers=args.workers, db=args.db, resume=not args.no_resume,
                             progress=not args.no_progress, ray_options=ray_options)
-    except (_Bad, ValueError, PolicyError, DatabaseError, FileNotFoundError, ImportError) as e:
+    except (BadInput, ValueError, PolicyError, DatabaseError, FileNotFoundError, ImportError) as e:
         print(f"lrkit tune: {e}", file=sys.stderr)
         return 2
     for n in result.notes:

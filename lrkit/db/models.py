@@ -9,7 +9,7 @@
                target, wall time, repeats, λ, and other named metrics (JSON)
     curves     per run and name ("lr", "loss", "eval_iteration", "top1", ...): float64 values,
                zlib-compressed little-endian bytes (:func:`pack_curve`); NaN/inf kept as they are
-    schema_version   one row: the schema version this database has (see ``storage.MIGRATIONS``)
+    schema_version   one row: the schema version this database has (see ``schema.MIGRATIONS``)
 
 Accuracies are fractions in [0, 1]; iterations count optimizer steps.
 """
@@ -23,7 +23,10 @@ import numpy as np
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-RUN_STATUSES = ("running", "complete", "diverged", "failed", "stopped")
+from lrkit.train.monitor import STATUSES
+
+#: a stored run's status: its record's
+RUN_STATUSES = STATUSES
 
 
 class Base(DeclarativeBase):

@@ -11,7 +11,8 @@ import json
 from pathlib import Path
 from typing import Iterable
 
-from .storage import SUMMARY_FIELDS, TASK_FIELDS
+from .tasks import TASK_FIELDS
+from .writes import SUMMARY_FIELDS
 
 PUBLISHED_DIR = Path(__file__).with_name("published")
 _RENAMED = {"lambda": "lam"}

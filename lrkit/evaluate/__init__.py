@@ -5,7 +5,7 @@
     ranking.py      top_k: the best stored policies for a task, with fallback to similar tasks
     verify.py       verify: the three-phase verification (train; compare with top-N; range test)
     mopt.py         mopt_summary: the M-opt LR (Formula 7) against the applied LR
-    range_test.py   range_test_grid (Fig. 4), lr_sweep / range_test_sweep, recommend_policies
+    range_test/     range_test_grid (Fig. 4), lr_sweep / range_test_sweep, recommend_policies
 """
 
 from .evaluator import evaluate_policy

@@ -49,11 +49,12 @@ def utility(record) -> dict:
 
 
 def iterations_to_target(iterations: Iterable[int], top1: Iterable[float], target: float) -> int | None:
-    """The first eval iteration whose top-1 ≥ ``target`` (None if never)."""
+    """The first eval iteration whose top-1 ≥ ``target`` (None if never); a missing or non-finite
+    eval (None, or NaN stored as text) never counts."""
     if not 0 < target <= 1:
         raise ValueError(f"target must be a fraction in (0, 1], got {target!r}")
     for it, a in zip(iterations, top1):
-        if a is not None and _num(a) >= target:
+        if a is not None and math.isfinite(_num(a)) and _num(a) >= target:
             return int(it)
     return None
 

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import torch
 
+from lrkit.environment import synchronize
+
 #: variant name -> TrainConfig fields
 VARIANTS = {
     "eager": {},
@@ -54,11 +56,6 @@ def recipe_config(name: str) -> dict:
     return dict(pick["config"])
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def time_variant(base: dict, variant: str, data, device: str = "cpu", steps: int = 100, warmup: int = 20,
                  threads: int | None = None) -> dict:
     """Iterations per second of one variant of the task ``base`` (a TrainConfig dict); see the module doc."""
@@ -78,7 +75,7 @@ def time_variant(base: dict, variant: str, data, device: str = "cpu", steps: int
 
     def on_step(t: int) -> None:
         if t == warmup - 1 or t == n - 1:
-            _sync(dev)
+            synchronize(dev)
             marks["start" if t == warmup - 1 else "end"] = time.perf_counter()
 
     try:

@@ -6,15 +6,14 @@ import json
 import statistics
 from pathlib import Path
 
+from lrkit.evaluate.metrics import iterations_to_target as first_reaching
 from lrkit.reproduce.recipe import Recipe, row_key
 
 
 def iterations_to_target(record: dict, target: float) -> int | None:
-    """The first evaluated iteration whose test top-1 is >= ``target`` (a fraction); None if never."""
-    for it, acc in zip(record["evals"]["iteration"], record["evals"]["top1"]):
-        if isinstance(acc, (int, float)) and acc >= target:
-            return int(it)
-    return None
+    """The first evaluated iteration of a run record whose test top-1 is >= ``target`` (a fraction);
+    None if never (:func:`lrkit.evaluate.metrics.iterations_to_target` over its evals)."""
+    return first_reaching(record["evals"]["iteration"], record["evals"]["top1"], target)
 
 
 def summarise(recipe: Recipe, results: list[dict], profile: str = "full") -> list[dict]:
@@ -110,14 +109,14 @@ def checks_lines(recipe: Recipe, table: list[dict]) -> list[str]:
 
 def runtime_of(record: dict) -> dict:
     """How a run executed (device, threads, channels-last, compile, denormal flushing), from its record:
-    the runtime block of its environment, or, in records written before it existed, the config's
-    runtime fields and the thread count the environment names."""
+    the runtime block of its environment, or, for a record whose environment has no such block, the
+    config's runtime fields and the thread count the environment names."""
     cfg, env = record.get("config") or {}, record.get("environment") or {}
     rt = dict(env.get("runtime") or {k: cfg.get(k) for k in ("device", "channels_last", "compile", "flush_denormal")})
     rt["threads"] = env.get("torch_threads") or rt.get("threads") or cfg.get("threads")
     rt.pop("data_root", None)
     out = {k: rt.get(k) for k in ("device", "threads", "channels_last", "compile", "flush_denormal")}
-    for k in ("channels_last", "flush_denormal"):  # a record older than the field ran without it
+    for k in ("channels_last", "flush_denormal"):  # a record without the field ran without it
         out[k] = bool(out[k])
     return out
 

@@ -124,7 +124,7 @@ def provenance(record: dict, origin: str, out_dir: Path) -> str | None:
     file it was last copied from. Paths inside the folder that holds ``out_dir`` (e.g.
     ``reproductions/results``) are written relative to ``out_dir``, so the string does not depend on
     the working directory (the CLI at the repository root, a notebook in ``notebooks/``); others stay
-    as given. A named source that no longer exists is replaced by the file the record was read from.
+    as given. A named source that is not a file here is replaced by the file the record was read from.
     "run store" means a run added earlier in this call.
     """
     if not origin:

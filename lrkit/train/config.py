@@ -174,7 +174,8 @@ class Task:
 
         d = {k: v for k, v in self.to_dict().items() if not (k in _KEY_DEFAULTS and v == _KEY_DEFAULTS[k])}
         version = NUMERICS_VERSION if numerics_version is None else int(numerics_version)
-        if version != FIRST_VERSION:  # the first version's keys are those of runs stored before versions existed
+        # a version-1 key leaves the version out, so records that name no version (version 1) keep their keys
+        if version != FIRST_VERSION:
             d["numerics_version"] = version
         blob = json.dumps(d, sort_keys=True, default=list)
         return hashlib.sha256(blob.encode()).hexdigest()[:20]

@@ -22,6 +22,9 @@ from typing import Any, Mapping
 
 from lrkit.policies import MULTI, SHIFT, MetricPolicy, Policy, parse
 
+from .jsonsafe import json_safe
+
+#: a run's status (its record's, and the database's ``runs.status``)
 STATUSES = ("running", "complete", "diverged", "failed", "stopped")
 
 
@@ -35,7 +38,8 @@ class RunRecord:
     policy in force from iteration t on (the first entry is the initial policy).
     mopt: M-opt measurements (004 Formula 7, ``TrainConfig.mopt_every``): ``iteration[i]`` the t of
     Θ_t, ``lr[i]`` the applied η_{t+1}, ``mopt_lr[i]`` η* from Θ_t, Θ_{t+1}, Θ_{t+2}; empty when not
-    measured (and in records written before it existed). Non-finite η* is kept, as a string in JSON.
+    measured (a record file without the field loads with it empty). Non-finite η* is kept, as a
+    string in JSON.
     """
 
     config: dict = field(default_factory=dict)
@@ -50,7 +54,7 @@ class RunRecord:
     mopt: dict = field(default_factory=lambda: {"iteration": [], "lr": [], "mopt_lr": []})
 
     def to_json(self, **kw) -> str:
-        return json.dumps(_finite(asdict(self)), **kw)
+        return json.dumps(json_safe(asdict(self)), **kw)
 
     def save(self, path) -> None:
         """Write the record as JSON, creating the folder (so a long run never ends in a lost record)."""
@@ -69,17 +73,6 @@ class RunRecord:
         table adds about where a run came from) are left out."""
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
-
-
-def _finite(obj):
-    """JSON has no NaN/inf: store them as strings so nothing computed is lost."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return str(obj)
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_finite(v) for v in obj]
-    return obj
 
 
 class LRMonitor:

