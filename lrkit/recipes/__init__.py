@@ -11,11 +11,11 @@
 
 from lrkit.recipes.claims import check_claims, markdown_lines, validate_claims
 from lrkit.recipes.keys import RecipeError, check_keys, read_toml
-from lrkit.recipes.model import COMMON_KEYS, Recipe
+from lrkit.recipes.model import COMMON_KEYS, NAMING_KEYS, Recipe
 from lrkit.recipes.profiles import Profile, read_profiles
 from lrkit.recipes.published import published_rows, published_scores, published_table
 from lrkit.recipes.render import Report, cell, render, table_lines
 
-__all__ = ["COMMON_KEYS", "Profile", "Recipe", "RecipeError", "Report", "cell", "check_claims", "check_keys",
+__all__ = ["COMMON_KEYS", "NAMING_KEYS", "Profile", "Recipe", "RecipeError", "Report", "cell", "check_claims", "check_keys",
            "markdown_lines", "published_rows", "published_scores", "published_table", "read_profiles", "read_toml",
            "render", "table_lines", "validate_claims"]

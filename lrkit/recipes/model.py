@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 
 from .profiles import Profile, pick
 
-#: the keys every recipe may have, whatever its family
-COMMON_KEYS = ("id", "title", "source", "claim", "published", "profiles", "checks")
+#: the keys that name a recipe's experiment, whatever its family
+NAMING_KEYS = ("id", "title", "source", "published", "claim")
+#: the keys every recipe may have (a family lists its own between the naming keys and these last two)
+COMMON_KEYS = (*NAMING_KEYS, "profiles", "checks")
 
 
 @dataclass(kw_only=True)

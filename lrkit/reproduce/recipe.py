@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lrkit.policies import parse
-from lrkit.recipes import COMMON_KEYS, Recipe as BaseRecipe, check_keys, published_rows, read_profiles, read_toml
+from lrkit.recipes import Recipe as BaseRecipe, check_keys, published_rows, read_profiles, read_toml
+from lrkit.recipes.model import NAMING_KEYS
 from lrkit.recipes.published import PAPER_FIELDS
 
 PROFILES = ("quick", "full")  # every recipe has these two; a recipe may add more (e.g. "cpu")
@@ -39,7 +40,8 @@ METRICS = ("highest_top1", "iterations_to_target")
 SPEEDUP_OVER = ("baseline", "budget")  # what an iterations_to_target table's speed-up divides
 ROW_OVERRIDES = ("optimizer", "batch_size", "weight_decay")  # what a row may change in the task
 PROFILE_KEYS = ("time_scale", "rows", "target")  # profile keys that are not TrainConfig fields
-TOP_KEYS = (*COMMON_KEYS, "task", "rows", "metric", "target", "speedup_over", "published_where", "baseline_policy")
+TOP_KEYS = (*NAMING_KEYS, "task", "rows", "metric", "target", "speedup_over", "published_where", "baseline_policy",
+            "profiles", "checks")
 ROW_KEYS = ("policy", "category", "label", "paper", "baseline", *ROW_OVERRIDES)
 PAPER_KEYS = (*(dst for dst, _ in PAPER_FIELDS.values()), "note")
 PER_RUN = ("policy", "seed")  # set per run by the table, never by the task or a profile
