@@ -35,7 +35,7 @@ class Recipe:
     def where(self) -> str:
         return f"recipe {self.path or self.id}"
 
-    def profile(self, name: str) -> Profile:
+    def get_profile(self, name: str) -> Profile:
         """The profile ``name``; an unknown name is one line listing the recipe's profiles."""
         return pick(f"recipe {self.id}", self.profiles, name)
 

@@ -88,7 +88,7 @@ class Recipe(BaseRecipe):
     def select(self, profile: str, only: list[str] | None = None) -> list[dict]:
         """The rows a profile runs (all rows whose policy it names), narrowed to ``only`` policies."""
         rows = self.rows
-        for wanted, where in ((self.profile(profile).get("rows"), "the table"), (only, f"profile {profile!r}")):
+        for wanted, where in ((self.get_profile(profile).get("rows"), "the table"), (only, f"profile {profile!r}")):
             if wanted is None:
                 continue
             canon = [str(parse(s)) for s in wanted]
@@ -101,7 +101,7 @@ class Recipe(BaseRecipe):
 
     def runs(self, profile: str, only: list[str] | None = None) -> list[dict]:
         """The training configs (as dicts) of a profile, one per row, with the row."""
-        prof = self.profile(profile)
+        prof = self.get_profile(profile)
         scale = prof.time_scale
         out = []
         for r in self.select(profile, only):
