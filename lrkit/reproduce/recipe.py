@@ -22,6 +22,10 @@ What a table reports is its ``metric``:
   iters", 64000/33000 = 1.94×; ours divide the budget the profile ran). It is read off the eval
   curve, so the runs are the same as a plain highest-accuracy run's and can be shared with other
   tables through the run store.
+
+A table recipe is the :class:`lrkit.recipes.Recipe` of its family: every key is checked (the task's and
+profiles' against :class:`~lrkit.train.TrainConfig`), :meth:`Recipe.plan` gives a profile's runs, and
+``[[checks]]`` state the paper's claims (:mod:`lrkit.reproduce.checks`).
 """
 
 from __future__ import annotations
