@@ -211,7 +211,7 @@ def failures(table: list[dict]) -> list[str]:
 
 def throughput(results: list[dict]) -> str:
     """Iterations per second of the runs in the table (evaluations included), per device: what a
-    profile costs where it ran (the issue asks for it; the full CIFAR profiles want a GPU)."""
+    profile costs where it ran (the full CIFAR profiles want a GPU)."""
     by: dict[str, list[float]] = {}
     for res in results:
         for r in res["records"]:
