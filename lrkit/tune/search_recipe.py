@@ -160,9 +160,9 @@ def load_search_recipe(path_or_id, profile: str = "quick", device: str | None = 
             raise _err(path, f"missing key {k!r}")
     train_fields = sorted(f for f in TrainConfig.__dataclass_fields__ if f not in PER_TRIAL)
     profiles = read_profiles(where, d["profiles"], list(PROFILE_KEYS) + train_fields, required=PROFILES, names=PROFILES)
-    prof = dict(profiles[profile]) if profile in profiles else None
-    if prof is None:
+    if profile not in profiles:
         raise _err(path, f"field 'profile' must be one of {', '.join(PROFILES)}, got {profile!r}")
+    prof = dict(profiles[profile])
     scale = profiles[profile].time_scale
     # task
     _check_keys(path, "[task]", d["task"], train_fields)
@@ -239,8 +239,12 @@ def load_search_recipe(path_or_id, profile: str = "quick", device: str | None = 
         given = [k for k in ("highest_top1", "above", "below") if k in p]
         if len(given) != 1 or not _is_num(p[given[0]]):
             raise _err(path, f"paper[{i}]: give exactly one number of highest_top1, above, below (percent)")
-    checks = validate_claims(d.get("checks", []), where, GROUP_KEYS, "search",
-                             lambda at, g: g.get("search") in specs or _no_search(at, g, specs))
+
+    def check_group(at: str, group: dict) -> None:  # a claim's group names one of the recipe's searches
+        if group.get("search") not in specs:
+            raise ValueError(f"{at}: field 'search' must name a search ({', '.join(specs)}), got {group.get('search')!r}")
+
+    checks = validate_claims(d.get("checks", []), where, GROUP_KEYS, "search", check_group)
     recipe = SearchRecipe(id=d["id"], title=d["title"], source=d.get("source", ""), claim=d.get("claim", ""),
                           published=d.get("published"), path=str(path), profiles=profiles, checks=checks,
                           profile=profile, time_scale=float(scale), task=task,
@@ -256,10 +260,6 @@ def load_search_recipe(path_or_id, profile: str = "quick", device: str | None = 
         except ValueError as e:
             raise _err(path, f"search {name!r}: {e}") from e
     return searches, recipe
-
-
-def _no_search(where: str, group: dict, specs: dict) -> bool:
-    raise ValueError(f"{where}: field 'search' must name a search ({', '.join(specs)}), got {group.get('search')!r}")
 
 
 def _rescaled(trials: list[Trial], scale: float) -> list[Trial]:

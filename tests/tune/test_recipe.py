@@ -157,6 +157,10 @@ def test_the_mini_recipe_loads(tmp_path):
     (("[\"FIX(k=0.1)\", ", "[\"FIX(k=-1)\", "), "search 'grid': FIX"),
     (("time_scale = 0.5", "time_scale = 5"), r"field 'time_scale' of \[profiles.quick\] must be a number in \(0, 1\]"),
     (("[profiles.full]\n", ""), "missing profile\\(s\\) full"),
+    (("[profiles.full]", '[[checks]]\nsays = "s"\nbetter = "grid"\nworse = "random"\n[profiles.full]'),
+     r"checks\[0\].worse: field 'search' must name a search \(grid, up\), got 'random'"),
+    (("[profiles.full]", '[[checks]]\nsays = "s"\nbetter = {search = "grid", lamda = 1}\nworse = "up"\n[profiles.full]'),
+     r"checks\[0\].better has unknown key\(s\) \['lamda'\]; allowed: lam, policy, search, value"),
 ])
 def test_validation_names_the_key(tmp_path, edit, message):
     old, new = edit
