@@ -1,5 +1,6 @@
-"""Imports follow the data flow: policies → optim → train → db → run → evaluate → tune / reproduce / llm → viz →
-widgets / cli, with the shared helpers (environment, numerics) below them all. Every import in every module
+"""Imports follow the data flow: policies → optim → train → db → run → evaluate → recipes → tune / reproduce / llm →
+viz → widgets / cli, with the shared helpers (environment, numerics) below them all (recipes: the recipe model
+the reproduction families share). Every import in every module
 of the package counts, those inside function bodies included."""
 
 import ast
@@ -8,7 +9,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "lrkit"
 #: the layers, lowest first; a module may import its own layer's package and any lower layer
 LAYERS = [("environment", "numerics"), ("policies",), ("optim",), ("train",), ("db",), ("run",), ("evaluate",),
-          ("tune", "reproduce", "llm"), ("viz",), ("widgets", "cli")]
+          ("recipes",), ("tune", "reproduce", "llm"), ("viz",), ("widgets", "cli")]
 RANK = {name: i for i, names in enumerate(LAYERS) for name in names}
 #: names under lrkit that are not layers: the compiled ops (a part of optim)
 NOT_LAYERS = {"_C": "optim"}

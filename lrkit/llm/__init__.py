@@ -7,7 +7,9 @@
 - :mod:`~lrkit.llm.hf` — the same through HF ``Trainer`` (``policy.scheduler(optimizer)`` + a callback).
 - :mod:`~lrkit.llm.presets` — Table VI's recipes (Alpaca, Vicuna, WizardLM, GPT4All-J, Dolly) and Table V's.
 - :mod:`~lrkit.llm.eval` — ARC 25-shot, HellaSwag 10-shot, MMLU 2-shot, TruthfulQA mc1/mc2 by log-likelihood.
-- :mod:`~lrkit.llm.table5` — the Table V / Fig. 7 reproduction (``lrkit llm table5``).
+- :mod:`~lrkit.llm.recipe` — the Table V recipe on the shared recipe model (:mod:`lrkit.recipes`);
+  :mod:`~lrkit.llm.table5` — the Table V / Fig. 7 reproduction (``lrkit llm table5``), rendered by
+  :mod:`~lrkit.llm.table5_report`.
 
 Needs the ``[llm]`` extra (transformers, accelerate, peft, gguf).
 """

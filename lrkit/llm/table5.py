@@ -13,51 +13,22 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
-import statistics
 import time
-import tomllib
 from dataclasses import fields
 from pathlib import Path
 from typing import Optional
 
 from .models import resolve_model
-from .report import (PAPER_FEWSHOT, TABLE5_COLUMNS, TABLE5_METRIC, Z95, best_per_column, separated_best, table5_columns,
-                     table5_scores)
+from .recipe import (PROFILE_ONLY, PROFILES, check_rows, load_recipe, profile_config, profile_rows, recipe_path,
+                     score_epochs)
+from .report import TABLE5_METRIC, table5_scores
+from .table5_report import (check_claims, claim_entries, markdown, paper_frame, plot_fig7_of, stderr_frame, table_frame,
+                            throughput)
 
-PROFILES = ("quick", "cpu-small", "cpu", "full")
-#: profile keys that are not FinetuneConfig fields: ``rows`` (the policies it runs), ``staged`` (score
-#: every stage and task on its own, resumable: :mod:`lrkit.llm.staged`) and, with ``staged``,
-#: ``score_epochs`` (the epochs scored; default all)
-PROFILE_ONLY = ("rows", "staged", "score_epochs")
-
-
-def recipe_path() -> Path:
-    env = os.environ.get("LRKIT_REPRODUCTIONS_DIR")
-    root = Path(env) if env else Path(__file__).resolve().parents[2] / "reproductions"
-    p = root / "llm" / "table5_llm_finetune.toml"
-    if not p.exists():
-        raise FileNotFoundError(f"no Table V recipe at {p}; set LRKIT_REPRODUCTIONS_DIR to the reproductions/ folder")
-    return p
-
-
-def load_recipe(path=None) -> dict:
-    with open(path or recipe_path(), "rb") as f:
-        return tomllib.load(f)
-
-
-def profile_config(recipe: dict, profile: str, **overrides) -> dict:
-    """The FinetuneConfig fields of a profile: the recipe's [finetune] block, the profile (less its
-    ``rows``, see :func:`profile_rows`), then overrides."""
-    if profile not in recipe["profiles"]:
-        raise ValueError(f"table5: field 'profile' must be one of {', '.join(recipe['profiles'])}, got {profile!r}")
-    cfg = {**recipe.get("finetune", {}),
-           **{k: v for k, v in recipe["profiles"][profile].items() if k not in PROFILE_ONLY}}
-    cfg.update({k: v for k, v in overrides.items() if v is not None})
-    cfg["eval_tasks"] = list(recipe["tasks"])
-    return cfg
-
+__all__ = ["PROFILES", "PROFILE_ONLY", "check_claims", "claim_entries", "current_checks", "load_recipe", "markdown", "paper_frame",
+           "plot_fig7_of", "profile_config", "profile_rows", "recipe_path", "redraw_table5", "reproduce_table5",
+           "stderr_frame", "table_frame", "throughput"]
 
 #: the FinetuneConfig fields that decide a run's numbers: a stored run is resumed only if they all match
 #: (the model is matched by name, the policy by the row's key; out, device and batch sizes of scoring are not compared)
@@ -69,21 +40,6 @@ RESUME_FIELDS = ("data", "limit", "data_seed", "epochs", "batch_size", "grad_acc
 def _plain(d):
     """``d`` as it reads back from JSON (tuples become lists), so stored and wanted configs compare equal."""
     return json.loads(json.dumps(d))
-
-
-def _check_rows(recipe: dict, rows, field: str, allow_empty: bool = False) -> list[str]:
-    """``rows`` if every key names a row of the recipe, else a ValueError naming ``field`` and the keys."""
-    keys = [r["key"] for r in recipe["rows"]]
-    bad = [r for r in rows if r not in keys]
-    if bad or not (rows or allow_empty):
-        raise ValueError(f"table5: {field} must name rows of the recipe ({', '.join(keys)}), got {bad or rows!r}")
-    return list(rows)
-
-
-def profile_rows(recipe: dict, profile: str) -> list[str]:
-    """The row keys a profile runs: its ``rows`` (a profile may run a subset: CI's quick does), else all."""
-    rows = recipe["profiles"].get(profile, {}).get("rows", [r["key"] for r in recipe["rows"]])
-    return _check_rows(recipe, rows, f"field 'rows' of profile {profile!r}")
 
 
 def reproduce_table5(profile: str = "quick", out: str | Path = "out/table5", *, model: Optional[str] = None,
@@ -106,7 +62,7 @@ def reproduce_table5(profile: str = "quick", out: str | Path = "out/table5", *, 
 
     recipe = recipe or load_recipe()
     cfg = profile_config(recipe, profile, model=model, device=device)
-    rows = profile_rows(recipe, profile) if rows is None else _check_rows(recipe, rows, "field 'rows'", allow_empty=True)
+    rows = profile_rows(recipe, profile) if rows is None else check_rows(recipe, rows, "field 'rows'", allow_empty=True)
     chosen = [r for r in recipe["rows"] if r["key"] in rows]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -229,7 +185,7 @@ def _reproduce_staged(recipe, profile, cfg, chosen, out, eval_kw, model_id, mode
         rec = json.loads(rec_path.read_text()) if rec_path.exists() else None
         same = rec is not None and _same_model(rec["config"].get("model_path"), model_id) and all(
             rec["config"].get(k) == wanted[k] for k in RESUME_FIELDS if not k.startswith("eval_"))
-        epochs = _score_epochs(recipe, profile, fc.epochs)
+        epochs = score_epochs(recipe, profile, fc.epochs)
         trained = not same or staged.needs_training(run_dir, epochs, eval_kw["tasks"], settings)
         if trained:
             if (run_dir / "scores").exists():
@@ -263,15 +219,6 @@ def _reproduce_staged(recipe, profile, cfg, chosen, out, eval_kw, model_id, mode
     return doc
 
 
-def _score_epochs(recipe, profile, epochs: int) -> list:
-    """The epochs a staged profile scores: its ``score_epochs``, else all; a bad entry raises, naming the field."""
-    chosen = recipe["profiles"][profile].get("score_epochs", list(range(1, epochs + 1)))
-    if not chosen or any(isinstance(e, bool) or not isinstance(e, int) or not 1 <= e <= epochs for e in chosen):
-        raise ValueError(f"table5: field 'score_epochs' of profile {profile!r} must list epochs among 1..{epochs}, "
-                         f"got {chosen!r}")
-    return sorted(set(chosen))
-
-
 def redraw_table5(out: str | Path) -> dict:
     """Table V (``table5.md``) and Fig. 7 (``fig7.png``) drawn again from ``OUT/results.json`` alone:
     nothing is trained or scored, and the document (its date, wall time, numbers) is not changed."""
@@ -282,10 +229,16 @@ def redraw_table5(out: str | Path) -> dict:
     if not path.exists():
         raise FileNotFoundError(f"table5: no results.json in {out}: run `lrkit llm table5 --out {out}` first")
     doc = json.loads(path.read_text())
-    (out / "table5.md").write_text(markdown(doc))
+    (out / "table5.md").write_text(markdown(doc, checks=current_checks(doc)))
     if doc["runs"]:
         plt.close(plot_fig7_of(doc, out / "fig7.png"))
     return doc
+
+
+def current_checks(doc: dict) -> list:
+    """The claims today's recipe states for the document's table (its own if the recipe is another's)."""
+    recipe = load_recipe()
+    return recipe.checks if recipe.id == doc.get("id") else doc.get("checks", [])
 
 
 def _model_id(name_or_path: str) -> str:
@@ -335,146 +288,9 @@ def _document(recipe, profile, cfg, baseline, base_timing, results, started, dat
             "evals": json.loads(evals.to_json(orient="records")), "baseline_timing": _jsonable(base_timing),
             "runs": runs, "paper": {"baseline": recipe.get("paper_baseline", {}).get("scores"),
                                     "rows": {r["label"]: r.get("paper") for r in recipe["rows"]}},
-            "environment": env, "date": date, "wall_time_s": time.time() - started}
+            "environment": env, "date": date, "wall_time_s": time.time() - started,
+            **({"checks": list(recipe.get("checks"))} if recipe.get("checks") else {})}
 
 
 def _f(v):
     return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
-
-
-def table_frame(doc: dict):
-    """Table V as a DataFrame indexed by (run, stage), the paper's column names with the shot counts the
-    profile scored with (``ARC(25)`` …; a profile's ``eval_fewshot`` shows as e.g. ``ARC(2)``)."""
-    import pandas as pd
-
-    df = pd.DataFrame(doc["table"]).set_index(["run", "stage"])
-    return df.rename(columns=table5_columns(doc["config"].get("eval_fewshot")))
-
-
-def paper_frame(doc: dict):
-    import pandas as pd
-
-    cols = [TABLE5_COLUMNS[t] for t in ("arc", "hellaswag", "mmlu", "truthfulqa")]
-    rows = [(("Pre-trained LLM", "baseline"), doc["paper"]["baseline"])]
-    for label, vals in doc["paper"]["rows"].items():
-        rows += [((label, f"epoch {i + 1}"), v) for i, v in enumerate(vals or [])]
-    return pd.DataFrame([v for _, v in rows], index=pd.MultiIndex.from_tuples([k for k, _ in rows], names=["run", "stage"]),
-                        columns=cols)
-
-
-def throughput(doc: dict) -> dict:
-    """Fine-tuning tokens/s and eval items/s per task, each the median over the runs (and eval stages) that
-    recorded it — reused runs included, as their numbers were measured when they ran. The median, not the
-    mean, so that one run slowed by another job on the machine does not set the figure."""
-    tps = [r["tokens_per_s"] for r in doc["runs"] if r.get("tokens_per_s")]
-    rates: dict = {}
-    timings = [doc["baseline_timing"]] + [t for r in doc["runs"] for t in (r["eval_timing"] or [])]
-    for t in timings:
-        for task, v in (t or {}).items():
-            if isinstance(v, dict) and v.get("seconds"):
-                rates.setdefault(task, []).append(v["items"] / v["seconds"])
-    return {"tokens_per_s": statistics.median(tps) if tps else None,
-            "eval_items_per_s": {t: statistics.median(v) for t, v in rates.items()}}
-
-
-def stderr_frame(doc: dict):
-    """The standard error of every cell of :func:`table_frame` (same index and headers), from the
-    document's tidy evaluation rows."""
-    import pandas as pd
-
-    se = table5_scores(pd.DataFrame(doc["evals"]), values="stderr")
-    se = se.rename(columns=table5_columns(doc["config"].get("eval_fewshot")))
-    return se.reindex(index=table_frame(doc).index, columns=table_frame(doc).columns)
-
-
-def markdown(doc: dict) -> str:
-    df, se = table_frame(doc), stderr_frame(doc)
-    tuned = df.drop(index="Pre-trained LLM", level=0, errors="ignore")
-    best = {(i, c) for c, i in separated_best(tuned, se.loc[tuned.index]).items()}
-    cols = list(df.columns)
-    lines = [f"### {doc['title']}", "", f"Profile `{doc['profile']}`; model `{Path(doc['config']['model']).name}`; "
-             f"{_env_line(doc)}; {doc['date']}. Each cell: score ± the half-width of its 95% interval "
-             f"({Z95:.2f} × the standard error over items). Bold: the best fine-tuned row of a column, only where "
-             f"it exceeds the next by more than {Z95:.2f} standard errors of the difference"
-             + ("" if best else " (no column has one here)") + ".", "",
-             "| model | stage | " + " | ".join(cols) + " |", "| --- | --- |" + " --- |" * len(cols)]
-    for (run, stage), row in df.iterrows():
-        cells = []
-        for c, v in row.items():
-            if v != v:
-                cells.append("–")
-                continue
-            e = se.loc[(run, stage), c]
-            text = f"{v:.4f} ± {Z95 * e:.4f}" if e == e else f"{v:.4f} ± n/a"  # n/a: fewer than 2 items (per subject)
-            cells.append(f"**{text}**" if ((run, stage), c) in best else text)
-        lines.append(f"| {run} | {stage} | " + " | ".join(cells) + " |")
-    widest = float((Z95 * se).max().max()) if se.size else float("nan")
-    if widest == widest:
-        lines += ["", f"Widest 95% interval: ±{100 * widest:.1f} pp."]
-    tp = throughput(doc)
-    lines += ["", "Paper (LLaMA-7B, Alpaca-52K): " + _paper_line(doc), ""]
-    if doc.get("compute_time_s"):
-        lines.append(f"Compute time: {doc['compute_time_s'] / 3600:.2f} h of fine-tuning and scoring, summed over the "
-                     f"sittings the run was made in (this sitting's wall time: {doc['wall_time_s'] / 3600:.2f} h).")
-    if tp["tokens_per_s"]:
-        lines.append(f"Fine-tuning: {tp['tokens_per_s']:.0f} tokens/s (median over runs). Evaluation items/s: "
-                     + ", ".join(f"{t} {v:.2f}" for t, v in tp["eval_items_per_s"].items()) + ".")
-    lines.append("Items scored: " + _items_line(doc) + "; ARC/HellaSwag few-shot examples drawn (seeded) from other "
-                 "items of the same split (no training split here), MMLU's from its dev split.")
-    lines.append("Scored as lm-evaluation-harness 0.4.13 scores each item (tested equal per item), with these differences "
-                 "from its standard tasks: the ARC/HellaSwag few-shot source above (lm-eval: their training splits); "
-                 "HellaSwag's ctx_b keeps its lower-case start (the local file does not mark where ctx_a ends; lm-eval "
-                 "capitalises it); MMLU is the unweighted mean over subjects, as the paper's Table V (lm-eval's mmlu group "
-                 "weights subjects by size, i.e. the mean over items: the evaluation rows keep it too).")
-    shots = doc["config"].get("eval_fewshot")
-    if shots:
-        lines.append("Few-shot examples per item set by the profile, not the paper's: "
-                     + ", ".join(f"{t} {k} (paper {PAPER_FEWSHOT[t]})" for t, k in shots.items()) + ".")
-    bad = [r for r in doc["runs"] if r["status"] != "complete"]
-    for r in bad:
-        lines.append(f"- {r['label']}: {r['status']} — {r['message']}")
-    return "\n".join(lines) + "\n"
-
-
-def _items_line(doc) -> str:
-    n = doc["config"].get("eval_limit")
-    subj = doc["config"].get("eval_subjects")
-    lim = n if isinstance(n, dict) else {t: n for t in doc["tasks"]}
-    parts = []
-    for t in doc["tasks"]:
-        k = lim.get(t)
-        if t == "mmlu":
-            where = f"{len(subj)} subjects" if subj else "each of the 57 subjects"
-            parts.append(f"mmlu {'all' if k is None else f'the first {k}'} of {where}")
-        else:
-            parts.append(f"{t} {'all' if k is None else f'the first {k}'}")
-    return ", ".join(parts)
-
-
-def _paper_line(doc) -> str:
-    p = paper_frame(doc)
-    best = best_per_column(p.drop(index="Pre-trained LLM", level=0))
-    return "; ".join(f"best {c} {p.loc[best[c], c]:.4f} ({best[c][0]}, {best[c][1]})" for c in p.columns)
-
-
-def _env_line(doc) -> str:
-    e = doc.get("environment") or {}
-    dev = e.get("gpu") or f"CPU {e.get('device_name') or e.get('processor', '')} x{e.get('threads', '?')} threads"
-    return f"{dev}, torch {e.get('torch', '?')}, transformers {e.get('transformers', '?')}"
-
-
-def plot_fig7_of(doc: dict, path=None):
-    """Fig. 7 of a results document: the runs' LR and loss curves, and (c) their Table V scores at the
-    last epoch beside the baseline's, with 95% intervals."""
-    import pandas as pd
-
-    from .fig7 import FIG7_COLORS, plot_fig7
-
-    runs = {r["label"]: {"curves": r["curves"]} for r in doc["runs"]}
-    colors = {r["label"]: FIG7_COLORS.get(r["key"]) for r in doc["runs"]}
-    spe = next((r["steps_per_epoch"] for r in doc["runs"] if r["steps_per_epoch"]), None)
-    ev = pd.DataFrame(doc["evals"])
-    scores = ev[ev["metric"] == ev["task"].map(TABLE5_METRIC)] if len(ev) else None
-    return plot_fig7(runs, steps_per_epoch=spe, colors=colors if all(colors.values()) else None, path=path,
-                     title=f"Fig. 7 ({doc['profile']} profile)", scores=scores,
-                     baseline=doc.get("baseline_label", "Pre-trained LLM"))

@@ -22,22 +22,33 @@ What a table reports is its ``metric``:
   iters", 64000/33000 = 1.94×; ours divide the budget the profile ran). It is read off the eval
   curve, so the runs are the same as a plain highest-accuracy run's and can be shared with other
   tables through the run store.
+
+A table recipe is the :class:`lrkit.recipes.Recipe` of its family: every key is checked (the task's and
+profiles' against :class:`~lrkit.train.TrainConfig`), :meth:`Recipe.plan` gives a profile's runs, and
+``[[checks]]`` state the paper's claims (:mod:`lrkit.reproduce.checks`).
 """
 
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lrkit.policies import parse
+from lrkit.recipes import Recipe as BaseRecipe, check_keys, published_rows, read_profiles, read_toml
+from lrkit.recipes.model import NAMING_KEYS
+from lrkit.recipes.published import PAPER_FIELDS
 
 PROFILES = ("quick", "full")  # every recipe has these two; a recipe may add more (e.g. "cpu")
 METRICS = ("highest_top1", "iterations_to_target")
 SPEEDUP_OVER = ("baseline", "budget")  # what an iterations_to_target table's speed-up divides
 ROW_OVERRIDES = ("optimizer", "batch_size", "weight_decay")  # what a row may change in the task
 PROFILE_KEYS = ("time_scale", "rows", "target")  # profile keys that are not TrainConfig fields
+TOP_KEYS = (*NAMING_KEYS, "task", "rows", "metric", "target", "speedup_over", "published_where", "baseline_policy",
+            "profiles", "checks")
+ROW_KEYS = ("policy", "category", "label", "paper", "baseline", *ROW_OVERRIDES)
+PAPER_KEYS = (*(dst for dst, _ in PAPER_FIELDS.values()), "note")
+PER_RUN = ("policy", "seed")  # set per run by the table, never by the task or a profile
 
 
 def recipes_dir() -> Path:
@@ -63,18 +74,14 @@ def row_key(row: dict) -> str:
     return f"{key} [{row['optimizer']}]" if "optimizer" in row else key
 
 
-@dataclass
-class Recipe:
-    id: str
-    title: str
-    source: str
+@dataclass(kw_only=True)
+class Recipe(BaseRecipe):
+    """A table recipe: the task, the rows (a policy each, with the paper's numbers), the metric."""
+
     task: dict
     rows: list
-    profiles: dict
     metric: str = "highest_top1"
     target: float | None = None
-    claim: str = ""
-    path: str = ""
     speedup_over: str = "baseline"
     checks: list = field(default_factory=list)  # the paper's claims, checked on our values (lrkit.reproduce.checks)
 
@@ -84,10 +91,8 @@ class Recipe:
 
     def select(self, profile: str, only: list[str] | None = None) -> list[dict]:
         """The rows a profile runs (all rows whose policy it names), narrowed to ``only`` policies."""
-        if profile not in self.profiles:
-            raise ValueError(f"recipe {self.id}: profile must be one of {', '.join(self.profiles)}, got {profile!r}")
         rows = self.rows
-        for wanted, where in ((self.profiles[profile].get("rows"), "the table"), (only, f"profile {profile!r}")):
+        for wanted, where in ((self.get_profile(profile).get("rows"), "the table"), (only, f"profile {profile!r}")):
             if wanted is None:
                 continue
             canon = [str(parse(s)) for s in wanted]
@@ -100,8 +105,8 @@ class Recipe:
 
     def runs(self, profile: str, only: list[str] | None = None) -> list[dict]:
         """The training configs (as dicts) of a profile, one per row, with the row."""
-        prof = self.profiles.get(profile, {})
-        scale = float(prof.get("time_scale", 1.0))
+        prof = self.get_profile(profile)
+        scale = prof.time_scale
         out = []
         for r in self.select(profile, only):
             pol = parse(r["policy"])
@@ -110,64 +115,35 @@ class Recipe:
             cfg.update({k: v for k, v in prof.items() if k not in PROFILE_KEYS})
             if scale != 1.0:
                 pol = pol.rescale_time(scale)
-                cfg["iters"] = max(1, int(round(cfg["iters"] * scale)))
+                cfg["iters"] = prof.scaled(cfg["iters"])
                 if "eval_every" not in prof:
-                    cfg["eval_every"] = max(1, int(round(cfg["eval_every"] * scale)))
+                    cfg["eval_every"] = prof.scaled(cfg["eval_every"])
             cfg["policy"] = str(pol)
             out.append({"config": cfg, "row": r})
         return out
 
-
-#: published row field -> recipe ``paper`` field (accuracies: fraction -> percent)
-_PAPER_FIELDS = {"highest_top1": ("highest_top1", 100.0), "highest_top1_std": ("std", 100.0),
-                 "highest_top5": ("highest_top5", 100.0), "highest_top1_iteration": ("iter_at_highest", None),
-                 "iterations_to_target": ("iters_to_target", None), "target_acc": ("target", None),
-                 "speedup": ("speedup", None)}
+    def plan(self, profile: str, only: list[str] | None = None) -> list[dict]:
+        """What ``profile`` runs: :meth:`runs` (a training config and its row per table row)."""
+        return self.runs(profile, only)
 
 
-def published_rows(name: str, where: dict | None = None, task: dict | None = None) -> list[dict]:
-    """Recipe rows from a transcribed paper table (``lrkit/db/published/<name>.json``).
+def _train_fields() -> list[str]:
+    from lrkit.train.config import TrainConfig
 
-    where: keep the rows whose task (the table's, with the row's overrides) has these values.
-    task: the recipe's task; a row whose optimizer differs from it gets an ``optimizer`` override.
-    """
-    import json
-
-    # the folder lrkit.db.published reads, found without importing lrkit.db (and SQLAlchemy with it)
-    PUBLISHED_DIR = Path(__file__).resolve().parents[1] / "db" / "published"  # noqa: N806
-
-    path = PUBLISHED_DIR / f"{name}.json"
-    if not path.exists():
-        names = sorted(p.stem for p in PUBLISHED_DIR.glob("*.json"))
-        raise ValueError(f"field 'published' must name a table of lrkit/db/published ({', '.join(names)}), got {name!r}")
-    doc = json.loads(path.read_text())
-    rows = []
-    for r in doc["rows"]:
-        rtask = {**doc["task"], **r.get("task", {})}
-        if where and any(rtask.get(k) != v for k, v in where.items()):
-            continue
-        row = {"policy": r["policy"], "category": r.get("category", "")}
-        if r.get("label"):
-            row["label"] = r["label"]
-        opt = r.get("task", {}).get("optimizer")
-        if opt and opt != (task or {}).get("optimizer"):
-            row["optimizer"] = opt
-        paper = {}
-        for src, (dst, scale) in _PAPER_FIELDS.items():
-            if src in r:
-                v = r[src]
-                paper[dst] = None if v is None else (round(v * scale, 6) if scale else v)  # None: never reached
-        if r.get("note"):
-            paper["note"] = r["note"]
-        row["paper"] = paper
-        rows.append(row)
-    return rows
+    return [f for f in TrainConfig.__dataclass_fields__ if f not in PER_RUN]
 
 
 def load_recipe(path) -> Recipe:
     path = Path(path)
-    with open(path, "rb") as f:
-        d = tomllib.load(f)
+    d = read_toml(path)
+    where = f"recipe {path}"
+    check_keys(where, d, TOP_KEYS, "the recipe")
+    train_fields = _train_fields()
+    if "task" in d:
+        check_keys(where, d["task"], train_fields, "[task]")
+    for i, r in enumerate(d.get("rows", [])):
+        check_keys(where, r, ROW_KEYS, f"rows[{i}]")
+        check_keys(where, r.get("paper", {}), PAPER_KEYS, f"rows[{i}].paper")
     if "published" in d:
         d["rows"] = published_rows(d["published"], d.get("published_where"), d.get("task")) + d.get("rows", [])
     if "baseline_policy" in d:  # mark the speed-up baseline among published rows
@@ -179,6 +155,7 @@ def load_recipe(path) -> Recipe:
     for key in ("id", "title", "task", "rows", "profiles"):
         if key not in d:
             raise ValueError(f"recipe {path}: missing key {key!r}")
+    profiles = read_profiles(where, d["profiles"], [*PROFILE_KEYS, *train_fields])
     metric = d.get("metric", "highest_top1")
     if metric not in METRICS:
         raise ValueError(f"recipe {path}: field 'metric' must be one of {', '.join(METRICS)}, got {metric!r}")
@@ -209,7 +186,7 @@ def load_recipe(path) -> Recipe:
 
     checks = validate_checks(d.get("checks", []), f"recipe {path}")
     return Recipe(id=d["id"], title=d["title"], source=d.get("source", ""), task=d["task"], rows=d["rows"],
-                  profiles=d["profiles"], metric=metric, target=d.get("target"), claim=d.get("claim", ""), path=str(path),
+                  profiles=profiles, metric=metric, target=d.get("target"), claim=d.get("claim", ""), path=str(path),
                   speedup_over=speedup_over, checks=checks)
 
 

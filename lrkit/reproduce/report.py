@@ -7,6 +7,7 @@ import statistics
 from pathlib import Path
 
 from lrkit.evaluate.metrics import iterations_to_target as first_reaching
+from lrkit.recipes.render import Report, cell as _num, render, table_lines
 from lrkit.reproduce.recipe import Recipe, row_key
 
 
@@ -82,13 +83,6 @@ def _ratio(a, b):
     return a / b if a and b else None
 
 
-def _num(x, fmt="{:.2f}", std=None):
-    if x is None:
-        return "—"
-    s = fmt.format(x)
-    return s + (f" ± {std:.2f}" if std is not None else "")
-
-
 def environment_line(results: list[dict]) -> str:
     """Where the runs ran, from the run records themselves (a table may mix reused runs)."""
     envs = [r.get("environment", {}) for res in results for r in res["records"] if r.get("environment")]
@@ -100,11 +94,11 @@ def environment_line(results: list[dict]) -> str:
     return f"{len(envs)} runs on {'; '.join(where)}, {when}"
 
 
-def checks_lines(recipe: Recipe, table: list[dict]) -> list[str]:
-    """The recipe's claims checked on the table (:mod:`lrkit.reproduce.checks`), as Markdown lines."""
-    from .checks import check_claims, markdown_lines
+def checks_verdicts(recipe: Recipe, table: list[dict]) -> list[dict]:
+    """The recipe's claims checked on the table (:mod:`lrkit.reproduce.checks`)."""
+    from .checks import check_claims
 
-    return markdown_lines(check_claims(recipe.checks, table, recipe.metric))
+    return check_claims(recipe.checks, table, recipe.metric)
 
 
 def runtime_of(record: dict) -> dict:
@@ -122,7 +116,7 @@ def runtime_of(record: dict) -> dict:
 
 
 def runtime_lines(results: list[dict]) -> list[str]:
-    """Markdown lines naming how the runs of a table executed and which code made them, where they
+    """Markdown paragraphs naming how the runs of a table executed and which code made them, where they
     differ: one line per runtime (device, threads, channels-last, compile, denormal flushing) with its
     number of runs, and the commits; rows whose runs were made by another numerics version are marked †."""
     recs = [r for res in results for r in res["records"] if r.get("status") != "failed" and r.get("config")]
@@ -133,7 +127,7 @@ def runtime_lines(results: list[dict]) -> list[str]:
         text = ", ".join(f"{k}={v}" for k, v in rt.items() if v not in (None, False) or k == "flush_denormal")
         runtimes[text] = runtimes.get(text, 0) + 1
     if len(runtimes) > 1:
-        lines += ["", "Runs of this table differ in how they executed (runtime; not part of a run's key): "
+        lines += ["Runs of this table differ in how they executed (runtime; not part of a run's key): "
                   + "; ".join(f"{n} with {text}" for text, n in sorted(runtimes.items(), key=lambda x: -x[1])) + "."]
     commits: dict[str, int] = {}
     for r in recs:
@@ -143,20 +137,22 @@ def runtime_lines(results: list[dict]) -> list[str]:
             f"source {env['source_hash']}" if env.get("source_hash") else "code not recorded")
         commits[name] = commits.get(name, 0) + 1
     if recs and (len(commits) > 1 or "code not recorded" not in commits):
-        lines += ["", "Code: " + "; ".join(f"{n} run{'s' if n > 1 else ''} of {c}" for c, n in sorted(commits.items())) + "."]
+        lines += ["Code: " + "; ".join(f"{n} run{'s' if n > 1 else ''} of {c}" for c, n in sorted(commits.items())) + "."]
     if any(r.get("other_numerics") for r in recs):
-        lines += ["", "† reused runs of another numerics version (asked for): they were not made by this code's numbers."]
+        lines += ["† reused runs of another numerics version (asked for): they were not made by this code's numbers."]
     return lines
 
 
 def markdown(recipe: Recipe, table: list[dict], profile: str, results: list[dict]) -> str:
-    lines = [f"# {recipe.title}", "", f"Profile `{profile}`: {environment_line(results)}. Paper: {recipe.source}.", ""]
+    """The table as Markdown (:func:`lrkit.recipes.render.render`): ours beside the paper, the checked claims,
+    how the runs executed, the means per category and the speed."""
+    report = Report(recipe.title).add(f"Profile `{profile}`: {environment_line(results)}. Paper: {recipe.source}.")
     if profile != "full":
         fewer = " and fewer rows" if len(table) < len(recipe.rows) else ""
-        lines += [f"{profile.capitalize()} profile: shorter budget{fewer} than the paper — compare trends, not digits.", ""]
+        report.add(f"{profile.capitalize()} profile: shorter budget{fewer} than the paper — compare trends, not digits.")
     reused = sum(r["reused"] for r in table)
     if reused:
-        lines += [f"{reused} of the runs were reused from the run store (same task and seed).", ""]
+        report.add(f"{reused} of the runs were reused from the run store (same task and seed).")
     if recipe.metric == "iterations_to_target":
         target = table[0]["target"] if table else recipe.target_for(profile)
         if recipe.speedup_over == "budget":
@@ -164,44 +160,43 @@ def markdown(recipe: Recipe, table: list[dict], profile: str, results: list[dict
         else:
             base = next((r for r in table if r["baseline"]), None)
             per = f"the #iter of `{base['policy']}`" if base else "a baseline row (none is marked)"
-        lines += [f"Target: test top-1 ≥ {100 * target:.2f}% (first eval that reaches it). Speed-up: {per} "
-                  "over the row's #iter.", "",
-                  "| policy | optimizer | ours #iter @ target | paper #iter @ target | ours speed-up | paper speed-up "
-                  "| ours highest top-1 (%) | reached | status |",
-                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        report.add(f"Target: test top-1 ≥ {100 * target:.2f}% (first eval that reaches it). Speed-up: {per} "
+                   "over the row's #iter.")
+        head = ["policy", "optimizer", "ours #iter @ target", "paper #iter @ target", "ours speed-up", "paper speed-up",
+                "ours highest top-1 (%)", "reached", "status"]
+        rows = []
         for r in table:
             ours_it = ("—" if r["status"] == "not run" else
                        _num(r["ours_iters_to_target"], "{:.0f}") if r["ours_iters_to_target"] else "not reached")
             paper_it = "not reached" if r.get("paper_not_reached") else _num(r["paper_iters_to_target"], "{:.0f}")
-            lines.append(f"| {_label(r)} | {r['optimizer']} | {ours_it} | {paper_it} "
-                         f"| {_num(r['ours_speedup'], '{:.2f}×')} | {_num(r['paper_speedup'], '{:.2f}×')} "
-                         f"| {_num(r['ours_highest_top1'], std=r['ours_std'])} | {r['reached']} | {r['status']} |")
+            rows.append([_label(r), r["optimizer"], ours_it, paper_it, _num(r["ours_speedup"], "{:.2f}×"),
+                         _num(r["paper_speedup"], "{:.2f}×"), _num(r["ours_highest_top1"], std=r["ours_std"]),
+                         r["reached"], r["status"]])
+        report.add(table_lines(head, rows))
     else:
-        lines += ["| policy | optimizer | ours highest top-1 (%) | paper (%) | ours − paper | ours iter @ highest "
-                  "| paper iter @ highest | status |",
-                  "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-        for r in table:
-            lines.append(f"| {_label(r)} | {r['optimizer']} | {_num(r['ours_highest_top1'], std=r['ours_std'])} "
-                         f"| {_num(r['paper_highest_top1'], std=r['paper_std'])} | {_num(r['diff'], '{:+.2f}')} "
-                         f"| {_num(r['ours_iter_at_highest'], '{:.0f}')} | {_num(r['paper_iter_at_highest'], '{:.0f}')} "
-                         f"| {r['status']} |")
+        head = ["policy", "optimizer", "ours highest top-1 (%)", "paper (%)", "ours − paper", "ours iter @ highest",
+                "paper iter @ highest", "status"]
+        report.add(table_lines(head, [[_label(r), r["optimizer"], _num(r["ours_highest_top1"], std=r["ours_std"]),
+                                       _num(r["paper_highest_top1"], std=r["paper_std"]), _num(r["diff"], "{:+.2f}"),
+                                       _num(r["ours_iter_at_highest"], "{:.0f}"), _num(r["paper_iter_at_highest"], "{:.0f}"),
+                                       r["status"]] for r in table]))
         if any(r.get("paper_highest_top5") is not None for r in table):  # ImageNet: the paper reports top-5 too
-            lines += ["", "| policy | ours highest top-5 (%) | paper top-5 (%) |", "| --- | --- | --- |"]
-            lines += [f"| {_label(r)} | {_num(r['ours_highest_top5'])} | {_num(r['paper_highest_top5'])} |" for r in table]
+            report.add(table_lines(["policy", "ours highest top-5 (%)", "paper top-5 (%)"],
+                                   [[_label(r), _num(r["ours_highest_top5"]), _num(r["paper_highest_top5"])] for r in table]))
     if len({r["optimizer"] for r in table}) > 1:
-        lines += ["", *side_by_side(table)]
-    lines += failures(table)
-    lines += checks_lines(recipe, table)
-    lines += runtime_lines(results)
-    lines += ["", group_means(table)]
+        report.add(side_by_side(table))
+    report.add(*failures(table))
+    report.claims(checks_verdicts(recipe, table))
+    report.add(*runtime_lines(results))
+    report.add(group_means(table))
     speed = throughput(results)
     if speed:
-        lines += ["", speed]
-    return "\n".join(lines) + "\n"
+        report.add(speed)
+    return render(report)
 
 
 def failures(table: list[dict]) -> list[str]:
-    """Markdown lines saying why rows failed: each distinct message once, with the rows it ended
+    """Markdown paragraphs saying why rows failed: each distinct message once, with the rows it ended
     (e.g. one "SVHN data not present" for a whole table); no lines when nothing failed."""
     by_message: dict[str, list[str]] = {}
     for r in table:
@@ -210,13 +205,13 @@ def failures(table: list[dict]) -> list[str]:
     lines = []
     for message, rows in by_message.items():
         which = rows[0] if len(rows) == 1 else f"{len(rows)} rows ({', '.join(rows[:3])}{', …' if len(rows) > 3 else ''})"
-        lines += ["", f"Failed — {which}: {message}"]
+        lines.append(f"Failed — {which}: {message}")
     return lines
 
 
 def throughput(results: list[dict]) -> str:
     """Iterations per second of the runs in the table (evaluations included), per device: what a
-    profile costs where it ran (the issue asks for it; the full CIFAR profiles want a GPU)."""
+    profile costs where it ran (the full CIFAR profiles want a GPU)."""
     by: dict[str, list[float]] = {}
     for res in results:
         for r in res["records"]:

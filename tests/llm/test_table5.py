@@ -71,7 +71,10 @@ def test_reproduce_runs_every_stage_and_resumes(tiny_dir, tmp_path, data_dir, mo
     assert "| ARC(3) | HellaSwag(2) | MMLU(2) | TruthfulQA(0) |" in md
     assert "set by the profile, not the paper's: arc 3 (paper 25), hellaswag 2 (paper 10)" in md
     # one item per task: no cell has an interval (n/a), so no best is claimed
-    assert "**" not in md and md.count("± n/a") == 7 * 4
+    table = "\n".join(line for line in md.splitlines() if line.startswith("|"))
+    assert "**" not in table and md.count("± n/a") == 7 * 4
+    # the recipe's claims are checked on these scores: linear-2e-5 did not run, so they stay open
+    assert "**6e-05 (linear) is worse than 2e-05 (linear) on ARC** (best of each): open" in md
     assert (tmp_path / "fig7.png").stat().st_size > 10_000
     assert set(plt.get_fignums()) <= open_before  # Fig. 7 is saved and closed, never left open for a notebook to show
     tp = throughput(doc)
@@ -201,7 +204,11 @@ def test_fig7_is_redrawn_from_the_committed_run_with_its_scores(tmp_path):
     before = (tmp_path / "results.json").read_text()
     assert main(["llm", "table5", "--redraw", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "results.json").read_text() == before  # nothing recomputed or restamped
-    assert (tmp_path / "table5.md").read_text() == markdown(json.loads(before))
+    from lrkit.llm.table5 import current_checks
+
+    # drawn with the claims today's recipe states, checked on the committed scores
+    assert (tmp_path / "table5.md").read_text() == markdown(json.loads(before), checks=current_checks(json.loads(before)))
+    assert "The paper's claims checked on our scores" in (tmp_path / "table5.md").read_text()
     from lrkit.llm.table5 import plot_fig7_of
 
     fig = plot_fig7_of(json.loads(before))
@@ -264,7 +271,7 @@ def test_staged_profile_scores_only_the_chosen_epochs(tmp_path):
     import pandas as pd
 
     from lrkit.llm import staged
-    from lrkit.llm.table5 import _score_epochs
+    from lrkit.llm.recipe import score_epochs as _score_epochs
 
     recipe = load_recipe()
     recipe["profiles"]["p"] = {"staged": True, "score_epochs": [3]}

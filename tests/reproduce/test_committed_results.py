@@ -71,3 +71,22 @@ def test_a_committed_table_is_what_the_code_renders_from_its_runs(folder):
     assert json.loads(json.dumps(table)) == doc["table"], f"{folder.name}: results.json's table is stale"
     assert markdown(recipe, table, doc["profile"], doc["results"]) == (folder / "table.md").read_text(), \
         f"{folder.name}: table.md is stale"
+
+
+# every folder that holds an LLM fine-tuning table (lrkit.llm.table5): results.json and table5.md
+LLM_TABLES = sorted(p for p in RESULTS.iterdir() if (p / "table5.md").is_file() and (p / "results.json").is_file())
+
+
+def test_the_committed_llm_tables_are_found():
+    assert (RESULTS / "table5-cpu-small") in LLM_TABLES
+
+
+@pytest.mark.parametrize("folder", LLM_TABLES, ids=lambda p: p.name)
+def test_a_committed_llm_table_is_what_the_code_renders_from_its_document(folder):
+    """table5.md is rendered again from results.json with today's recipe's claims, and must come out the same
+    (regenerate with ``lrkit llm table5 --redraw --out FOLDER``)."""
+    from lrkit.llm.table5 import current_checks, markdown
+
+    doc = json.loads((folder / "results.json").read_text())
+    assert markdown(doc, checks=current_checks(doc)) == (folder / "table5.md").read_text(), f"{folder.name}: table5.md is stale"
+

@@ -56,7 +56,7 @@ def test_quick_profile_compresses_time():
     assert sin2["iters"] == 1000 and sin2["eval_every"] == 500 and parse(sin2["policy"]) == parse("SIN2(k0=0.01, k1=0.06, l=200)")
     nstep = parse(quick["NSTEP(k=0.01, gamma=0.9, l=[5000, 7000, 8000, 9000, 9500])"]["policy"])
     assert nstep.l == (500, 700, 800, 900, 950)
-    with pytest.raises(ValueError, match="profile must be one of"):
+    with pytest.raises(ValueError, match="field 'profile' must be one of"):
         get_recipe("table4").runs("medium")
     assert "target" not in get_recipe("table10").runs("quick")[0]["config"]  # a reading, not a TrainConfig field
 

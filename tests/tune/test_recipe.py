@@ -157,6 +157,10 @@ def test_the_mini_recipe_loads(tmp_path):
     (("[\"FIX(k=0.1)\", ", "[\"FIX(k=-1)\", "), "search 'grid': FIX"),
     (("time_scale = 0.5", "time_scale = 5"), r"field 'time_scale' of \[profiles.quick\] must be a number in \(0, 1\]"),
     (("[profiles.full]\n", ""), "missing profile\\(s\\) full"),
+    (("[profiles.full]", '[[checks]]\nsays = "s"\nbetter = "grid"\nworse = "random"\n[profiles.full]'),
+     r"checks\[0\].worse: field 'search' must name a search \(grid, up\), got 'random'"),
+    (("[profiles.full]", '[[checks]]\nsays = "s"\nbetter = {search = "grid", lamda = 1}\nworse = "up"\n[profiles.full]'),
+     r"checks\[0\].better has unknown key\(s\) \['lamda'\]; allowed: lam, policy, search, value"),
 ])
 def test_validation_names_the_key(tmp_path, edit, message):
     old, new = edit
@@ -253,6 +257,14 @@ above = 50
 search = "up"
 value = 5
 highest_top1 = 99.0
+[[checks]]
+says = "grid beats random"
+better = "grid"
+worse = "random"
+[[checks]]
+says = "λ = 1 beats λ = 0.001"
+better = {{ search = "grid", policy = "SIN2", lam = 1.0 }}
+worse = {{ search = "grid", policy = "SIN2", lam = 0.001 }}
 [profiles.full]
 [profiles.quick]
 time_scale = 0.5
@@ -276,6 +288,12 @@ repeats = 2
     md = (out / "comparison.md").read_text()
     assert "| grid | best trial per repeat, mean ± std over repeats | 99.00 ± 0.10 |" in md and "Top-2" in md
     assert json.loads((out / "comparison.json").read_text())["comparison"][1]["label"] == "cell"
+    # the claims are checked on the trials: a search as a whole (best trial per repeat, 2 repeats) and one cell
+    whole, cell = run.verdicts
+    assert whole["better"]["seeds"] == whole["worse"]["seeds"] == 2 and whole["verdict"] in ("holds", "fails")
+    assert cell["better"]["row"] == "SIN2 λ=1" and cell["worse"]["row"] == "SIN2 λ=0.001"
+    assert cell["better"]["seeds"] == 2 and "**λ = 1 beats λ = 0.001** (best of each)" in md
+    assert json.loads((out / "comparison.json").read_text())["claims"][0]["says"] == "grid beats random"
     again = run_search_recipe(p, "quick", db=f"sqlite:///{tmp_path / 'db.sqlite'}", progress=False)
     assert all(r.trials["reused"].all() for r in again.results.values())  # resumed from the database
     from matplotlib.figure import Figure
