@@ -81,3 +81,50 @@ def test_family_and_unbatchable_name_what_differs(tiny):
         BatchedRun([cfg(tiny), cfg(tiny, batch_size=10)], data=tiny[1], progress=False)
     with pytest.raises(ValueError, match="'forward'"):
         BatchedRun([cfg(tiny)], data=tiny[1], progress=False, forward="fast")
+
+
+def test_a_diverging_replica_is_frozen_and_the_others_go_on(tiny):
+    good = [cfg(tiny, **r) for r in REPLICAS[:2]]
+    bad = cfg(tiny, policy="FIX(k=80)", seed=0)
+    run = BatchedRun([good[0], bad, good[1]], data=tiny[1], progress=False)
+    recs = run.run()
+    assert recs[1].status == "diverged" and recs[1].message and len(recs[1].curves["loss"]) < 12
+    assert [r.status for r in (recs[0], recs[2])] == ["complete", "complete"]
+    alone = train_batched(good, data=tiny[1], progress=False)
+    for with_bad, without in zip((recs[0], recs[2]), alone):  # no NaN, no other number, reached them
+        np.testing.assert_allclose(with_bad.curves["loss"], without.curves["loss"], rtol=1e-6)
+        assert with_bad.evals["top1"] == without.evals["top1"]
+    assert all(torch.isfinite(p[[0, 2]]).all() for p in run.params.values())
+
+
+def test_cost_effective_replicas_stop_at_their_own_target(tiny):
+    fast = cfg(tiny, policy="FIX(k=0.03)", iters=60, eval_every=4, target_acc=0.9, stop_at_target=True)
+    slow = cfg(tiny, policy="FIX(k=0.001)", iters=60, eval_every=4)
+    steps = []
+    run = BatchedRun([fast, slow], data=tiny[1], progress=False, on_step=steps.append)
+    a, b = run.run()
+    single = train(fast, data=tiny[1], progress=False)
+    assert a.status == "complete" and "target" in a.message
+    assert a.summary["iterations_to_target"] == single.summary["iterations_to_target"] < 60
+    assert a.summary["iterations"] == single.summary["iterations"]
+    assert b.summary["iterations"] == 60 and len(steps) == 60
+    both = BatchedRun([fast, fast.__class__(**{**fast.to_dict(), "seed": 1})], data=tiny[1], progress=False)
+    both.run()
+    assert both.t < 60  # the batch ends when every replica has stopped
+
+
+def test_a_live_edit_and_a_stop_address_one_replica(tiny):
+    cfgs = [cfg(tiny, **r) for r in REPLICAS[:3]]
+    run = None
+
+    def on_step(t):
+        if t == 3:
+            run.monitors[1].set_policy("FIX(k=0.005)")
+            run.stop(2)
+
+    run = BatchedRun(cfgs, data=tiny[1], progress=False, on_step=on_step)
+    recs = run.run()
+    assert recs[1].curves["lr"][4:] == [0.005] * 8 and recs[1].history[-1]["iteration"] == 4
+    assert recs[0].curves["lr"] == train(cfgs[0], data=tiny[1], progress=False).curves["lr"]
+    assert len(recs[0].history) == 1
+    assert recs[2].status == "stopped" and len(recs[2].curves["lr"]) == len(recs[2].curves["loss"]) == 4
