@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import torch
 
-__all__ = ["per_replica", "sgd_step", "adam_step", "BatchedOptimizer", "BATCHED_OPTIMIZERS"]
+__all__ = ["BATCHED_OPTIMIZERS", "BatchedOptimizer", "adam_step", "per_replica", "sgd_step"]
 
 #: the optimizers a stacked step exists for (TrainConfig.optimizer names)
 BATCHED_OPTIMIZERS = ("sgd", "momentum", "adam")
@@ -116,15 +116,15 @@ class BatchedOptimizer:
         n = len(self.params)
         self.weight_decays, self.lr_mults = _floats(weight_decays, n, "weight_decays"), _floats(lr_mults, n, "lr_mults")
         self.momentum, self.betas, self.eps = momentum, tuple(betas), eps
-        zeros = lambda: [torch.zeros_like(p) for p in self.params]  # noqa: E731
         if kind == "momentum":
-            self.momentum_buffers = zeros()
+            self.momentum_buffers = [torch.zeros_like(p) for p in self.params]
         elif kind == "adam":
-            self.exp_avgs, self.exp_avg_sqs = zeros(), zeros()
+            self.exp_avgs = [torch.zeros_like(p) for p in self.params]
+            self.exp_avg_sqs = [torch.zeros_like(p) for p in self.params]
             self.steps = torch.zeros(self.params[0].shape[0], dtype=self.params[0].dtype, device=self.params[0].device)
 
     def step(self, grads: Sequence[torch.Tensor], lr: torch.Tensor, active: torch.Tensor | None = None) -> None:
-        common = dict(weight_decays=self.weight_decays, lr_mults=self.lr_mults, active=active)
+        common = {"weight_decays": self.weight_decays, "lr_mults": self.lr_mults, "active": active}
         if self.kind == "adam":
             adam_step(self.params, grads, lr, exp_avgs=self.exp_avgs, exp_avg_sqs=self.exp_avg_sqs, steps=self.steps,
                       betas=self.betas, eps=self.eps, **common)

@@ -10,7 +10,9 @@ iteration.
 The models' parameters and buffers are stacked (``torch.func.stack_module_state``: dim 0 is the replica)
 and one forward runs them all, ``torch.vmap`` over ``torch.func.functional_call``; BatchNorm's running
 statistics are stacked buffers, so each replica keeps its own. ``forward="loop"`` is the readable
-reference: the same functional call, one replica after another. The update is
+reference: the same functional call, one replica after another. ``channels_last`` (a memory layout of the
+single engine) leaves the stacked forward in its default layout; its sums round a little differently. The
+update is
 :class:`lrkit.optim.batched.BatchedOptimizer` with each replica's LR.
 
 Per replica, not per batch: a replica whose loss diverges is recorded ``diverged`` and frozen (its
@@ -54,8 +56,6 @@ def unbatchable(cfg: TrainConfig | dict) -> str | None:
         return f"optimizer {c.optimizer!r} has no stacked step (batched: {', '.join(BATCHED_OPTIMIZERS)})"
     if c.compile:
         return "torch.compile runs one model"
-    if c.channels_last:
-        return "channels_last is a single-run layout"
     return None
 
 
@@ -198,9 +198,8 @@ class BatchedRun:
         for k, mon in enumerate(self.monitors):
             for (t, _), row in zip(pending, rows):
                 had_lr = t < len(mon.record.curves["lr"]) and len(mon.record.curves["loss"]) == t
-                if had_lr and self.status[k] != "diverged":
-                    if mon.log_loss(t, row[k]):
-                        self._freeze(k, "diverged", "")
+                if had_lr and self.status[k] != "diverged" and mon.log_loss(t, row[k]):
+                    self._freeze(k, "diverged", "")
 
     def run(self) -> list[RunRecord]:
         from tqdm.auto import tqdm
