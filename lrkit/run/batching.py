@@ -71,18 +71,29 @@ def _probe_cfg(cfg: dict) -> dict:
     return {**cfg, "iters": n, "eval_every": n, "target_acc": None, "stop_at_target": False}
 
 
-def _its_per_s(make_run, replicas: int) -> float:
+def iterations_per_second(make_run, replicas: int, warmup: int = PROBE_WARMUP, steps: int = PROBE_ITERS,
+                          device: str = "cpu") -> float:
+    """Replica-iterations per second of the run ``make_run(on_step)`` builds (a Run or a BatchedRun of
+    ``replicas``), timed over ``steps`` iterations after ``warmup``; the run is stopped after them, before
+    any evaluation (its config needs ``iters`` > warmup + steps and no eval before). On a GPU the device
+    is synchronised at both marks."""
+    import torch
+
     stamps = {}
     run = None
+    cuda = str(device).startswith("cuda")
 
     def on_step(t):
-        stamps[t] = time.perf_counter()
-        if t == PROBE_WARMUP + PROBE_ITERS:
+        if t in (warmup, warmup + steps):
+            if cuda:
+                torch.cuda.synchronize(device)
+            stamps[t] = time.perf_counter()
+        if t == warmup + steps:
             run.stop()
 
     run = make_run(on_step)
     run.run()
-    return replicas * PROBE_ITERS / (stamps[PROBE_WARMUP + PROBE_ITERS] - stamps[PROBE_WARMUP])
+    return replicas * steps / (stamps[warmup + steps] - stamps[warmup])
 
 
 def time_engines(cfgs: list[dict], data=None) -> dict:
@@ -99,9 +110,10 @@ def time_engines(cfgs: list[dict], data=None) -> dict:
         data = load_dataset(probe[0].dataset, root=probe[0].data_root)
     single, batched = 0.0, 0.0
     for _ in range(PROBE_ROUNDS):
-        single = max(single, _its_per_s(lambda cb: Run(probe[0], data=data, progress=False, db=False, on_step=cb), 1))
-        batched = max(batched, _its_per_s(lambda cb: BatchedRun(probe, data=data, progress=False, on_step=cb),
-                                          len(probe)))
+        single = max(single, iterations_per_second(
+            lambda cb: Run(probe[0], data=data, progress=False, db=False, on_step=cb), 1, device=probe[0].device))
+        batched = max(batched, iterations_per_second(
+            lambda cb: BatchedRun(probe, data=data, progress=False, on_step=cb), len(probe), device=probe[0].device))
     return {"single_its_per_s": single, "batched_its_per_s": batched, "replicas": len(probe)}
 
 
