@@ -59,6 +59,25 @@ def add_parser(sub) -> None:
     b.set_defaults(func=lambda args: (b.print_help(), 2)[1])
 
 
+def _no_cuda(device: str) -> bool:
+    """True (and says so) when ``device`` is CUDA and torch sees none."""
+    import torch
+
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        print(f"lrkit bench: --device {device} but torch sees no CUDA device", file=sys.stderr)
+        return True
+    return False
+
+
+def _report(doc: dict, table, write, out) -> int:
+    """Print the table, write JSON and Markdown to ``out`` (if given); 130 when an interrupt cut it short."""
+    print(table(doc))
+    if out:
+        write(doc, out)
+        print(f"written: {out} and {out.rsplit('.', 1)[0]}.md")
+    return 130 if doc.get("interrupted") else 0
+
+
 def run_fused_adam(args) -> int:
     import torch
 
@@ -66,8 +85,7 @@ def run_fused_adam(args) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        print(f"lrkit bench: --device {args.device} but torch sees no CUDA device", file=sys.stderr)
+    if _no_cuda(args.device):
         return 2
     try:
         doc = bench_fused_adam(sizes=args.sizes, many_small=args.many_small, small_size=args.small_size,
@@ -78,20 +96,14 @@ def run_fused_adam(args) -> int:
         option = "--" + e.field.replace("_", "-")
         print(f"lrkit bench fused-adam: {option}{str(e).split(repr(e.field), 1)[1]}", file=sys.stderr)
         return 2
-    print(table(doc))
-    if args.out:
-        write(doc, args.out)
-        print(f"written: {args.out} and {args.out.rsplit('.', 1)[0]}.md")
-    return 130 if doc.get("interrupted") else 0
+    return _report(doc, table, write, args.out)
 
 
 def run_batched_bench(args) -> int:
-    import torch
 
     from lrkit.reproduce.bench_batched import bench_batched, table, write
 
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        print(f"lrkit bench: --device {args.device} but torch sees no CUDA device", file=sys.stderr)
+    if _no_cuda(args.device):
         return 2
     ks, steps, rounds = (([1, 4, 16], 10, 1) if args.quick else (args.ks, args.steps, args.rounds))
     try:
@@ -101,20 +113,14 @@ def run_batched_bench(args) -> int:
     except ValueError as e:
         print(f"lrkit bench batched: {e}", file=sys.stderr)
         return 2
-    print(table(doc))
-    if args.out:
-        write(doc, args.out)
-        print(f"written: {args.out} and {args.out.rsplit('.', 1)[0]}.md")
-    return 130 if doc.get("interrupted") else 0
+    return _report(doc, table, write, args.out)
 
 
 def run_train_bench(args) -> int:
-    import torch
 
     from lrkit.reproduce.bench import bench_train, table, write
 
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        print(f"lrkit bench: --device {args.device} but torch sees no CUDA device", file=sys.stderr)
+    if _no_cuda(args.device):
         return 2
     if args.steps < 1 or args.warmup < 1:
         print(f"lrkit bench train: --steps and --warmup must be >= 1, got {args.steps} and {args.warmup}", file=sys.stderr)
@@ -125,8 +131,4 @@ def run_train_bench(args) -> int:
     except ValueError as e:  # an unknown recipe names the available ones
         print(f"lrkit bench train: {e}", file=sys.stderr)
         return 2
-    print(table(doc))
-    if args.out:
-        write(doc, args.out)
-        print(f"written: {args.out} and {args.out.rsplit('.', 1)[0]}.md")
-    return 130 if doc.get("interrupted") else 0
+    return _report(doc, table, write, args.out)

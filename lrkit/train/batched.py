@@ -93,7 +93,15 @@ class BatchedRun:
 
             data = load_dataset(cfgs[0].dataset, root=cfgs[0].data_root)
         self.cfgs, self.cfg, self.forward_mode = cfgs, cfgs[0], forward
-        self.replicas = [Run(c, data=data, progress=False, db=False) for c in cfgs]  # each as its single run starts
+        self.replicas = []
+        for c in cfgs:  # each as its single run starts; one copy of the splits on the device, shared
+            r = Run(c, data=data, progress=False, db=False)
+            if self.replicas:
+                first = self.replicas[0]
+                r.test_batches = first.test_batches
+                if hasattr(r.train_batches, "x") and r.train_batches.x.shape == first.train_batches.x.shape:
+                    r.train_batches.x, r.train_batches.y = first.train_batches.x, first.train_batches.y
+            self.replicas.append(r)
         self.monitors = [r.monitor for r in self.replicas]
         self.device = self.replicas[0].device
         bid = batch_id(cfgs)
@@ -121,6 +129,9 @@ class BatchedRun:
         self.t = 0
 
     def _optimizer(self, model) -> BatchedOptimizer:
+        """The stacked step with each parameter's LR multiplier and decay. It takes the LR vector each
+        iteration; an optimizer that evaluates one policy per replica itself (a policy bank over stacked
+        parameters) would take the replicas' policies here instead, and the monitors would hand it their edits."""
         cfg = self.cfg
         mults = getattr(model, "caffe_mults", {}) if cfg.layer_mults else {}
         if cfg.layer_mults:
