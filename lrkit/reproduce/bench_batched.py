@@ -19,6 +19,7 @@ reason. An interrupt (the GPU script's time limit) keeps what was measured.
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -106,12 +107,14 @@ def bench_batched(cases=tuple(CASES), ks=KS, device: str = "cpu", steps: int = 3
                         skipped[(name, k)] = f"a timing would take about {last[1] * k / last[0]:.0f} s (limit {max_case_s:g} s)"
                         bar.update(2)
                         continue
-                    row["single"].append(iterations_per_second(
-                        lambda cb: Run(tc, data=ds, progress=False, db=False, on_step=cb), 1, warmup, steps, device))
+                    single = partial(Run, tc, data=ds, progress=False, db=False)
+                    row["single"].append(iterations_per_second(lambda cb, make=single: make(on_step=cb), 1, warmup,
+                                                               steps, device))
                     bar.update(1)
                     t0 = time.perf_counter()
-                    row["batched"].append(iterations_per_second(
-                        lambda cb: BatchedRun([tc] * k, data=ds, progress=False, on_step=cb), k, warmup, steps, device))
+                    batched = partial(BatchedRun, [tc] * k, data=ds, progress=False)
+                    row["batched"].append(iterations_per_second(lambda cb, make=batched: make(on_step=cb), k, warmup,
+                                                                steps, device))
                     last = (k, time.perf_counter() - t0)
                     bar.update(1)
                     _summarise(doc, rows, skipped)

@@ -9,8 +9,8 @@ import pytest
 
 pytest.importorskip("ray.tune", reason="Ray Tune is not installed (pip install 'lrkit[ray]')")
 
-from lrkit.run import ray as ray_executor  # noqa: E402
-from tests.tiny_data import write_tiny_npz  # noqa: E402
+from lrkit.run import ray as ray_executor
+from tests.tiny_data import write_tiny_npz
 
 
 @pytest.fixture(scope="module")
