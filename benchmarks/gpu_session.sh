@@ -97,6 +97,12 @@ step "bench train LeNet, CNN3, ResNet-32" 90 gpu,build $py -m lrkit.cli.main ben
   --recipe table4 table5 table6 --steps 200 --warmup 20 --no-progress --variants eager channels_last compile \
   --out "$OUT/train-cuda.json"
 
+# batched vs single training: K = 1, 4, 16 replicas of LeNet, CNN3 and ResNet-32 in one process (lrkit bench
+# batched --quick); its JSON, written after every timing, keeps what was measured if the limit cuts it off
+# (the eighth file the device tool returns)
+step "bench batched LeNet, CNN3, ResNet-32" 90 gpu $py -m lrkit.cli.main bench batched --device cuda --quick \
+  --no-progress --max-memory-gb 40 --out "$OUT/batched-cuda.json"
+
 # at most 8 files come back from the device tool (here 7: the log, steps.tsv, the test report, the memcheck log
 # and three JSON documents): the .md tables are made again from the JSON
 rm -f "$OUT"/*.md

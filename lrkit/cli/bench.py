@@ -1,5 +1,5 @@
-"""``lrkit bench fused-adam`` (the optimizer step) and ``lrkit bench train`` (training iterations per second):
-each prints a table and writes JSON and Markdown."""
+"""``lrkit bench fused-adam`` (the optimizer step), ``lrkit bench train`` (training iterations per second) and
+``lrkit bench batched`` (K single runs vs one batched run): each prints a table and writes JSON and Markdown."""
 
 from __future__ import annotations
 
@@ -40,7 +40,42 @@ def add_parser(sub) -> None:
     t.add_argument("--out", default=None, help="write JSON here (and a .md table beside it)")
     t.add_argument("--no-progress", action="store_true")
     t.set_defaults(func=run_train_bench)
+    from lrkit.reproduce.bench_batched import CASES, KS
+
+    bb = bsub.add_parser("batched", help="iterations/s of K single runs vs one batched run of K replicas")
+    bb.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    bb.add_argument("--ks", type=int, nargs="+", default=list(KS), metavar="K", help="replicas per batch")
+    bb.add_argument("--device", default="cpu")
+    bb.add_argument("--steps", type=int, default=3, help="timed iterations per engine and round")
+    bb.add_argument("--warmup", type=int, default=1, help="untimed iterations first")
+    bb.add_argument("--rounds", type=int, default=2, help="interleaved rounds (the best is reported)")
+    bb.add_argument("--threads", type=int, default=None)
+    bb.add_argument("--max-memory-gb", type=float, default=4.0, help="skip a K whose activations need more (estimate)")
+    bb.add_argument("--max-case-s", type=float, default=120.0, help="skip a K whose timing would take longer")
+    bb.add_argument("--quick", action="store_true", help="K = 1, 4, 16; 10 timed iterations, one round (the GPU script)")
+    bb.add_argument("--out", default=None, help="write JSON here (and a .md table beside it)")
+    bb.add_argument("--no-progress", action="store_true")
+    bb.set_defaults(func=run_batched_bench)
     b.set_defaults(func=lambda args: (b.print_help(), 2)[1])
+
+
+def _no_cuda(device: str) -> bool:
+    """True (and says so) when ``device`` is CUDA and torch sees none."""
+    import torch
+
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        print(f"lrkit bench: --device {device} but torch sees no CUDA device", file=sys.stderr)
+        return True
+    return False
+
+
+def _report(doc: dict, table, write, out) -> int:
+    """Print the table, write JSON and Markdown to ``out`` (if given); 130 when an interrupt cut it short."""
+    print(table(doc))
+    if out:
+        write(doc, out)
+        print(f"written: {out} and {out.rsplit('.', 1)[0]}.md")
+    return 130 if doc.get("interrupted") else 0
 
 
 def run_fused_adam(args) -> int:
@@ -50,8 +85,7 @@ def run_fused_adam(args) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        print(f"lrkit bench: --device {args.device} but torch sees no CUDA device", file=sys.stderr)
+    if _no_cuda(args.device):
         return 2
     try:
         doc = bench_fused_adam(sizes=args.sizes, many_small=args.many_small, small_size=args.small_size,
@@ -62,16 +96,31 @@ def run_fused_adam(args) -> int:
         option = "--" + e.field.replace("_", "-")
         print(f"lrkit bench fused-adam: {option}{str(e).split(repr(e.field), 1)[1]}", file=sys.stderr)
         return 2
-    return _show_and_write(doc, args.out, table, write)
+    return _report(doc, table, write, args.out)
+
+
+def run_batched_bench(args) -> int:
+
+    from lrkit.reproduce.bench_batched import bench_batched, table, write
+
+    if _no_cuda(args.device):
+        return 2
+    ks, steps, rounds = (([1, 4, 16], 10, 1) if args.quick else (args.ks, args.steps, args.rounds))
+    try:
+        doc = bench_batched(args.cases, ks, device=args.device, steps=steps, warmup=args.warmup, rounds=rounds,
+                            threads=args.threads, max_memory_gb=args.max_memory_gb, max_case_s=args.max_case_s,
+                            progress=not args.no_progress, checkpoint=(lambda d: write(d, args.out)) if args.out else None)
+    except ValueError as e:
+        print(f"lrkit bench batched: {e}", file=sys.stderr)
+        return 2
+    return _report(doc, table, write, args.out)
 
 
 def run_train_bench(args) -> int:
-    import torch
 
     from lrkit.reproduce.bench import bench_train, table, write
 
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        print(f"lrkit bench: --device {args.device} but torch sees no CUDA device", file=sys.stderr)
+    if _no_cuda(args.device):
         return 2
     if args.steps < 1 or args.warmup < 1:
         print(f"lrkit bench train: --steps and --warmup must be >= 1, got {args.steps} and {args.warmup}", file=sys.stderr)
@@ -82,14 +131,4 @@ def run_train_bench(args) -> int:
     except ValueError as e:  # an unknown recipe names the available ones
         print(f"lrkit bench train: {e}", file=sys.stderr)
         return 2
-    return _show_and_write(doc, args.out, table, write)
-
-
-def _show_and_write(doc: dict, out: str | None, table, write) -> int:
-    """Print the benchmark's table, write its JSON and Markdown when ``out`` is given; the exit status
-    (130 when the benchmark was interrupted: what it measured so far is shown and kept)."""
-    print(table(doc))
-    if out:
-        write(doc, out)
-        print(f"written: {out} and {out.rsplit('.', 1)[0]}.md")
-    return 130 if doc.get("interrupted") else 0
+    return _report(doc, table, write, args.out)

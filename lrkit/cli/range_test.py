@@ -17,6 +17,7 @@ import warnings
 from pathlib import Path
 
 from .parsing import BadInput, number
+from .train import add_batch_arg
 
 METHODS = ("grid", "sweep")
 
@@ -41,6 +42,7 @@ def _add_range_test_options(p, required: bool) -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--data-root", default=None, help="dataset folder (default $LRKIT_DATA_DIR or ~/.lrkit/data)")
     p.add_argument("--no-progress", action="store_true")
+    add_batch_arg(p)
 
 
 def add_parsers(sub) -> None:
@@ -143,7 +145,8 @@ def _run_test(args):
     if args.method == "grid":
         with warnings.catch_warnings():  # an open-ended range is printed as a note instead
             warnings.filterwarnings("ignore", message="range test: open-ended range")
-            return range_test_grid(cfg, ks=ks, budgets=budgets, repeats=repeats, data=data, progress=progress), cfg
+            return range_test_grid(cfg, ks=ks, budgets=budgets, repeats=repeats, data=data, progress=progress,
+                                   batch=args.batch), cfg
     return range_test_sweep(cfg, data=data, start_lr=start_lr, end_lr=end_lr, num_iter=num_iter,
                             progress=progress), cfg
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -58,8 +59,28 @@ def add_parsers(sub) -> None:
     r.add_argument("--workers", type=int, default=None,
                    help="train the rows in this many spawned processes (default: one after another here)")
     _speed_args(r)
+    add_batch_arg(r)
     r.add_argument("--no-progress", action="store_true")
     r.set_defaults(func=run_reproduce)
+
+
+def _batch_size(text: str):
+    if text == "auto":
+        return text
+    try:
+        k = int(text)
+    except ValueError:
+        k = 0
+    if k < 1:
+        raise argparse.ArgumentTypeError(f"--batch must be 'auto' or an int >= 1 (1: every run alone), got {text!r}")
+    return k
+
+
+def add_batch_arg(p) -> None:
+    """``--batch K``: how runs of one task family train together (one batched run of replicas)."""
+    p.add_argument("--batch", type=_batch_size, default="auto", metavar="K",
+                   help="auto (default: batch a task family's runs when that is faster here, timed) | K: batches "
+                        "of at most K replicas | 1: every run alone")
 
 
 def _speed_args(p) -> None:
@@ -158,7 +179,7 @@ def run_reproduce(args) -> int:
                         reuse=args.reuse, cache=args.cache, missing="skip" if args.stored_only else "train",
                         speed={k: v for k, v in (("channels_last", args.channels_last), ("compile", args.compile),
                                                  ("flush_denormal", args.flush_denormal)) if v},
-                        other_numerics=args.other_numerics, workers=args.workers)
+                        other_numerics=args.other_numerics, workers=args.workers, batch=args.batch)
     except (ValueError, FileNotFoundError) as e:  # the execution layer's preflight: before any run
         print(f"lrkit reproduce: {e}", file=sys.stderr)
         return 2

@@ -18,6 +18,7 @@ from __future__ import annotations
 import sys
 
 from .parsing import BadInput, number
+from .train import add_batch_arg
 
 
 def add_parser(sub) -> None:
@@ -60,6 +61,7 @@ def add_parser(sub) -> None:
         p.add_argument("--name", default=None, help="search name (database source 'tune:NAME'; default from the method)")
         p.add_argument("--db", default=None, metavar="URL", help="policy database (default $LRKIT_DB_URL or ~/.lrkit/lrkit.db)")
         p.add_argument("--no-resume", action="store_true", help="re-run trials already in the database")
+        add_batch_arg(p)
         p.add_argument("--out", default=None)
         p.add_argument("-k", type=int, default=5)
         p.add_argument("--no-progress", action="store_true")
@@ -153,7 +155,7 @@ def run_tune(args) -> int:
                                gpus_per_trial=args.gpus_per_trial, asha=args.asha)
         print(f"{search.name}: {len(search.trials)} trials ({search.objective}) on the {args.executor} executor")
         result = run_search(search, args.executor, workers=args.workers, db=args.db, resume=not args.no_resume,
-                            progress=not args.no_progress, ray_options=ray_options)
+                            progress=not args.no_progress, ray_options=ray_options, batch=args.batch)
     except (BadInput, ValueError, PolicyError, DatabaseError, FileNotFoundError, ImportError) as e:
         print(f"lrkit tune: {e}", file=sys.stderr)
         return 2

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from .train import add_batch_arg
+
 
 def add_parser(sub) -> None:
     v = sub.add_parser("verify", help="verify an LR policy against a target accuracy (004 §4.2: train, compare with "
@@ -28,6 +30,7 @@ def add_parser(sub) -> None:
     v.add_argument("--range-budgets", type=int, nargs="+", default=None, help="phase 3: the short budgets (iterations)")
     v.add_argument("--db", default=None, metavar="URL", help="database URL (default $LRKIT_DB_URL or ~/.lrkit/lrkit.db)")
     v.add_argument("--out", default=None, help="folder for report.md (and mopt.png with --mopt-every)")
+    add_batch_arg(v)
     v.set_defaults(func=run_verify)
 
 
@@ -42,7 +45,7 @@ def run_verify(args) -> int:
                           iters=args.iters, batch_size=args.batch_size, eval_every=args.eval_every, seed=args.seed,
                           device=args.device, threads=args.threads, data_root=args.data_root)
         v = verify(cfg, args.target_acc, db=args.db, n=args.n, workers=args.workers, range_ks=args.range_ks,
-                   range_budgets=args.range_budgets, mopt_every=args.mopt_every)
+                   range_budgets=args.range_budgets, mopt_every=args.mopt_every, batch=args.batch)
     except (ValueError, PolicyError, DatabaseError, FileNotFoundError, ImportError) as e:
         print(f"lrkit verify: {e}", file=sys.stderr)
         return 2

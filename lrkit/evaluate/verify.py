@@ -88,26 +88,28 @@ def _summary(record, target: float) -> dict:
             "reached": best is not None and best >= target}
 
 
-def _train_many(cfgs: list[TrainConfig], workers: int, db, data) -> list:
+def _train_many(cfgs: list[TrainConfig], workers: int, db, data, batch="auto") -> list:
     """Train configs through the execution layer: in this process, or in ``workers`` spawned processes
     (each with an equal share of the CPU threads, or its own CUDA device when the configs name cuda);
     every run is recorded in ``db``. Returns the run records in order (a run that raised: failed)."""
     from lrkit.run import execute
 
     outcomes = execute(cfgs, workers=workers, db=db, data=data if workers <= 1 else None,
-                       desc="verify")
+                       desc="verify", batch=batch)
     return [RunRecord.from_dict(o.record) for o in outcomes]
 
 
 def verify(cfg: TrainConfig | dict, target_acc: float, *, db=None, n: int = 3, workers: int | None = None,
-           range_ks=None, range_budgets=None, mopt_every: int | None = None, data=None) -> Verification:
+           range_ks=None, range_budgets=None, mopt_every: int | None = None, data=None,
+           batch="auto") -> Verification:
     """Verify ``cfg.policy`` on ``cfg``'s task against ``target_acc`` (a fraction), in the three
     phases of the module doc. ``db``: a :class:`lrkit.db.Database` or URL (default
     ``$LRKIT_DB_URL`` / ``~/.lrkit/lrkit.db``; the papers' published tables are loaded if missing);
     every run trained here is recorded there. ``n``: how many stored policies phase 2 compares
     (the paper: 3–5). ``workers``: processes for phase 2 (default: the number of CUDA devices, 1
     on CPU). ``range_ks``/``range_budgets``: the phase-3 grid (defaults of :func:`range_test_grid`).
-    ``data``: a loaded dataset to share (single-process runs)."""
+    ``data``: a loaded dataset to share (single-process runs). ``batch``: ``"auto"``, a batch size, or 1 —
+    how phase 2's and phase 3's runs of one task family train together (:func:`lrkit.run.execute`)."""
     from lrkit.db import Database
     from lrkit.policies import parse
 
@@ -157,7 +159,7 @@ def verify(cfg: TrainConfig | dict, target_acc: float, *, db=None, n: int = 3, w
             continue
         stored[spec] = row["mean_top1"]
         cands.append(TrainConfig.from_dict({**d, "policy": spec, "mopt_every": None}))
-    records = _train_many(cands, workers, db, data if workers <= 1 else None)
+    records = _train_many(cands, workers, db, data if workers <= 1 else None, batch=batch)
     for c, r in zip(cands, records):
         v.records[c.policy] = r
         v.phase2.append({"policy": c.policy, "stored_top1": stored[c.policy], **_summary(r, target_acc)})
@@ -172,7 +174,7 @@ def verify(cfg: TrainConfig | dict, target_acc: float, *, db=None, n: int = 3, w
 
     # phase 3
     rt = range_test_grid(TrainConfig.from_dict({**d, "mopt_every": None, "target_acc": None}), ks=range_ks,
-                         budgets=range_budgets, data=data)
+                         budgets=range_budgets, data=data, batch=batch)
     v.range = {"lo": rt.lo, "hi": rt.hi, "best_k": rt.best_k, "note": rt.note, "error": rt.error,
                "reduction": rt.reduction}
     if rt.lo is not None and rt.hi is not None:

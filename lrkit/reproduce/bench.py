@@ -168,8 +168,9 @@ def _duration(minutes: float) -> str:
     return f"{minutes:.1f} min" if minutes < 120 else f"{minutes / 60:.1f} h"
 
 
-def write(doc: dict, out: str | Path) -> None:
+def write(doc: dict, out: str | Path, render=None) -> None:
+    """``doc`` as JSON at ``out`` and as a Markdown table beside it (``render(doc)``, default :func:`table`)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(doc, indent=1))
-    out.with_suffix(".md").write_text(table(doc))
+    out.with_suffix(".md").write_text((render or table)(doc))

@@ -14,7 +14,7 @@ def reproduce(name: str, profile: str = "quick", repeats: int = 1, device: str =
               progress: bool = True, threads: int | None = None, data=None, only: list[str] | None = None,
               resume: bool = False, reuse=(), cache: str | Path | None = None, missing: str = "train",
               speed: dict | None = None, other_numerics: bool = False, executor=None, workers: int | None = None,
-              db=None) -> dict:
+              db=None, batch="auto") -> dict:
     """Run every row of a table's profile ``repeats`` times; write results.json, table.md and curves.png.
 
     The runs go through the execution layer (:func:`lrkit.run.execute`): this function plans them
@@ -111,7 +111,7 @@ def reproduce(name: str, profile: str = "quick", repeats: int = 1, device: str =
 
     execute(plan, executor=executor, workers=workers, store=store, db=db, source=f"reproduce:{trained_for}",
             data=data, missing=missing, other_numerics=other_numerics, progress=progress,
-            desc=f"{recipe.id} ({profile})", on_outcome=on_outcome)
+            desc=f"{recipe.id} ({profile})", on_outcome=on_outcome, batch=batch)
     return _write(out_dir, recipe, profile, [finished[j] for j in sorted(finished)], plots=True)
 
 

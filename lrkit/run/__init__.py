@@ -5,7 +5,8 @@ A planner (a table, a search, a verification, a range test) makes a plan — a l
 reuses stored runs (:class:`RunStore`; the key is the :class:`~lrkit.train.config.Task` and the numerics
 version), trains the rest on an executor (:class:`InProcess`, :class:`ProcessPool`, or Ray Tune:
 :class:`lrkit.run.ray.Ray`), records every run in the store and the policy database, and hands back
-one :class:`Outcome` per config. The planner reduces the records to its table.
+one :class:`Outcome` per config. The planner reduces the records to its table. Runs of one task family may
+train together as the replicas of one batched run (:mod:`lrkit.run.batching`, ``execute(..., batch=)``).
 """
 
 from lrkit.train.config import Observers, Runtime, Task, run_key

@@ -14,6 +14,8 @@ what they share:
 * recording: every trained run goes to the store (and its cache folder) and, with ``db``, to the
   policy database as soon as it finishes, labelled ``run:<key>`` (or the planner's label); with
   ``resume_db`` the runs already in the database under those labels are not trained again;
+* batching: runs of one task family may train together as the replicas of one batched run
+  (:mod:`lrkit.run.batching`; ``batch``: ``"auto"``, a size, or 1 for none), each still its own record;
 * one progress bar.
 """
 
@@ -26,6 +28,7 @@ from typing import Callable, Sequence
 from lrkit.environment import check_device
 from lrkit.train.config import TrainConfig, run_key
 
+from .batching import check_batch, plan_units
 from .executors import InProcess, make_executor
 from .records import USABLE, failed_record
 from .store import RunStore
@@ -81,7 +84,7 @@ def execute(plan: Sequence, *, executor=None, workers: int | None = None, store:
             source: str = "lrkit", labels: Sequence[str] | None = None, resume_db: bool = False, data=None,
             missing: str = "train", other_numerics: bool = False, progress: bool = True, desc: str = "runs",
             on_outcome: Callable[[int, Outcome], None] | None = None, models: dict | None = None,
-            datasets: dict | None = None) -> list[Outcome]:
+            datasets: dict | None = None, batch="auto") -> list[Outcome]:
     """Run a plan and return one :class:`Outcome` per config, in plan order.
 
     ``plan``: TrainConfig objects or dicts. ``executor``: an executor object, or ``"local"`` / ``"ray"``
@@ -94,7 +97,9 @@ def execute(plan: Sequence, *, executor=None, workers: int | None = None, store:
     ``on_outcome(i, outcome)``: called as each run is known (reused ones first), so a planner can write
     its results as they come. ``models`` / ``datasets``: ``{name: factory}`` / ``{name: data}`` the plan names,
     registered here first (:func:`lrkit.register_model`, :func:`lrkit.register_dataset`; a name already
-    registered to another object is replaced)."""
+    registered to another object is replaced). ``batch``: ``"auto"`` (or None: batch a task family when
+    the batched engine is faster here, timed), an int K >= 2 (batches of at most K), or 1 (every run
+    alone); see :mod:`lrkit.run.batching`. Each record's ``environment["engine"]`` says how it trained."""
     from tqdm.auto import tqdm
 
     from lrkit.train.registry import register_dataset, register_model
@@ -104,6 +109,7 @@ def execute(plan: Sequence, *, executor=None, workers: int | None = None, store:
     for name, data_ in (datasets or {}).items():
         register_dataset(name, data_, replace=True)
 
+    batch = check_batch(batch)
     if missing not in ("train", "skip"):
         raise ValueError(f"execute: field 'missing' must be 'train' or 'skip', got {missing!r}")
     cfgs, invalid = [], {}
@@ -167,11 +173,18 @@ def execute(plan: Sequence, *, executor=None, workers: int | None = None, store:
         loaded = preflight(todo, load=in_process and data is None, elsewhere=elsewhere)
         if data is not None:
             loaded = {(c["dataset"], c.get("data_root")): data for c in todo}
+        units = plan_units(todo, batch, loaded)
         bar = tqdm(total=len(cfgs), initial=len(cfgs) - len(pending), desc=desc, disable=not progress)
 
-        def on_result(j: int, rec: dict) -> None:
-            i = pending[j]
-            rec = dict(rec)
+        def on_result(u: int, recs) -> None:
+            unit = units[u]
+            for j, rec in zip(unit.indices, recs if isinstance(recs, list) else [recs]):
+                rec = dict(rec)
+                env = rec["environment"] = dict(rec.get("environment") or {})
+                env["engine"] = {**env.get("engine", {"name": "single"}), "choice": unit.choice}
+                finished(pending[j], rec)
+
+        def finished(i: int, rec: dict) -> None:
             if store is not None:
                 store.add(rec)
             run_id = db.record_run(rec, source=source, label=labels[i]) if db is not None else None
@@ -180,8 +193,9 @@ def execute(plan: Sequence, *, executor=None, workers: int | None = None, store:
             bar.set_postfix(status=rec.get("status"), top1=summ.get("highest_top1"), refresh=False)
             bar.update(1)
 
+        items = [[todo[j] for j in u.indices] if u.batched else todo[u.indices[0]] for u in units]
         try:
-            executor.run(todo, on_result, data=loaded, progress=False)
+            executor.run(items, on_result, data=loaded, progress=False)
         finally:
             bar.close()
     for i in range(len(cfgs)):  # a run the executor never reported (e.g. a Ray cluster lost it)

@@ -1,6 +1,7 @@
-"""Executors: where the runs of a plan train. Each takes TrainConfig dicts and hands back one record per
-config, through ``on_result(index, record)`` as each finishes; a run that raises comes back as a failed
-record (:func:`lrkit.run.records.failed_record`) and the others go on.
+"""Executors: where the runs of a plan train. Each takes units — a TrainConfig dict (one run), or a list of
+them (a batch: replicas of one task family, :mod:`lrkit.run.batching`) — and hands back the unit's records
+(a record, or a list of them) through ``on_result(index, records)`` as each unit finishes; a run that raises
+comes back as a failed record (:func:`lrkit.run.records.failed_record`) and the others go on.
 
 * :class:`InProcess` — one after another in this process, sharing the loaded data sets.
 * :class:`ProcessPool` — ``workers`` spawned processes; CUDA runs spread over the GPUs, CPU runs get an
@@ -18,10 +19,31 @@ from .records import as_dict, failed_record
 OnResult = Callable[[int, dict], None]
 
 
-def train_config(cfg: dict, data=None, progress: bool = False, on_eval=None) -> dict:
-    """Train one config (with an already loaded data set, if given) and return its record as a dict; a
-    run that raises becomes a failed record. Every executor trains through here."""
+def failed_unit(unit, error):
+    """The failed record of a unit: one for a config, a list for a batch."""
+    return [failed_record(c, error) for c in unit] if isinstance(unit, list) else failed_record(unit, error)
+
+
+def train_batch(cfgs: list, data=None, progress: bool = False, on_eval=None) -> list:
+    """Train ``cfgs`` (one family) as one :class:`lrkit.train.batched.BatchedRun` and return their records as
+    dicts; a batch that raises gives a failed record per config. ``on_eval(replica, iteration, top1, top5,
+    test_loss)``."""
+    try:
+        from lrkit.train.batched import BatchedRun
+
+        return [as_dict(r) for r in BatchedRun(cfgs, data=data, progress=progress, on_eval=on_eval).run()]
+    except Exception as e:  # noqa: BLE001 - recorded, not raised: the plan goes on
+        return failed_unit(list(cfgs), e)
+
+
+def train_config(cfg, data=None, progress: bool = False, on_eval=None):
+    """Train one unit (with an already loaded data set, if given): a config, whose record comes back as a
+    dict, or a list of configs, a batch (:func:`train_batch`); a run that raises becomes a failed record.
+    Every executor trains through here."""
     import lrkit.train as engine  # looked up at call time: one place to replace the training in tests
+
+    if isinstance(cfg, list):
+        return train_batch(cfg, data=data, progress=progress, on_eval=on_eval)
 
     try:
         from lrkit.train import TrainConfig
@@ -44,12 +66,16 @@ class InProcess:
     def run(self, cfgs: Sequence[dict], on_result: OnResult, data: dict | None = None, progress: bool = False) -> None:
         data = data or {}
         for i, cfg in enumerate(cfgs):
-            on_result(i, train_config(cfg, data.get((cfg.get("dataset"), cfg.get("data_root"))), progress=progress))
+            first = cfg[0] if isinstance(cfg, list) else cfg
+            on_result(i, train_config(cfg, data.get((first.get("dataset"), first.get("data_root"))), progress=progress))
 
 
-def place(cfg: dict, i: int, workers: int) -> dict:
-    """Run ``i`` of a process pool: on its own CUDA device when the config asks for ``cuda`` and there
-    are several (round robin); on the CPU with its config's threads, or an equal share of the cores."""
+def place(cfg, i: int, workers: int):
+    """Unit ``i`` of a process pool: on its own CUDA device when the config asks for ``cuda`` and there
+    are several (round robin); on the CPU with its config's threads, or an equal share of the cores. A
+    batch's replicas are placed together."""
+    if isinstance(cfg, list):
+        return [place(c, i, workers) for c in cfg]
     if str(cfg.get("device", "cpu")).startswith("cuda"):
         import torch
 
@@ -83,7 +109,7 @@ class ProcessPool:
                 try:
                     rec = f.result()
                 except Exception as e:  # noqa: BLE001 - a worker that died (e.g. out of memory) fails its run only
-                    rec = failed_record(cfgs[i], e)
+                    rec = failed_unit(cfgs[i], e)
                 on_result(i, rec)
 
 

@@ -7,7 +7,9 @@ optionally ASHA early stopping on ``top1``. ``ray.init()`` starts a local Ray un
 running or ``address`` names a cluster. A driver-side callback hands every finished trial to
 ``on_result`` as soon as it finishes (the search writes it to the database then), so an interrupted
 search keeps what was computed. Trials stopped by ASHA are recorded as ``stopped`` with the metrics
-they reported.
+they reported. A trial can be a batch (a list of configs, :mod:`lrkit.run.batching`): it trains as one
+batched run, reports the best top-1 of its replicas, and hands back one record per replica (ASHA stops
+the whole batch).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import tempfile
 import uuid
 from typing import Callable, Sequence
 
+from .executors import failed_unit
 from .records import failed_record
 
 # Tune pickles its callbacks with the experiment state: the callback keeps a token, the driver-side
@@ -53,11 +56,13 @@ class _Deliver(_CallbackBase):
             sink(index, json.loads(last["record_json"]))
             return
         if error:
-            sink(index, failed_record(cfg, error))
+            sink(index, failed_unit(cfg, error))
             return
         best = last.get("best_top1")
-        sink(index, {**failed_record(cfg, f"stopped early by ASHA after iteration {last.get('iteration')}"),
-                     "status": "stopped", "summary": {"highest_top1": best if best is not None and best >= 0 else None}})
+        stopped = {"status": "stopped", "summary": {"highest_top1": best if best is not None and best >= 0 else None}}
+        message = f"stopped early by ASHA after iteration {last.get('iteration')}"
+        sink(index, [{**failed_record(c, message), **stopped} for c in cfg] if isinstance(cfg, list)
+             else {**failed_record(cfg, message), **stopped})
 
 
 def _trainable(config: dict) -> None:
@@ -68,12 +73,14 @@ def _trainable(config: dict) -> None:
     cfg = config["trial"]["cfg"]
     best = {"top1": -1.0}
 
-    def on_eval(iteration, top1, top5, test_loss):
+    def on_eval(*args):  # (iteration, top1, top5, test_loss), a batch's with the replica first
+        iteration, top1 = args[-4], args[-3]
         best["top1"] = max(best["top1"], float(top1))
         tune.report({"iteration": int(iteration), "top1": float(top1), "best_top1": best["top1"], "done": False})
 
     rec = train_config(cfg, on_eval=on_eval)  # a run that raises comes back as a failed record
-    record, status = json.dumps(rec), rec["status"]
+    record = json.dumps(rec)
+    status = rec["status"] if isinstance(rec, dict) else ",".join(sorted({r["status"] for r in rec}))
     tune.report({"iteration": -1, "top1": max(best["top1"], 0.0), "best_top1": best["top1"], "done": True,
                  "status": status, "record_json": record})
 

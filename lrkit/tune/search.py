@@ -183,13 +183,14 @@ def _fmt(v) -> str:
 
 
 def run_search(search: Search, executor: str = "local", *, workers: int | None = None, db=None, resume: bool = True,
-               progress: bool = True, ray_options: dict | None = None) -> SearchResult:
+               progress: bool = True, ray_options: dict | None = None, batch="auto") -> SearchResult:
     """Run ``search`` on ``executor`` ("local" or "ray"), recording every trial in ``db`` (a
     :class:`lrkit.db.Database`, a URL, or None: ``$LRKIT_DB_URL`` / ``~/.lrkit/lrkit.db``).
     ``workers``: local processes (default 1: this process). ``ray_options``: keyword arguments of
     :func:`lrkit.run.ray.run_ray` (``address``, ``num_cpus``, ``cpus_per_trial``, ``gpus_per_trial``,
     ``asha``, ``max_concurrent``). The trials run through the execution layer (:func:`lrkit.run.execute`),
-    labelled ``trial:<run key>`` in the database, so a resumed search trains only what it lacks."""
+    labelled ``trial:<run key>`` in the database, so a resumed search trains only what it lacks.
+    ``batch``: ``"auto"``, a batch size, or 1 — how runs of one task family train together (:func:`lrkit.run.execute`)."""
     from lrkit.db import Database
     from lrkit.run import execute, make_executor, run_key
 
@@ -200,7 +201,7 @@ def run_search(search: Search, executor: str = "local", *, workers: int | None =
         db = Database(db)
     cfgs = search.configs()
     outcomes = execute(cfgs, executor=ex, db=db, source=f"tune:{search.name}", labels=["trial:" + run_key(c) for c in cfgs],
-                       resume_db=resume, progress=progress, desc="trials")
+                       resume_db=resume, progress=progress, desc="trials", batch=batch)
     rows = [_row(i, search.trials[i], o.record.get("summary") or {}, o.record["status"], o.run_id, o.reused,
                  o.record.get("message") or "") for i, o in enumerate(outcomes)]
     notes = []

@@ -55,7 +55,7 @@ def _check_budgets(budgets) -> list[int]:
 
 def range_test_grid(base_cfg: TrainConfig | dict, ks: Sequence[float] | None = None,
                     budgets: Sequence[int] | None = None, repeats: int = 1, data=None, progress: bool = True,
-                    **rule) -> GridRangeResult:
+                    batch="auto", **rule) -> GridRangeResult:
     """The paper's LR value range test: one short ``FIX(k)`` run per (k, budget, seed).
 
     ``ks``: LRs (default :func:`default_ks`: 10^-5 … 10^0, 3 per decade); ``budgets``: training
@@ -67,6 +67,7 @@ def range_test_grid(base_cfg: TrainConfig | dict, ks: Sequence[float] | None = N
     (top-1 NaN, the message kept) — the sweep always goes on. ``rule``: keyword arguments of
     :func:`pick_range` (``drop``, ``stable``, ``open_ok``); an open-ended range is kept with a
     warning (``note``), and when no range exists ``lo``/``hi`` are None and ``error`` says why.
+    ``batch``: ``"auto"``, a batch size, or 1 — how runs of one task family train together (:func:`lrkit.run.execute`).
     """
     import pandas as pd
 
@@ -86,7 +87,7 @@ def range_test_grid(base_cfg: TrainConfig | dict, ks: Sequence[float] | None = N
 
     plan = [dataclasses.replace(cfg, policy=f"FIX(k={k!r})", iters=b, eval_every=b, seed=cfg.seed + r, target_acc=None,
                                 stop_at_target=False) for b in budgets for k in ks for r in range(repeats)]
-    outcomes = execute(plan, data=data, db=False, progress=progress, desc="range test")
+    outcomes = execute(plan, data=data, db=False, progress=progress, desc="range test", batch=batch)
     rows = []
     for (b, k, r), o in zip(((b, k, r) for b in budgets for k in ks for r in range(repeats)), outcomes):
         rec = o.record
