@@ -8,12 +8,12 @@
 # approaching the wrong direction while TRIEXP bounces around the global optimum with high LR values (3b); in
 # the end only NSTEP reaches the global optimum (3c).
 #
-# Each path is plain gradient descent, x_{t+1} = x_t − η(t)·∇f(x_t) for t = 0 … 139, with η(t) from
-# `lrkit.policies`. **The paper does not give its cost function: the surface here is ours**
-# (`lrkit.viz.paths`): a gentle quadratic bowl with a deep, narrow Gaussian well (the global minimum) and a
-# shallower round one (a local minimum), and a start point chosen so that the paths can differ in the way the
-# paper describes. It is an illustration, not a measurement: another surface or start point tells another
-# story (moving this start by 0.04–0.06 across the path does; along the path it does not). No training, no data; runs in seconds.
+# Each path is plain gradient descent, x_{t+1} = x_t − η(t)·∇f(x_t) for t = 0 … 139, with η(t) from `lrkit.policies`.
+# **The paper does not give its cost function: the surface here is ours** (`lrkit.viz.paths`): a gentle quadratic bowl
+# with a deep, narrow Gaussian well (the global minimum) and a shallower round one (a local minimum), and a start
+# point chosen so that the paths can differ in the way the paper describes. It is an illustration, not a measurement:
+# another surface or start point tells another story (moving this start by 0.04–0.06 across the path does; along the
+# path it does not). No training, no data; runs in seconds.
 #
 #     f(x, y) = b/2·(x² + y²) − A₁·exp(−(x − x₁)²/(2σ₁ₓ²) − (y − y₁)²/(2σ₁ᵧ²)) − A₂·exp(−((x − x₂)² + (y − y₂)²)/(2σ₂²))
 #
@@ -36,7 +36,8 @@ for label, spec in fig3.FIG3_POLICIES.items():
 print('start', fig3.START, '| minima:', {k: tuple(round(c, 4) for c in v) for k, v in fig3.minima().items()})
 
 # %% [markdown]
-# Fig. 3: the paths up to iteration 40, 90 and 140 (a large dot marks where each policy is at that iteration) on the surface (red: low cost), and the LR of each policy (d):
+# Fig. 3: the paths up to iteration 40, 90 and 140 (a large dot marks where each policy is at that iteration) on the
+# surface (red: low cost), and the LR of each policy (d):
 
 # %%
 fig = fig3.plot_fig3(paths)

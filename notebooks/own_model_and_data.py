@@ -44,7 +44,9 @@ OUT.mkdir(parents=True, exist_ok=True)
 print('profile:', PROFILE, '| train/test samples:', N_TRAIN, N_TEST, '| iterations:', ITERS, '| results in', OUT)
 
 # %% [markdown]
-# **The data**: MNIST as tabular features — each 28x28 image averaged over 4x4 blocks, 49 floats per sample. Registered as split arrays `(x_train, y_train, x_test, y_test)`; a pair of torch `Dataset`s or a function of no arguments returning either works too.
+# **The data**: MNIST as tabular features — each 28x28 image averaged over 4x4 blocks, 49 floats per sample.
+# Registered as split arrays `(x_train, y_train, x_test, y_test)`; a pair of torch `Dataset`s or a function of no
+# arguments returning either works too.
 
 # %%
 mnist = load_mnist()   # uint8 (N, 1, 28, 28) images from LRKIT_DATA_DIR

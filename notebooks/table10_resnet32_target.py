@@ -2,96 +2,38 @@
 # # 004 Table 10 (CIFAR-10 / ResNet-32 rows) — iterations to 90% top-1
 #
 # How many iterations ResNet-32 needs before its test top-1 first reaches 90% (the paper: TRI2 and SIN2 20,000, NSTEP
-# 33,000, POLY 51,000; no fixed LR gets there). Table 6's set-up and runs; 000 Table III's CIFAR rows are the same runs
-# with speed-ups over the 64,000-iteration budget. `full` (64,000 iterations) is a GPU's job; `short` (committed) reads
-# Table 6's 800-iteration runs (×1/80) with a 40% target, so nothing is trained: at that budget the k1 = 0.9 cyclic
-# policies never leave chance (see Table 6's notebook), so it cannot test the paper's claim; `medium` (committed, shown
-# at the end) reads Table 6's 3,200-iteration runs (×1/20) of all eight rows with a 70% target; `large` (committed, last)
-# its 6,400-iteration runs (×1/10) with an 80% target, for the rows that have one; `quick` (CI) reads Table 6's
-# 32-iteration NSTEP run with a 15% target. Data: the CIFAR-10 JPEG q75 pack.
+# 33,000, POLY 51,000; no fixed LR gets there). Table 6's set-up and runs; 000 Table III's CIFAR rows are the same
+# runs with speed-ups over the 64,000-iteration budget. `full` (64,000 iterations) is a GPU's job; `short` (committed)
+# reads Table 6's 800-iteration runs (×1/80) with a 40% target, so nothing is trained: at that budget the k1 = 0.9
+# cyclic policies never leave chance (see Table 6's notebook), so it cannot test the paper's claim; `medium`
+# (committed, shown at the end) reads Table 6's 3,200-iteration runs (×1/20) of all eight rows with a 70% target;
+# `large` (committed, last) its 6,400-iteration runs (×1/10) with an 80% target, for the rows that have one; `quick`
+# reads Table 6's 32-iteration NSTEP run with a 15% target. Data: the CIFAR-10 JPEG q75 pack.
 
 # %%
-TABLE, COMMITTED = 'table10_resnet32', 'short'
 import os
-from pathlib import Path
-from IPython.display import Image, Markdown, display
-from lrkit.reproduce import get_recipe, reproduce
-from lrkit.train.data import data_present
+from IPython.display import Markdown, display
+from lrkit.reproduce.notebook import TableView, target_lines
 
-recipe = get_recipe(TABLE)
-PROFILE = os.environ.get('LRKIT_PROFILE', COMMITTED)   # CI sets quick; COMMITTED = the profile whose runs are committed
-DEVICE = os.environ.get('LRKIT_DEVICE', 'cpu')         # cuda on a GPU machine (the full profiles need one)
-RESULTS = Path('../reproductions/results')             # committed runs
-stored = RESULTS / f'{TABLE}-{PROFILE}-{DEVICE.split(":")[0]}'
-OUT = stored if PROFILE != 'quick' and stored.exists() else Path(f'../out/{TABLE}-{PROFILE}')
-PRESENT, WHERE = data_present(recipe.task['dataset'])
-print(recipe.title, '| profile:', PROFILE, '| device:', DEVICE, '| results in', OUT)
-print(WHERE)
-for run in recipe.runs(PROFILE):
-    print(f"{run['config']['policy'][:90]:<90} {run['config']['optimizer']:<9} iters {run['config']['iters']}")
-
-# %%
-# quick trains here (CI); other profiles show the stored runs (rows without one say "not run") unless
-# TRAIN_MISSING is set — see the recipe for what a row costs (the full CIFAR profiles need a GPU)
-TRAIN_MISSING = PROFILE == 'quick' and PRESENT
-SHOWN = PROFILE if PRESENT else 'full'   # without the data: the paper's whole table, our rows "not run"
-if not PRESENT:
-    OUT = Path(f'../out/{TABLE}-paper')
-doc = reproduce(TABLE, profile=SHOWN, device=DEVICE, out=OUT, progress=False, resume=PROFILE != 'quick',
-                reuse=[RESULTS] if PROFILE != 'quick' else [], missing='train' if TRAIN_MISSING else 'skip')
-if not PRESENT:
-    display(Markdown(f"**{WHERE}.** The table shows the paper's numbers; our rows say \"not run\"."))
-display(Markdown((OUT / 'table.md').read_text()))
-
-# %% [markdown]
-# LR per iteration (log scale) and test top-1 accuracy of every run:
-
-# %%
-ran = [r for res in doc['results'] for r in res['records'] if r.get('curves', {}).get('lr')]
-if ran and doc.get('plots'):
-    display(Image(doc['plots'][0]))
-else:
-    print('no runs to plot for this profile here')
+# short: read from its committed runs, nothing trained; quick: a few rows trained here; LRKIT_DEVICE=cuda: a GPU
+view = TableView.open('table10_resnet32', os.environ.get('LRKIT_PROFILE', 'short'))
+doc = view.show(train_missing=view.profile == 'quick')   # True: also train the rows without a stored run
 
 # %% [markdown]
 # The `medium` profile: Table 6's medium runs of these rows (3,200 iterations, ×1/20) and a 70% target:
 
 # %%
-med = RESULTS / 'table10_resnet32-medium-cpu' / 'table.md'
-if med.is_file():
-    display(Markdown(med.read_text()))
-else:
-    print('no medium-profile result is committed here (reproductions/results/table10_resnet32-medium-cpu)')
+display(Markdown(view.committed_markdown('medium')))
 
 # %% [markdown]
-# The `large` profile: Table 6's large runs of these rows (6,400 iterations, ×1/10: the rows that have one) and an 80% target:
+# The `large` profile: Table 6's large runs of these rows (6,400 iterations, ×1/10: the rows that have one) and an 80%
+# target:
 
 # %%
-large = RESULTS / 'table10_resnet32-large-cpu' / 'table.md'
-if large.is_file():
-    display(Markdown(large.read_text()))
-else:
-    print('no large-profile result is committed here (reproductions/results/table10_resnet32-large-cpu)')
+display(Markdown(view.committed_markdown('large')))
 
 # %% [markdown]
 # The paper's point, checked on these runs:
 
 # %%
-for r in doc['table']:
-    it = r['ours_iters_to_target']
-    ours = 'not run' if r['status'] == 'not run' else 'not reached' if it is None else f'{it:.0f}'
-    paper = 'not reached' if r.get('paper_not_reached') else r['paper_iters_to_target']
-    print(f"{r['policy'][:60]:<60} ours {ours:>12}  paper {paper}")
-cyc = [r['ours_iters_to_target'] for r in doc['table'] if r['category'] == 'cyclic' and r['ours_iters_to_target']]
-fix = [r['ours_iters_to_target'] for r in doc['table'] if r['category'] == 'fixed']
-if cyc and fix:
-    print('a cyclic policy reaches the target sooner than every fixed LR here:',
-          all(f is None or min(cyc) < f for f in fix))
-ran = [r for r in doc['table'] if r['status'] not in ('not run', 'failed')]
-paper = [r for r in doc['table'] if r['status'] == 'not run' and (r['paper_highest_top1'] is not None or
-         r['paper_iters_to_target'] is not None or r.get('paper_not_reached'))]
-# quick with the data: every row trained here; otherwise a row without a run shows the paper's number
-ok = len(ran) == len(doc['table']) if TRAIN_MISSING else len(ran) + len(paper) == len(doc['table'])
-print(f"{len(ran)} rows with our runs, {len(paper)} with the paper's number only")
-print('paper:', recipe.claim)
-print("every row has our result, or (no data, or no run committed) the paper's number:", ok and bool(doc['table']))
+print('\n'.join(target_lines(doc['table']) + view.summary(doc)))
