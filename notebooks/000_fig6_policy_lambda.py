@@ -21,38 +21,21 @@
 # notebook are from the quick profile.**
 
 # %%
-RECIPE = '000-fig6'
 import os
-from pathlib import Path
-from IPython.display import Markdown, display
-from lrkit.tune.recipe import load_search_recipe, run_search_recipe
+from lrkit.tune.notebook import SearchView
 
-PROFILE = os.environ.get('LRKIT_PROFILE', 'full')   # CI sets quick; full is the paper's budget (hours on a CPU)
-DEVICE = os.environ.get('LRKIT_DEVICE', 'cpu')      # cuda on a GPU machine
-OUT = Path(f'../out/{RECIPE}-{PROFILE}')            # results; out/ is not committed
-DB = f'sqlite:///{OUT}/lrkit.db'                    # this notebook's own database, never the default ~/.lrkit one
-searches, recipe = load_search_recipe(RECIPE, PROFILE, device=DEVICE)
-print(recipe.title, '| profile:', PROFILE, '| device:', DEVICE, '| results in', OUT)
-display(Markdown(recipe.describe(searches)))
-
-# %%
-# quick starts from an empty database each time; full resumes: finished trials are read back, not retrained
-RESUME = PROFILE == 'full'
-# trials in parallel processes: one per CPU core (each trial trains on one thread), or one per GPU
-import torch
-WORKERS = (os.cpu_count() or 1) if DEVICE == 'cpu' else max(1, torch.cuda.device_count())
-OUT.mkdir(parents=True, exist_ok=True)
-if not RESUME:
-    (OUT / 'lrkit.db').unlink(missing_ok=True)
-run = run_search_recipe(RECIPE, PROFILE, executor='local', workers=WORKERS, db=DB, out=OUT, resume=RESUME,
-                        progress=False, device=DEVICE)
-display(Markdown(run.markdown))
+# full: the paper's budget, hours on a CPU (LRKIT_DEVICE=cuda on a GPU machine); quick: 8 runs of 120 iterations
+search = SearchView.open('000-fig6', os.environ.get('LRKIT_PROFILE', 'full'))
+# full resumes from the notebook's own database (finished trials are read back); quick starts from an empty one
+run = search.show(resume=search.profile == 'full')
+recipe, OUT, PROFILE = search.recipe, search.out, search.profile
 
 # %% [markdown]
-# The heat map of Fig. 6 (mean highest top-1 per policy × λ; "diverged": the run diverged before its first test) and the k1/k0 follow-up beside the paper's numbers:
+# The heat map of Fig. 6 (mean highest top-1 per policy × λ; "diverged": the run diverged before its first test) and
+# the k1/k0 follow-up beside the paper's numbers:
 
 # %%
-from IPython.display import Image
+from IPython.display import Image, display
 from matplotlib.figure import Figure
 from lrkit.tune.recipe import plot_follow_up, plot_policy_lambda
 n = len(recipe.searches['grid']['policies'])
