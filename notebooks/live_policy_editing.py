@@ -14,57 +14,46 @@
 # A change takes effect at the next iteration. A bad value is not applied: the policy library's message
 # appears in red in the panel and the run goes on. Every edit is written to the run's history
 # (`record.history`, stored in the policy database with the run when one is configured).
+#
+# The run is set in the next cell: 10,000 iterations (about 5 minutes on a 2-core CPU), MNIST from
+# `LRKIT_DATA_DIR`, snapshots in `../out/live/`. Change any of them there.
 
-# %%
-import os
+# %% tags=["parameters"]
 from pathlib import Path
 
+ITERS = 10_000             # training iterations
+DATASET = 'mnist'          # or a registered data set, or an .npz path
+DEVICE = 'cpu'             # cuda on a GPU machine
+OUT = Path('../out/live')  # where Snapshot writes the run record
+
+# %%
 import numpy as np
 
 from lrkit.train import TrainConfig
 from lrkit.widgets import live
 
-PROFILE = os.environ.get('LRKIT_PROFILE', 'full')   # CI sets quick: a short run with two scripted edits
-DEVICE = os.environ.get('LRKIT_DEVICE', 'cpu')
-ITERS = int(os.environ.get('LRKIT_LIVE_ITERS', {'quick': 300}.get(PROFILE, 10000)))
-DATASET = os.environ.get('LRKIT_LIVE_DATASET', 'mnist')
-OUT = Path(os.environ.get('LRKIT_LIVE_OUT', f'../out/live-{PROFILE}'))
-SCRIPTED = os.environ.get('LRKIT_LIVE_SCRIPTED', '1' if PROFILE == 'quick' else '0') == '1'
-WAIT = os.environ.get('LRKIT_LIVE_WAIT', '1' if PROFILE == 'quick' else '0') == '1'
 L = max(20, ITERS // 10)   # half a TRI2 cycle
 cfg = TrainConfig(dataset=DATASET, model='lenet', optimizer='momentum', policy=f'TRI2(k0=0.01, k1=0.06, l={L})',
                   iters=ITERS, eval_every=max(1, ITERS // 5), device=DEVICE)
-print('profile', PROFILE, '| dataset', DATASET, '| iterations', ITERS, '| policy', cfg.policy, '| snapshots in', OUT)
-
-# %%
+print('dataset', DATASET, '| iterations', ITERS, '| policy', cfg.policy, '| snapshots in', OUT)
 panel = live(cfg, snapshot_dir=OUT)   # training starts now, in a background thread
 
 # %% [markdown]
 # ## The same edits from Python
 #
 # The panel is usable without a browser: `panel.apply(...)` edits the running policy and returns the
-# applied spec (a bad spec raises the library's `PolicyError` and leaves the run alone), `panel.state` is
-# a dict (iteration, status, policy, last LR / loss / top-1, history, errors), `panel.pause()`,
-# `resume()`, `stop()`, `snapshot()` and `wait()` do what the buttons do.
+# applied spec (a bad spec raises the library's `PolicyError`, a `ValueError`, and leaves the run alone),
+# `panel.state` is a dict (iteration, status, policy, last LR / loss / top-1, history, errors),
+# `panel.pause()`, `resume()`, `stop()`, `snapshot()` and `wait()` do what the buttons do. For example,
+# while it trains:
 #
-# On the `quick` profile the next cell makes two edits itself, the way a user would with the widgets: a
-# parameter of the running policy (it keeps the global iteration, so the cycle keeps its phase), then a
-# **new stage** with another family, scaled by λ = 0.5, that starts at its own t = 0.
-
-# %%
-if SCRIPTED:
-    import time
-    while panel.run.t < ITERS // 3 and not panel.done:
-        time.sleep(0.05)
-    print('edit 1:', panel.apply(k1=0.03), 'from iteration', panel.run.t)
-    while panel.run.t < 2 * ITERS // 3 and not panel.done:
-        time.sleep(0.05)
-    print('edit 2:', panel.apply(f'COS(k0=0.001, k1=0.02, l={L // 2})', lam=0.5, restart=True), 'from iteration', panel.run.t)
-    try:
-        panel.apply('TRI(k0=0.01, k1=-1, l=100)')
-    except ValueError as e:
-        print('refused, the run goes on:', e)
-panel.state['status'], panel.state['iteration'], panel.state['policy']
+# ```python
+# panel.apply(k1=0.03)          # a parameter of the running policy: it keeps the global iteration,
+#                               # so the cycle keeps its phase
+# panel.apply(f'COS(k0=0.001, k1=0.02, l={L // 2})', lam=0.5, restart=True)
+#                               # a new stage with another family, scaled by λ = 0.5, from its own t = 0
+# panel.state['iteration'], panel.state['policy']
+# ```
 
 # %% [markdown]
 # ## Replaying an edited run
@@ -82,11 +71,10 @@ panel.state['status'], panel.state['iteration'], panel.state['policy']
 # rerun = train(TrainConfig(**{**record.config, 'policy': spec}))   # same seed, same LR at every t
 # ```
 #
-# Run the next cell once the run is over (on `full` it does not wait: it shows the replay of the run so far).
+# Run the next cell once the run is over (or `panel.wait()` first); run earlier, it shows the replay of the run
+# so far.
 
 # %%
-if WAIT:
-    panel.wait()
 record = panel.monitor.record
 n = len(record.curves['lr'])
 replay = panel.replay()
