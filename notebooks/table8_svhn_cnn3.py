@@ -10,7 +10,7 @@
 import os
 from lrkit.reproduce.notebook import TableView, best_lines
 
-# full: read from its committed runs, nothing trained; quick: a few rows trained here; LRKIT_DEVICE=cuda: a GPU
+# full: the paper's budget (a GPU: LRKIT_DEVICE=cuda); without SVHN here, the paper's numbers are shown
 view = TableView.open('table8', os.environ.get('LRKIT_PROFILE', 'full'))
 doc = view.show(train_missing=view.profile == 'quick')   # True: also train the rows without a stored run
 

@@ -4,8 +4,8 @@ checked on them as lines to print.
 :class:`TableView` opens a table at a profile. A profile whose runs are committed
 (``reproductions/results/<table>-<profile>-<device>/``) is read from there: nothing is trained and
 nothing committed is written. Any other profile goes through :func:`~lrkit.reproduce.reproduce` into
-``out/<table>-<profile>/`` (``out/`` is not committed): ``quick`` trains its rows, the others show the
-stored runs and list the rest as "not run" unless asked to train them. Where the table's data set is
+``out/<table>-<profile>/`` (``out/`` is not committed): it shows the stored runs and lists the other rows
+as "not run", or trains them when asked (the notebooks ask on ``quick``). Where the table's data set is
 absent the view shows the paper's whole table.
 
 The checks are pure functions of a results document's rows (``doc["table"]``: the dicts of
