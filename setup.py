@@ -65,6 +65,7 @@ setup(
         "tqdm>=4.66",
         "ipywidgets>=8.1",
         "jupyterlab>=4.0",
+        "jupytext>=1.19",  # notebooks/*.ipynb are paired with notebooks/*.py: JupyterLab keeps each pair in step
         "ninja>=1.11",
         "pybind11>=2.12",
         "bitsandbytes>=0.45",

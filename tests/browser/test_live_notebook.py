@@ -2,7 +2,8 @@
 driven by Playwright through ``executable_path``) opens notebooks/live_policy_editing.ipynb, runs it,
 drags the k1 slider while LeNet trains, and checks that the running training picked up the change (the
 panel's history in the page, and the run's record: the LR from the edit iteration on follows the new
-policy). A screenshot is kept in ``$LRKIT_ARTIFACTS`` (default ``build/artifacts/``).
+policy). The test sets the notebook's parameters (a long run, snapshots in a temp folder) in the copy it
+serves. A screenshot is kept in ``$LRKIT_ARTIFACTS`` (default ``build/artifacts/``).
 
 Without Chromium or Playwright the test is skipped, saying why — except under ``CI=true``, where it
 fails (``.ci/run`` installs Debian's chromium when it is missing)."""
@@ -20,10 +21,12 @@ import time
 import urllib.request
 from pathlib import Path
 
+import nbformat
 import numpy as np
 import pytest
 
 from lrkit.policies import parse
+from tests.notebooks.helpers import read, set_parameters
 from tests.tiny_data import write_tiny_npz
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,18 +61,21 @@ def _artifacts() -> Path:
 
 @pytest.fixture
 def lab(tmp_path):
-    """JupyterLab serving a copy of the notebook from a temp folder, on 127.0.0.1 with a token."""
+    """JupyterLab serving a copy of the notebook (a run long enough to edit, snapshots in a temp folder) from a
+    temp folder, on 127.0.0.1 with a token."""
     work = tmp_path / "work"
     work.mkdir()
-    shutil.copy(NOTEBOOK, work / NOTEBOOK.name)
     out = tmp_path / "out"
+    nb = read(NOTEBOOK.stem)
+    params = dict(ITERS=20000, OUT=str(out))
+    if not os.environ.get("LRKIT_DATA_DIR"):  # no real MNIST here: the same notebook on the tiny dataset
+        params["DATASET"] = write_tiny_npz(tmp_path / "tiny.npz")
+    set_parameters(nb, **params)
+    nbformat.write(nb, work / NOTEBOOK.name)
     port, token = _free_port(), secrets.token_hex(16)
-    env = dict(os.environ, LRKIT_PROFILE="quick", LRKIT_LIVE_ITERS="20000", LRKIT_LIVE_SCRIPTED="0",
-               LRKIT_LIVE_WAIT="0", LRKIT_LIVE_OUT=str(out), MPLBACKEND="Agg",
+    env = dict(os.environ, MPLBACKEND="Agg",
                JUPYTER_CONFIG_DIR=str(tmp_path / "jcfg"), JUPYTER_RUNTIME_DIR=str(tmp_path / "jrt"),
                JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "jws"), JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "jset"))
-    if not os.environ.get("LRKIT_DATA_DIR"):  # no real MNIST here: the same notebook on the tiny dataset
-        env["LRKIT_LIVE_DATASET"] = write_tiny_npz(tmp_path / "tiny.npz")
     cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={work}", "--allow-root",
            "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=None", "--ServerApp.open_browser=False"]
