@@ -3,12 +3,14 @@
 //
 // One step of every parameter group in two launches (three on an M-opt measure step), no host
 // synchronisation:
-//   1. schedule_kernel<<<n_groups, 32>>>: eta(t) of each group's compiled policy (a warp loads the program
-//      into shared memory, one thread runs it), the bias corrections for step t + 1, written as an
-//      AdamStep per group and to lr_out.
+//   1. schedule_kernel<<<n_groups, 32>>>: eta(t) of each group's compiled policy, or of each of the K
+//      policies of a policy bank (a warp loads a program into shared memory, one thread runs it), the bias
+//      corrections for step t + 1, written as an AdamStep per program and to lr_out; then the group's
+//      step counter t advances by 1 - found_inf.
 //   2. adam_kernel<<<n_chunks, 256>>>: each block updates chunk_size elements of one tensor with its
 //      group's AdamStep (16-byte float4 loads where p, g, m, v, and AMSGrad's vmax, are aligned), skipping
-//      everything when found_inf is set (AMP). The step counters are advanced afterwards by a device op in Python.
+//      everything when found_inf is set (AMP). A tensor takes the AdamStep of its group's program
+//      `replica` (slice k of a policy bank's params: its own TensorEntry).
 //      Streaming M-opt (004 Formula 7, as the CPU kernel): a group in "record" mode also stores this
 //      step's update Delta = p_new - p_old in its float32 prev buffers; in "measure" mode each block sums
 //      (|Delta_prev|, |Delta_prev - Delta|) in float64 and reduces them in a fixed order to partials.
@@ -32,29 +34,38 @@ constexpr int kThreads = 256;
 
 constexpr int kScheduleThreads = 32;  // one warp per group
 
-// One block (a warp) per group. The warp first copies the group's program (consts into the register file,
-// code beside it) into shared memory, 32 independent loads at a time; then thread 0 interprets it from
-// shared memory, so no instruction waits on a global load.
+// One block (a warp) per group, for each of the group's programs (one, or K of a policy bank) in turn: the
+// warp copies the program (consts into the register file, code beside it) into shared memory, 32
+// independent loads at a time; then thread 0 interprets it from shared memory, so no instruction waits on a
+// global load, and writes the program's AdamStep record and LR. Last, thread 0 advances the group's step
+// counter by 1 - found_inf (after the barrier that follows every thread's read of it), so no separate
+// kernel does it.
 __global__ void __launch_bounds__(kScheduleThreads) schedule_kernel(const GroupEntry* groups, AdamStep* steps,
-                                                                    const float* grad_scale) {
+                                                                    const float* grad_scale, const float* found_inf) {
   __shared__ double regs[kMaxRegisters];
   __shared__ int32_t code[4 * kMaxRegisters];
   const GroupEntry& g = groups[blockIdx.x];
-  const int32_t* meta = reinterpret_cast<const int32_t*>(g.meta);
-  const int32_t n_code = meta[0], n_consts = meta[1], out = meta[2];
-  const double* consts = reinterpret_cast<const double*>(g.consts);
-  const int32_t* gcode = reinterpret_cast<const int32_t*>(g.code);
-  for (int32_t i = threadIdx.x; i < n_consts; i += kScheduleThreads) regs[1 + i] = consts[i];
-  for (int32_t i = threadIdx.x; i < 4 * n_code; i += kScheduleThreads) code[i] = gcode[i];
-  __syncthreads();  // every load above is visible to thread 0 below
-  if (threadIdx.x != 0) return;
-  const double t = *reinterpret_cast<const double*>(g.step);
-  const double lr = run_loaded_program(code, n_code, n_consts, out, t, regs);
-  *reinterpret_cast<double*>(g.lr_out) = lr;
+  double* step = reinterpret_cast<double*>(g.step);
+  const double t = *step;
   const double scale = grad_scale != nullptr ? static_cast<double>(*grad_scale) : 1.0;
-  steps[blockIdx.x] = make_adam_step(lr, t + 1.0, g.beta1, g.beta2, g.eps, g.weight_decay,
-                                     (g.flags & kFlagDecoupled) != 0, (g.flags & kFlagMaximize) != 0, scale,
-                                     (g.flags & kFlagAmsgrad) != 0);
+  for (int32_t k = 0; k < g.n_programs; ++k) {
+    const int32_t* meta = reinterpret_cast<const int32_t*>(g.meta) + 4 * k;
+    const int32_t n_code = meta[0], n_consts = meta[1], out = meta[2];
+    const double* consts = reinterpret_cast<const double*>(g.consts) + kMaxRegisters * k;
+    const int32_t* gcode = reinterpret_cast<const int32_t*>(g.code) + 4 * kMaxRegisters * k;
+    for (int32_t i = threadIdx.x; i < n_consts; i += kScheduleThreads) regs[1 + i] = consts[i];
+    for (int32_t i = threadIdx.x; i < 4 * n_code; i += kScheduleThreads) code[i] = gcode[i];
+    __syncthreads();  // every load above is visible to thread 0 below
+    if (threadIdx.x == 0) {
+      const double lr = run_loaded_program(code, n_code, n_consts, out, t, regs);
+      reinterpret_cast<double*>(g.lr_out)[k] = lr;
+      steps[g.first_step + k] = make_adam_step(lr, t + 1.0, g.beta1, g.beta2, g.eps, g.weight_decay,
+                                               (g.flags & kFlagDecoupled) != 0, (g.flags & kFlagMaximize) != 0,
+                                               scale, (g.flags & kFlagAmsgrad) != 0);
+    }
+    __syncthreads();  // thread 0 has run the program before the next one overwrites the shared copy
+  }
+  if (threadIdx.x == 0) *step = t + ((found_inf != nullptr && *found_inf != 0.0f) ? 0.0 : 1.0);
 }
 
 template <typename T> __device__ __forceinline__ float to_f(T x);
@@ -199,8 +210,9 @@ __global__ void __launch_bounds__(kThreads) adam_kernel(const TensorEntry* tenso
   const ChunkEntry c = chunks[blockIdx.x];
   if (threadIdx.x == 0) {
     te = tensors[c.tensor];
-    s = steps[te.group];
-    mode = groups[te.group].mopt_mode;
+    const GroupEntry& g = groups[te.group];
+    s = steps[g.first_step + te.replica];
+    mode = g.mopt_mode;
   }
   __syncthreads();
   const int64_t end = c.start + chunk_size < te.numel ? c.start + chunk_size : te.numel;
@@ -233,35 +245,37 @@ __global__ void __launch_bounds__(kThreads) mopt_group_kernel(const GroupEntry* 
   }
 }
 
-// Scratch of a step: the n_groups AdamStep records (a region of 64 bytes per group), then 2 float64
-// partials per chunk.
+// Scratch of a step: the n_programs AdamStep records (a region of 64 bytes per program, a group's one after
+// another from its first_step), then 2 float64 partials per chunk.
 constexpr int64_t kStepStride = 64;
 static_assert(sizeof(AdamStep) <= kStepStride, "AdamStep must fit its scratch slot");
 
 }  // namespace
 }  // namespace lrkit
 
-// Bytes of the scratch a step needs (the binding checks it; FusedAdam allocates it).
-extern "C" int64_t lrkit_fused_adam_scratch_bytes(int64_t n_groups, int64_t n_chunks) {
-  return lrkit::kStepStride * n_groups + 2 * static_cast<int64_t>(sizeof(double)) * n_chunks;
+// Bytes of the scratch a step needs (the binding checks it; FusedAdam allocates it). n_programs: the
+// groups' programs together (a group's one, or K of a policy bank).
+extern "C" int64_t lrkit_fused_adam_scratch_bytes(int64_t n_programs, int64_t n_chunks) {
+  return lrkit::kStepStride * n_programs + 2 * static_cast<int64_t>(sizeof(double)) * n_chunks;
 }
 
 #if !defined(LRKIT_CUDA_HOST_EMULATION)  // tests/optim/cuda_host_emulation.cpp replaces the launcher with loops
 // C ABI for the ATen binding (csrc/cuda/fused_adam_cuda.cpp). Returns a cudaError_t.
-// scratch: device memory of lrkit_fused_adam_scratch_bytes(n_groups, n_chunks) bytes. Pointers may be null
+// scratch: device memory of lrkit_fused_adam_scratch_bytes(n_programs, n_chunks) bytes. Pointers may be null
 // for grad_scale/found_inf. mopt_measure: some group measures M-opt in this step (launches kernel 3).
 extern "C" int lrkit_fused_adam_cuda(const void* tensors, const void* chunks, int64_t n_chunks, int64_t chunk_size,
-                                     const void* groups, int32_t n_groups, void* scratch, const float* grad_scale,
-                                     const float* found_inf, int32_t mopt_measure, void* stream) {
+                                     const void* groups, int32_t n_groups, int32_t n_programs, void* scratch,
+                                     const float* grad_scale, const float* found_inf, int32_t mopt_measure,
+                                     void* stream) {
   using namespace lrkit;
-  // The schedule kernel runs whenever there is a group, chunks or not: lr_out must follow the step count,
-  // which advances for a group of empty tensors too.
+  // The schedule kernel runs whenever there is a group, chunks or not: it advances the step counts, and
+  // lr_out must follow them, for a group of empty tensors too.
   if (n_groups <= 0) return static_cast<int>(cudaSuccess);
   cudaStream_t st = static_cast<cudaStream_t>(stream);
   AdamStep* steps = static_cast<AdamStep*>(scratch);
-  double* partials = reinterpret_cast<double*>(static_cast<char*>(scratch) + kStepStride * n_groups);
+  double* partials = reinterpret_cast<double*>(static_cast<char*>(scratch) + kStepStride * n_programs);
   const GroupEntry* gt = static_cast<const GroupEntry*>(groups);
-  schedule_kernel<<<n_groups, kScheduleThreads, 0, st>>>(gt, steps, grad_scale);
+  schedule_kernel<<<n_groups, kScheduleThreads, 0, st>>>(gt, steps, grad_scale, found_inf);
   cudaError_t err = cudaGetLastError();
   if (err != cudaSuccess) return static_cast<int>(err);
   if (n_chunks > 0) {
