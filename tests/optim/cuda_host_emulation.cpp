@@ -22,6 +22,7 @@
 #include <ucontext.h>
 
 #include <algorithm>
+#include <deque>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -68,7 +69,7 @@ struct Fiber {
 };
 
 struct Emulator {
-  std::vector<Fiber> fibers;
+  std::deque<Fiber> fibers;  // a deque: a fiber never moves while its context points into it
   ucontext_t scheduler;
   Fiber* current = nullptr;
   const std::function<void()>* body = nullptr;
@@ -88,7 +89,10 @@ void fiber_main() {
 bool run_block(const char* kernel, unsigned block, unsigned n, const std::function<void()>& body) {
   std::memset(__start_lrkit_emu_shared, 0xFF, static_cast<size_t>(__stop_lrkit_emu_shared - __start_lrkit_emu_shared));
   lrkit_emu_block_idx = {block, 0, 0};
-  if (emu.fibers.size() < n) emu.fibers.resize(n);
+  while (emu.fibers.size() < n) {
+    emu.fibers.emplace_back();
+    getcontext(&emu.fibers.back().ctx);  // once: makecontext below re-targets it for every block
+  }
   emu.body = &body;
   std::vector<unsigned> order(n);
   std::iota(order.begin(), order.end(), 0u);
@@ -97,7 +101,6 @@ bool run_block(const char* kernel, unsigned block, unsigned n, const std::functi
     f.tid = t;
     f.barriers = 0;
     f.state = Fiber::kReady;
-    getcontext(&f.ctx);
     f.ctx.uc_stack.ss_sp = f.stack.data();
     f.ctx.uc_stack.ss_size = f.stack.size();
     f.ctx.uc_link = nullptr;

@@ -74,8 +74,10 @@ def load_emulation(path: Path):
     return so
 
 
-def emulated_launch(so, calls):
-    """``lrkit::fused_adam_multi_``'s contract (csrc/cuda/fused_adam_cuda.cpp) on the emulated kernels."""
+def emulated_launch(so, calls, lists=None):
+    """``lrkit::fused_adam_multi_``'s contract (csrc/cuda/fused_adam_cuda.cpp) on the emulated kernels.
+    ``lists`` (if given) receives the tensor lists of every launch but the grads."""
+    lists = [] if lists is None else lists
 
     def launch(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, tables, n_tensors, n_chunks, chunk_size, n_groups,
                n_programs, scratch, grad_scale, found_inf, mopt_measure):
@@ -98,6 +100,7 @@ def emulated_launch(so, calls):
                                          None if found_inf is None else found_inf.data_ptr(), int(mopt_measure))
         assert rc == 0, f"the emulated CUDA launch failed: {so.lrkit_emulate_error().decode()}"
         calls.append((n_tensors, n_chunks, n_groups))
+        lists.append((params, exp_avgs, exp_avg_sqs, max_exp_avg_sqs))
 
     return launch
 
@@ -575,16 +578,16 @@ def test_the_schedule_kernel_advances_the_step_counter_unless_found_inf(lib):
 
     launch = emulated_launch(lib, [])
     w = torch.zeros(2, 5)
-    m, v = torch.zeros_like(w), torch.zeros_like(w)
+    grad, m, v = torch.ones_like(w), torch.zeros_like(w), torch.zeros_like(w)
     buf = policy_buffers(None, ("FIX(k=0.1)", "FIX(k=0.2)"), True, torch.device("cpu"))
     step = torch.tensor([7.0], dtype=torch.float64)
-    t = pack([dict(params=[w], grads=[torch.ones_like(w)], exp_avgs=[m], exp_avg_sqs=[v], meta=buf.meta, code=buf.code,
+    t = pack([dict(params=[w], grads=[grad], exp_avgs=[m], exp_avg_sqs=[v], meta=buf.meta, code=buf.code,
                    consts=buf.consts, step=step, lr_out=buf.lr, replicas=2, beta1=0.9, beta2=0.999, eps=1e-8,
                    weight_decay=0.0, decoupled=False, maximize=False)])
     blob = torch.from_numpy(t.blob)
     scratch = torch.empty(64 * t.n_programs + 16 * t.n_chunks, dtype=torch.uint8)
     for found_inf, want in ((None, 8.0), (torch.tensor([1.0]), 8.0), (torch.tensor([0.0]), 9.0)):
-        launch([w], [torch.ones_like(w)], [m], [v], [], blob, t.n_tensors, t.n_chunks, t.chunk_size, t.n_groups,
+        launch([w], [grad], [m], [v], [], blob, t.n_tensors, t.n_chunks, t.chunk_size, t.n_groups,
                t.n_programs, scratch, None, found_inf, False)
         assert step.item() == want and buf.lr.tolist() == [0.1, 0.2]
     assert torch.allclose(w[0], torch.full((5,), -0.2)) and torch.allclose(w[1], torch.full((5,), -0.4))
@@ -642,3 +645,18 @@ def test_the_emulation_fails_where_a_barrier_is_removed(lib, tmp_path):
             with pytest.raises(AssertionError, match="differs from the CPU kernel|__syncthreads") as failure:
                 check_against_the_cpu_kernel(load_emulation(so))
             assert "\n" not in str(failure.value).split("\nassert")[0], name
+
+
+def test_the_flattened_tensor_lists_are_built_once_per_parameter_set(lib):
+    """Host time decides the many-small-tensors case: a step whose tensors are those of the cached tables
+    passes the lists it flattened then (the same list objects), not new ones."""
+    lists = []
+
+    class Cached(FusedAdam):
+        def _multi_tensor_launch(self):
+            return "cpu", emulated_launch(lib, [], lists)
+
+    ps = make_params(13)
+    opt = Cached(ps, policy="FIX(k=0.01)", amsgrad=True)
+    lockstep(ps, clone(ps), 3, 14, opt)
+    assert len(lists) == 3 and all(a is b for a, b in zip(lists[0], lists[2])) and len(lists[0][3]) == len(ps)
