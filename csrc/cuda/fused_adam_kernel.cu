@@ -8,7 +8,8 @@
 //      corrections for step t + 1, written as an AdamStep per program and to lr_out; then the group's
 //      step counter t advances by 1 - found_inf.
 //   2. adam_kernel<<<n_chunks, 256>>>: each block updates chunk_size elements of one tensor with its
-//      group's AdamStep (16-byte float4 loads where p, g, m, v, and AMSGrad's vmax, are aligned), skipping
+//      group's AdamStep (four elements per access where p, g, m, v, and AMSGrad's vmax, are aligned: 16-byte
+//      loads of float, 8-byte loads of bf16/fp16; four independent loads per thread where not), skipping
 //      everything when found_inf is set (AMP). A tensor takes the AdamStep of its group's program
 //      `replica` (slice k of a policy bank's params: its own TensorEntry).
 //      Streaming M-opt (004 Formula 7, as the CPU kernel): a group in "record" mode also stores this
@@ -90,6 +91,39 @@ __device__ __forceinline__ float load_grad(T* g, int64_t i, const AdamStep& s) {
   return gi;
 }
 
+// Which loop of update_chunk took an element (the host emulation counts them; nothing on the device).
+enum UpdatePath : int { kPathVector = 0, kPathUnrolled = 1, kPathScalar = 2 };
+#ifndef LRKIT_COUNT_PATH
+#define LRKIT_COUNT_PATH(path, n)
+#endif
+
+// Four consecutive elements of T as one access: 16 bytes for float, 8 bytes for bf16/fp16.
+template <typename T>
+struct alignas(4 * sizeof(T)) Pack4 {
+  T v[4];
+};
+
+template <typename T>
+__device__ __forceinline__ void load4(const T* src, float (&out)[4]) {
+  const Pack4<T> x = *reinterpret_cast<const Pack4<T>*>(src);
+#pragma unroll
+  for (int k = 0; k < 4; ++k) out[k] = to_f<T>(x.v[k]);
+}
+
+template <typename T>
+__device__ __forceinline__ void store4(T* dst, const float (&in)[4]) {
+  Pack4<T> x;
+#pragma unroll
+  for (int k = 0; k < 4; ++k) x.v[k] = from_f<T>(in[k]);
+  *reinterpret_cast<Pack4<T>*>(dst) = x;
+}
+
+// Elements [start, end) of one tensor, three ways:
+//   vector: where p and g are aligned to 4 elements and m, v (and vmax) to 16 bytes, four consecutive
+//     elements per thread and access (16-byte float4 for fp32, 8-byte loads for bf16/fp16);
+//   unrolled (a misaligned tensor): four elements per thread a kThreads apart, all loaded before any is
+//     computed, so four loads per stream are in flight and each warp's accesses stay coalesced;
+//   scalar: the last elements of either.
 template <typename T, bool S, bool A>
 __device__ void update_chunk(const TensorEntry& te, int64_t start, int64_t end, const AdamStep& s) {
   T* __restrict__ p = reinterpret_cast<T*>(te.p);  // distinct tensors: no aliasing between the streams
@@ -98,30 +132,57 @@ __device__ void update_chunk(const TensorEntry& te, int64_t start, int64_t end, 
   float* __restrict__ v = reinterpret_cast<float*>(te.v);
   float* __restrict__ x = reinterpret_cast<float*>(te.vmax);
   int64_t i = start + threadIdx.x;
-  if constexpr (sizeof(T) == 4) {  // fp32: four elements per thread with 16-byte accesses when aligned
-    const bool aligned = ((te.p | te.g | te.m | te.v | (A ? te.vmax : 0)) & 15) == 0 && (start & 3) == 0;
-    if (aligned) {
-      const int64_t vec_end = start + ((end - start) & ~int64_t(3));
-      for (int64_t j = start + 4 * threadIdx.x; j < vec_end; j += 4 * kThreads) {
-        float4 pv = *reinterpret_cast<float4*>(p + j);
-        float4 gv = *reinterpret_cast<const float4*>(g + j);
-        float4 mv = *reinterpret_cast<float4*>(m + j);
-        float4 vv = *reinterpret_cast<float4*>(v + j);
-        float4 xv = A ? *reinterpret_cast<float4*>(x + j) : vv;
-        if (S) {
-          gv = make_float4(gv.x / s.grad_scale, gv.y / s.grad_scale, gv.z / s.grad_scale, gv.w / s.grad_scale);
-          *reinterpret_cast<float4*>(g + j) = gv;
-        }
-        pv.x = adam_element_t<false, kFromStep, kFromStep, A>(pv.x, gv.x, mv.x, vv.x, xv.x, s);
-        pv.y = adam_element_t<false, kFromStep, kFromStep, A>(pv.y, gv.y, mv.y, vv.y, xv.y, s);
-        pv.z = adam_element_t<false, kFromStep, kFromStep, A>(pv.z, gv.z, mv.z, vv.z, xv.z, s);
-        pv.w = adam_element_t<false, kFromStep, kFromStep, A>(pv.w, gv.w, mv.w, vv.w, xv.w, s);
-        *reinterpret_cast<float4*>(p + j) = pv;
-        *reinterpret_cast<float4*>(m + j) = mv;
-        *reinterpret_cast<float4*>(v + j) = vv;
-        if (A) *reinterpret_cast<float4*>(x + j) = xv;
+  const uint64_t vec_bytes = 4 * sizeof(T);
+  const bool aligned = ((te.p | te.g) % vec_bytes) == 0 && ((te.m | te.v | (A ? te.vmax : 0)) & 15) == 0 &&
+                       (start & 3) == 0;
+  if (aligned) {
+    const int64_t vec_end = start + ((end - start) & ~int64_t(3));
+    for (int64_t j = start + 4 * threadIdx.x; j < vec_end; j += 4 * kThreads) {
+      float pf[4], gf[4], mf[4], vf[4], xf[4];
+      load4<T>(p + j, pf);
+      load4<T>(g + j, gf);
+      load4<float>(m + j, mf);
+      load4<float>(v + j, vf);
+      if (A) load4<float>(x + j, xf);
+#pragma unroll
+      for (int k = 0; k < 4; ++k) {
+        if (S) gf[k] = gf[k] / s.grad_scale;
+        if (!A) xf[k] = vf[k];
+        pf[k] = adam_element_t<false, kFromStep, kFromStep, A>(pf[k], gf[k], mf[k], vf[k], xf[k], s);
       }
-      i = vec_end + threadIdx.x;
+      if (S) store4<T>(g + j, gf);
+      store4<T>(p + j, pf);
+      store4<float>(m + j, mf);
+      store4<float>(v + j, vf);
+      if (A) store4<float>(x + j, xf);
+      LRKIT_COUNT_PATH(kPathVector, 4);
+    }
+    i = vec_end + threadIdx.x;
+  } else {
+    for (; i + 3 * kThreads < end; i += 4 * kThreads) {
+      float pf[4], gf[4], mf[4], vf[4], xf[4];
+#pragma unroll
+      for (int k = 0; k < 4; ++k) {
+        const int64_t e = i + k * kThreads;
+        pf[k] = to_f<T>(p[e]);
+        gf[k] = to_f<T>(g[e]);
+        mf[k] = m[e];
+        vf[k] = v[e];
+        xf[k] = A ? x[e] : 0.0f;
+      }
+#pragma unroll
+      for (int k = 0; k < 4; ++k) {
+        const int64_t e = i + k * kThreads;
+        if (S) {
+          gf[k] = gf[k] / s.grad_scale;
+          g[e] = from_f<T>(gf[k]);
+        }
+        p[e] = from_f<T>(adam_element_t<false, kFromStep, kFromStep, A>(pf[k], gf[k], mf[k], vf[k], xf[k], s));
+        m[e] = mf[k];
+        v[e] = vf[k];
+        if (A) x[e] = xf[k];
+      }
+      LRKIT_COUNT_PATH(kPathUnrolled, 4);
     }
   }
   for (; i < end; i += kThreads) {
@@ -131,6 +192,7 @@ __device__ void update_chunk(const TensorEntry& te, int64_t start, int64_t end, 
     m[i] = mi;
     v[i] = vi;
     if (A) x[i] = xi;
+    LRKIT_COUNT_PATH(kPathScalar, 1);
   }
 }
 

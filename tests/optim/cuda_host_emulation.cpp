@@ -52,6 +52,10 @@ static uint3 lrkit_emu_block_idx;
 #define blockIdx lrkit_emu_block_idx
 static inline void __syncthreads();
 
+// Elements each loop of the Adam kernel's update_chunk took (vector, unrolled, scalar), since the last read.
+static int64_t lrkit_emu_path_counts[3];
+#define LRKIT_COUNT_PATH(path, n) (lrkit_emu_path_counts[path] += (n))
+
 #define LRKIT_CUDA_HOST_EMULATION 1
 #include "../../csrc/cuda/fused_adam_kernel.cu"
 #include "../../csrc/cuda/mopt_kernel.cu"
@@ -146,6 +150,12 @@ static inline void __syncthreads() {
   ++f->barriers;
   f->state = Fiber::kWaiting;
   swapcontext(&f->ctx, &emu.scheduler);
+}
+
+// Elements per loop of update_chunk (vector, unrolled, scalar) since the last call, into out[3].
+extern "C" void lrkit_emulate_path_counts(int64_t* out) {
+  for (int k = 0; k < 3; ++k) out[k] = lrkit_emu_path_counts[k];
+  std::memset(lrkit_emu_path_counts, 0, sizeof lrkit_emu_path_counts);
 }
 
 // Seeds the shuffled thread order of the launches that follow.

@@ -62,6 +62,7 @@ def load_emulation(path: Path):
     so.lrkit_emulate_error.restype = ctypes.c_char_p
     so.lrkit_emulate_seed.argtypes = [ctypes.c_uint64]
     so.lrkit_emulate_seed(0)
+    so.lrkit_emulate_path_counts.argtypes = [ctypes.c_void_p]
     so.lrkit_emulate_fused_adam.restype = ctypes.c_int
     so.lrkit_emulate_fused_adam.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64,
                                             ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p,
@@ -660,3 +661,31 @@ def test_the_flattened_tensor_lists_are_built_once_per_parameter_set(lib):
     opt = Cached(ps, policy="FIX(k=0.01)", amsgrad=True)
     lockstep(ps, clone(ps), 3, 14, opt)
     assert len(lists) == 3 and all(a is b for a, b in zip(lists[0], lists[2])) and len(lists[0][3]) == len(ps)
+
+
+def path_counts(so) -> dict:
+    out = (ctypes.c_int64 * 3)()
+    so.lrkit_emulate_path_counts(out)
+    return dict(zip(("vector", "unrolled", "scalar"), out))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
+def test_aligned_tensors_take_vector_accesses_and_misaligned_ones_the_unrolled_loop(lib, dtype):
+    """An aligned tensor of any param dtype goes four elements per access (8-byte loads for 16-bit params); a
+    misaligned view four independent elements per thread; only the last few elements of either are scalar."""
+    cls, _ = emulated(lib)
+    base = torch.zeros(4101, dtype=dtype)
+    aligned, misaligned = torch.nn.Parameter(torch.zeros(4099, dtype=dtype)), torch.nn.Parameter(base[1:4100])
+    assert aligned.data_ptr() % 16 == 0 and misaligned.data_ptr() % 8 != 0
+    for w in (aligned, misaligned):
+        opt = cls([w], policy="FIX(k=0.01)")
+        w.grad = torch.ones_like(w)
+        path_counts(lib)
+        opt.step()
+        got = path_counts(lib)
+        assert sum(got.values()) == 4099
+        if w is aligned:
+            assert got == {"vector": 4096, "unrolled": 0, "scalar": 3}, (dtype, got)
+        else:
+            assert got == {"vector": 0, "unrolled": 4096, "scalar": 3}, (dtype, got)
+        assert torch.allclose(w.float(), torch.full((4099,), -0.01), rtol=1e-2)
