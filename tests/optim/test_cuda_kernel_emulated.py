@@ -587,11 +587,14 @@ def test_the_schedule_kernel_advances_the_step_counter_unless_found_inf(lib):
                    weight_decay=0.0, decoupled=False, maximize=False)])
     blob = torch.from_numpy(t.blob)
     scratch = torch.empty(64 * t.n_programs + 16 * t.n_chunks, dtype=torch.uint8)
+    after = []
     for found_inf, want in ((None, 8.0), (torch.tensor([1.0]), 8.0), (torch.tensor([0.0]), 9.0)):
         launch([w], [grad], [m], [v], [], blob, t.n_tensors, t.n_chunks, t.chunk_size, t.n_groups,
                t.n_programs, scratch, None, found_inf, False)
         assert step.item() == want and buf.lr.tolist() == [0.1, 0.2]
-    assert torch.allclose(w[0], torch.full((5,), -0.2)) and torch.allclose(w[1], torch.full((5,), -0.4))
+        after.append(w.clone())
+    assert torch.equal(after[0], after[1]) and not torch.equal(after[1], after[2])  # the skipped step
+    assert (w[0] < 0).all() and torch.allclose(w[1], 2 * w[0])  # each replica with its own LR
 
 
 def check_against_the_cpu_kernel(so):
