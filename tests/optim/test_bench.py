@@ -228,7 +228,7 @@ def test_bad_arguments_name_the_field():
 def test_device_time_from_events_is_reported_beside_wall_time(monkeypatch):
     """On a GPU every timed step is bracketed by CUDA events; here fake events (a fixed 0.25 ms apart) stand
     in for them: each row reports their median as its device time, and the table prints it."""
-    import lrkit.optim.bench as bench
+    from lrkit.optim import bench
 
     class Event:
         def record(self):

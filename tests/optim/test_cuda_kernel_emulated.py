@@ -21,7 +21,8 @@ from lrkit.optim.fused_adam import GroupWork
 from lrkit.optim.mopt import mopt_l1_reference, mopt_l1_tables
 from lrkit.optim.tables import CHUNK, GROUP, MOPT, TENSOR
 from lrkit.policies import parse
-from tests.optim.helpers import BANK_POLICIES, bank_against_singles, bank_error, bank_params, clone, lockstep, make_params, rel
+from tests.optim.helpers import (BANK_POLICIES, bank_against_singles, bank_error, bank_params, clone, lockstep, make_params,
+                                 rel)
 
 ROOT = Path(__file__).resolve().parents[2]
 
