@@ -6,11 +6,14 @@
 //       when `amsgrad`: max_exp_avg_sqs holds one float32 running maximum per param, else it is empty); `step`
 //       (a 1-element tensor on the params' device) counts the steps already taken and is not changed
 //       here (the Python optimizer adds 1, minus found_inf, with a device op). lr_out receives eta.
+//       A policy bank: meta [K, 4], code [K, cap, 4], consts [K, cap] hold K programs, every param has the
+//       replica axis as dim 0 (size K), and slice k is updated with eta_k(step); lr_out receives the K etas.
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 #include <torch/types.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "lrkit/adam.h"
@@ -124,7 +127,21 @@ void adam_range_mopt(scalar_t* __restrict pp, scalar_t* __restrict gp, float* __
 // order, so they do not depend on the number of threads.
 struct Piece {
   int64_t tensor, begin, end;
+  int64_t replica;  // whose AdamStep applies: 0, or the slice's replica k of a policy bank
 };
+
+// The programs of a step: one descriptor (meta [4]), or K of a policy bank (meta [K, 4], code [K, cap, 4],
+// consts [K, cap]).
+std::vector<Program> programs_from(const at::Tensor& meta, const at::Tensor& code, const at::Tensor& consts) {
+  if (meta.dim() <= 1) return {program_from(meta, code, consts)};
+  const int64_t k = meta.size(0);
+  TORCH_CHECK(meta.dim() == 2 && code.dim() == 3 && consts.dim() == 2 && code.size(0) == k && consts.size(0) == k,
+              "lrkit: a policy bank's descriptors must be meta [K, 4], code [K, capacity, 4] and consts [K, capacity] "
+              "with one K, got ", meta.sizes(), ", ", code.sizes(), " and ", consts.sizes());
+  std::vector<Program> out;
+  for (int64_t i = 0; i < k; ++i) out.push_back(program_from(meta[i], code[i], consts[i]));
+  return out;
+}
 
 template <typename scalar_t>
 void adam_piece(at::Tensor& param, const at::Tensor& grad, at::Tensor& m, at::Tensor& v, float* xp, const AdamStep& s,
@@ -161,13 +178,24 @@ void fused_adam_cpu(at::TensorList params, at::TensorList grads, at::TensorList 
   TORCH_CHECK(mopt_mode == kMoptOff || (prev_deltas.size() == n && mopt_sums.scalar_type() == at::kDouble &&
                                         mopt_sums.numel() == 2 && mopt_sums.is_contiguous()),
               "lrkit.fused_adam_: M-opt needs one float32 prev_delta per param and a float64 mopt_sums of 2");
-  const Program p = program_from(meta, code, consts);
+  const std::vector<Program> programs = programs_from(meta, code, consts);
+  const int64_t replicas = static_cast<int64_t>(programs.size());
+  const bool bank = meta.dim() == 2;
+  TORCH_CHECK(lr_out.scalar_type() == at::kDouble && lr_out.numel() == replicas && lr_out.is_contiguous(),
+              "lrkit.fused_adam_: lr_out must be a contiguous float64 tensor of one number per program (", replicas,
+              "), got ", lr_out.numel());
+  TORCH_CHECK(!bank || mopt_mode == kMoptOff, "lrkit.fused_adam_: M-opt is not available with a policy bank");
   const double t = step.item<double>();
-  const double lr = eval_program(p, t);
-  lr_out.fill_(lr);
+  std::vector<double> lrs(replicas);
+  for (int64_t k = 0; k < replicas; ++k) lrs[k] = eval_program(programs[k], t);
+  double* lr_dst = lr_out.data_ptr<double>();
+  std::copy(lrs.begin(), lrs.end(), lr_dst);
   if (found_inf.has_value() && found_inf->item<double>() != 0.0) return;  // AMP: skip the step
   const double scale = grad_scale.has_value() ? grad_scale->item<double>() : 1.0;
-  const AdamStep s = make_adam_step(lr, t + 1.0, beta1, beta2, eps, weight_decay, decoupled, maximize, scale, amsgrad);
+  std::vector<AdamStep> steps;
+  for (const double lr : lrs) {
+    steps.push_back(make_adam_step(lr, t + 1.0, beta1, beta2, eps, weight_decay, decoupled, maximize, scale, amsgrad));
+  }
   std::vector<Piece> pieces;
   std::vector<float*> prevs(n, nullptr), maxes(n, nullptr);
   for (size_t i = 0; i < n; ++i) {
@@ -198,8 +226,14 @@ void fused_adam_cpu(at::TensorList params, at::TensorList grads, at::TensorList 
                   "lrkit.fused_adam_: prev_delta ", i, " must be a contiguous float32 tensor the size of its param");
       prevs[i] = pd.data_ptr<float>();
     }
-    for (int64_t b = 0; b < param.numel(); b += kPieceSize) {
-      pieces.push_back({static_cast<int64_t>(i), b, std::min(param.numel(), b + kPieceSize)});
+    TORCH_CHECK(!bank || (param.dim() >= 1 && param.size(0) == replicas),
+                "lrkit.fused_adam_: param ", i, " of a policy bank of ", replicas, " policies must have the replica "
+                "axis as dim 0 (size ", replicas, "), got shape ", param.sizes());
+    const int64_t slice = param.numel() / replicas;  // replica k's elements: [k * slice, (k + 1) * slice)
+    for (int64_t k = 0; k < replicas; ++k) {
+      for (int64_t b = k * slice; b < (k + 1) * slice; b += kPieceSize) {
+        pieces.push_back({static_cast<int64_t>(i), b, std::min((k + 1) * slice, b + kPieceSize), k});
+      }
     }
   }
   const int64_t n_pieces = static_cast<int64_t>(pieces.size());
@@ -212,7 +246,7 @@ void fused_adam_cpu(at::TensorList params, at::TensorList grads, at::TensorList 
       at::Tensor v = exp_avg_sqs[w.tensor];
       double* sums = partial.empty() ? nullptr : partial.data() + 2 * k;
       AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, param.scalar_type(), "lrkit_fused_adam_cpu", [&] {
-        adam_piece<scalar_t>(param, grads[w.tensor], m, v, maxes[w.tensor], s, w.begin, w.end, mopt_mode,
+        adam_piece<scalar_t>(param, grads[w.tensor], m, v, maxes[w.tensor], steps[w.replica], w.begin, w.end, mopt_mode,
                              prevs[w.tensor], sums);
       });
     }
@@ -242,6 +276,7 @@ TORCH_LIBRARY(lrkit, m) {
   m.def(
       "fused_adam_multi_(Tensor(a!)[] params, Tensor(f!)[] grads, Tensor(b!)[] exp_avgs, Tensor(c!)[] exp_avg_sqs, "
       "Tensor(e!)[] max_exp_avg_sqs, Tensor tables, int n_tensors, int n_chunks, int chunk_size, int n_groups, "
+      "int n_programs, "
       "Tensor(d!) scratch, "
       "Tensor? grad_scale, Tensor? found_inf, bool mopt_measure) -> ()");
 }

@@ -9,21 +9,27 @@
 #include "lrkit/tables.h"
 
 extern "C" int lrkit_fused_adam_cuda(const void* tensors, const void* chunks, int64_t n_chunks, int64_t chunk_size,
-                                     const void* groups, int32_t n_groups, void* scratch, const float* grad_scale,
-                                     const float* found_inf, int32_t mopt_measure, void* stream);
-extern "C" int64_t lrkit_fused_adam_scratch_bytes(int64_t n_groups, int64_t n_chunks);
+                                     const void* groups, int32_t n_groups, int32_t n_programs, void* scratch,
+                                     const float* grad_scale, const float* found_inf, int32_t mopt_measure,
+                                     void* stream);
+extern "C" int64_t lrkit_fused_adam_scratch_bytes(int64_t n_programs, int64_t n_chunks);
 
 namespace lrkit {
 namespace {
 
 void fused_adam_multi_cuda(at::TensorList params, at::TensorList grads, at::TensorList exp_avgs,
                            at::TensorList exp_avg_sqs, at::TensorList max_exp_avg_sqs, const at::Tensor& tables,
-                           int64_t n_tensors, int64_t n_chunks, int64_t chunk_size, int64_t n_groups, const at::Tensor& scratch,
+                           int64_t n_tensors, int64_t n_chunks, int64_t chunk_size, int64_t n_groups,
+                           int64_t n_programs, const at::Tensor& scratch,
                            const std::optional<at::Tensor>& grad_scale, const std::optional<at::Tensor>& found_inf,
                            bool mopt_measure) {
-  TORCH_CHECK(static_cast<int64_t>(params.size()) == n_tensors && grads.size() == params.size() &&
+  // One tensor per param in the lists; the tables hold n_tensors entries, more than the params where a
+  // policy bank's params are split into their replicas' slices.
+  TORCH_CHECK(static_cast<int64_t>(params.size()) <= n_tensors && grads.size() == params.size() &&
                   exp_avgs.size() == params.size() && exp_avg_sqs.size() == params.size(),
-              "lrkit.fused_adam_multi_: the tensor lists must hold n_tensors = ", n_tensors, " tensors");
+              "lrkit.fused_adam_multi_: the tensor lists must have one length, at most n_tensors = ", n_tensors);
+  TORCH_CHECK(n_programs >= n_groups, "lrkit.fused_adam_multi_: n_programs (", n_programs,
+              ") must count every group's programs, at least n_groups = ", n_groups);
   // the AMSGrad maxima of the groups that use it (their addresses are in the tables; the list only
   // tells the dispatcher they are written)
   TORCH_CHECK(static_cast<int64_t>(max_exp_avg_sqs.size()) <= n_tensors,
@@ -33,7 +39,7 @@ void fused_adam_multi_cuda(at::TensorList params, at::TensorList grads, at::Tens
   TORCH_CHECK(tables.is_cuda() && tables.scalar_type() == at::kByte && tables.is_contiguous() && tables.numel() == bytes,
               "lrkit.fused_adam_multi_: 'tables' must be a contiguous uint8 CUDA tensor of ", bytes, " bytes, got ",
               tables.numel());
-  const int64_t scratch_bytes = lrkit_fused_adam_scratch_bytes(n_groups, n_chunks);
+  const int64_t scratch_bytes = lrkit_fused_adam_scratch_bytes(n_programs, n_chunks);
   TORCH_CHECK(scratch.is_cuda() && scratch.is_contiguous() && int64_t(scratch.nbytes()) >= scratch_bytes,
               "lrkit.fused_adam_multi_: 'scratch' must be a contiguous CUDA tensor of at least ", scratch_bytes, " bytes");
   TORCH_CHECK(chunk_size > 0 && chunk_size % 4 == 0, "lrkit.fused_adam_multi_: chunk_size must be a positive multiple of 4");
@@ -45,7 +51,7 @@ void fused_adam_multi_cuda(at::TensorList params, at::TensorList grads, at::Tens
   // other dtype, size, device or layout would be an out-of-bounds or misread access on the device.
   const at::Device device = tables.device();
   const auto on_device = [&](const at::Tensor& t) { return t.is_cuda() && t.device() == device && t.is_contiguous(); };
-  for (int64_t k = 0; k < n_tensors; ++k) {
+  for (size_t k = 0; k < params.size(); ++k) {
     const at::Tensor& p = params[k];
     const at::ScalarType pt = p.scalar_type();
     TORCH_CHECK(on_device(p) && (pt == at::kFloat || pt == at::kBFloat16 || pt == at::kHalf),
@@ -75,7 +81,7 @@ void fused_adam_multi_cuda(at::TensorList params, at::TensorList grads, at::Tens
   const uint8_t* chunks = base + n_tensors * sizeof(TensorEntry);
   const uint8_t* groups = chunks + n_chunks * sizeof(ChunkEntry);
   const int err = lrkit_fused_adam_cuda(base, chunks, n_chunks, chunk_size, groups, static_cast<int32_t>(n_groups),
-                                        scratch.data_ptr(), grad_scale.has_value() ? grad_scale->data_ptr<float>() : nullptr,
+                                        static_cast<int32_t>(n_programs), scratch.data_ptr(), grad_scale.has_value() ? grad_scale->data_ptr<float>() : nullptr,
                                         found_inf.has_value() ? found_inf->data_ptr<float>() : nullptr,
                                         mopt_measure ? 1 : 0, c10::cuda::getCurrentCUDAStream(device.index()).stream());
   TORCH_CHECK(err == 0, "lrkit.fused_adam_multi_: CUDA launch failed with error ", err);

@@ -3,13 +3,15 @@
 - :mod:`~lrkit.optim.program` — a policy compiled to a straight-line program of float64 ops, with
   a reference interpreter; the compiled kernels in ``csrc/`` run the same programs.
 - :mod:`~lrkit.optim.fused_adam` — :class:`FusedAdam`, Adam/AdamW with η(t) computed in the step
-  (compiled CPU kernel, CUDA kernel — compiled by CI's ``nvcc -c`` and run on the host, not yet on a GPU —,
-  pure-torch reference/fallback).
+  (compiled CPU kernel, CUDA kernel — compiled by CI's ``nvcc -c`` and run on the host, not yet on a GPU —),
+  one LR policy per group or a policy bank (one policy per model replica along dim 0).
+- :mod:`~lrkit.optim.reference` — the same step in readable pure torch: the fallback and the reference.
 - :mod:`~lrkit.optim.mopt` — the M-opt LR of 004 Formula 7 from three snapshots, fused L1 sums.
 """
 
 from lrkit.optim.program import OPCODES, Program, ProgramError, compile_policy, run_program
-from lrkit.optim.fused_adam import FusedAdam, adam_reference  # noqa: I001  (after program: it imports it)
+from lrkit.optim.reference import adam_reference
+from lrkit.optim.fused_adam import FusedAdam  # noqa: I001  (after program: it imports it)
 from lrkit.optim.mopt import mopt_l1, mopt_l1_reference, mopt_lr
 
 __all__ = ["OPCODES", "FusedAdam", "Program", "ProgramError", "adam_reference", "compile_policy", "mopt_l1",

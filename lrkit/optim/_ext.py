@@ -153,7 +153,7 @@ def _register_fakes() -> None:
 
     @torch.library.register_fake("lrkit::fused_adam_multi_")
     def _fused_adam_multi_fake(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, tables, n_tensors, n_chunks,
-                               chunk_size, n_groups, scratch, grad_scale, found_inf, mopt_measure):
+                               chunk_size, n_groups, n_programs, scratch, grad_scale, found_inf, mopt_measure):
         return None
 
     @torch.library.register_fake("lrkit::fused_adam_")

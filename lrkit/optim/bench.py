@@ -30,6 +30,31 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _device_events(device: torch.device):
+    """A (start, end) pair of CUDA events for timing one call on the device, or None off a GPU."""
+    if device.type != "cuda":
+        return None
+    return torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+
+
+def _timed_call(fn, device, wall: list, on_device: list | None) -> None:
+    """One call of ``fn``: its wall time (ms, to the end of the device's work) appended to ``wall`` and, on a
+    GPU, the device time between CUDA events recorded before and after it to ``on_device``: the gap between
+    the two is the host overhead (launches, table lookups) that decides the small-tensor case."""
+    events = _device_events(device) if on_device is not None else None
+    t0 = time.perf_counter()
+    if events:
+        events[0].record()
+    fn()
+    if events:
+        events[1].record()
+    _sync(device)
+    wall.append((time.perf_counter() - t0) * 1e3)
+    if events:
+        events[1].synchronize()
+        on_device.append(events[0].elapsed_time(events[1]))
+
+
 def _warm_up(fn, device, warmup: int) -> bool:
     """Call ``fn`` ``warmup`` times (at least once); True, after the first call only, if that call took over
     a second (a slow implementation: it is then timed on fewer repetitions, same median)."""
@@ -44,36 +69,35 @@ def _warm_up(fn, device, warmup: int) -> bool:
     return False
 
 
-def _median_ms(fn, device, steps: int, warmup: int, times: list | None = None) -> float:
-    """Median time (ms) of ``steps`` calls of ``fn`` after ``warmup`` (each call's time appended to ``times``)."""
+def _median_ms(fn, device, steps: int, warmup: int, times: list | None = None,
+               device_times: list | None = None) -> float:
+    """Median time (ms) of ``steps`` calls of ``fn`` after ``warmup`` (each call's time appended to ``times``,
+    its device time on a GPU to ``device_times``)."""
     if _warm_up(fn, device, warmup):
         steps = min(steps, 3)
     times = [] if times is None else times
     for _ in range(steps):
-        t0 = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append((time.perf_counter() - t0) * 1e3)
+        _timed_call(fn, device, times, device_times)
     return statistics.median(times)
 
 
-def _interleaved_ms(fns: dict, device, steps: int, warmup: int, times: dict) -> None:
+def _interleaved_ms(fns: dict, device, steps: int, warmup: int, times: dict, device_times: dict | None = None) -> None:
     """Time several step functions in rounds: each round steps every function once, in an order rotated from
     round to round, so a slow spell of a noisy machine falls on all of them alike. ``times[key]`` gets one
-    step time (ms) per round, filled as it goes (an interrupt leaves the rounds already timed). A function
-    whose first call takes over a second is timed in the first three rounds only."""
+    step time (ms) per round, filled as it goes (an interrupt leaves the rounds already timed), and on a GPU
+    ``device_times[key]`` its device time. A function whose first call takes over a second is timed in the
+    first three rounds only."""
     rounds = {}
     for key, fn in fns.items():
         rounds[key] = min(steps, 3) if _warm_up(fn, device, warmup) else steps
         times.setdefault(key, [])
+        if device_times is not None:
+            device_times.setdefault(key, [])
     keys = list(fns)
     for r in range(steps):
         for key in keys[r % len(keys):] + keys[:r % len(keys)]:
             if r < rounds[key]:
-                t0 = time.perf_counter()
-                fns[key]()
-                _sync(device)
-                times[key].append((time.perf_counter() - t0) * 1e3)
+                _timed_call(fns[key], device, times[key], None if device_times is None else device_times[key])
 
 
 def _speedup(base: dict, row: dict) -> dict:
@@ -267,7 +291,9 @@ def bench_fused_adam(sizes=(1_000_000, 10_000_000), many_small=(500,), small_siz
         case_rows.append(row)
         return row
 
-    def measured(row, impl_name, times) -> None:
+    def measured(row, impl_name, times, device_times=None) -> None:
+        if device_times:  # CUDA events: the device's time, beside the wall time that includes host overhead
+            row.update(device_median_ms=statistics.median(device_times), device_times_ms=list(device_times))
         ms = statistics.median(times)
         state = 4 if row["impl"] == "bnb8" else 16 + (8 if amsgrad else 0)  # m, v (and AMSGrad's max) r/w
         moved = row["params"] * (3 * item + state)  # p r/w + g
@@ -289,16 +315,16 @@ def bench_fused_adam(sizes=(1_000_000, 10_000_000), many_small=(500,), small_siz
                 fns[key] = fn
             except Exception as e:
                 failed(row, key, e)
-        times, ok = {}, False
+        times, device_times, ok = {}, {}, False
         try:
-            _interleaved_ms(fns, device, steps, warmup, times)
+            _interleaved_ms(fns, device, steps, warmup, times, device_times)
             ok = True
         except Exception:  # which step failed is not known here: the case is timed again one by one
             case_rows.clear()
         finally:  # an interrupt keeps the rounds timed so far
             for row in case_rows:
                 if times.get(row["impl"]):
-                    measured(row, names[row["impl"]], times[row["impl"]])
+                    measured(row, names[row["impl"]], times[row["impl"]], device_times.get(row["impl"]))
             ps = fns = None
             _release(device)
         if ok:
@@ -315,9 +341,9 @@ def bench_fused_adam(sizes=(1_000_000, 10_000_000), many_small=(500,), small_siz
                 try:
                     ps = _params(shape, device, dtype)
                     fn, impl_name = make(ps)
-                    times = []
-                    _median_ms(fn, device, steps, warmup, times)
-                    measured(row, impl_name, times)
+                    times, device_times = [], []
+                    _median_ms(fn, device, steps, warmup, times, device_times)
+                    measured(row, impl_name, times, device_times)
                 except Exception as e:  # an implementation that does not run here is reported, not fatal
                     failed(row, key, e)
                 finally:
@@ -397,18 +423,22 @@ def table(doc: dict) -> str:
              f"policy {doc['policy']}; "
              f"measured copy bandwidth {doc['copy_bandwidth_gb_s']:.1f} GB/s; torch {doc['environment']['torch']}, "
              f"{doc['environment']['date']}", "",
-             "| case | implementation | median step (ms) | GB/s | of copy bw | vs torch fused + scheduler |",
-             "| --- | --- | --- | --- | --- | --- |"]
+             "| case | implementation | median step (ms) | device time (ms) | GB/s | of copy bw | "
+             "vs torch fused + scheduler |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
     for r in doc["rows"]:
         if "error" in r or "skipped" in r:
             why = f"does not run here: {r['error']}" if "error" in r else f"skipped: {r['skipped']}"
-            lines.append(f"| {r['case']} | {r['name']} | — | — | — | {why} |")
+            lines.append(f"| {r['case']} | {r['name']} | — | — | — | — | {why} |")
         else:
             sp, q = r.get("speedup_vs_torch_fused"), r.get("speedup_quartiles")
             sp = "—" if sp is None else f"{sp:.2f}×" + (f" ({q[0]:.2f}–{q[1]:.2f})" if q and r["impl"] != "fused" else "")
-            lines.append(f"| {r['case']} | {r['name']} | {r['median_ms']:.3f} | {r['gb_s']:.1f} | "
+            dev = f"{r['device_median_ms']:.3f}" if "device_median_ms" in r else "—"
+            lines.append(f"| {r['case']} | {r['name']} | {r['median_ms']:.3f} | {dev} | {r['gb_s']:.1f} | "
                          f"{100 * r['frac_copy_bw']:.0f}% | {sp} |")
     timing = {r.get("timing", "sequential") for r in doc["rows"] if "median_ms" in r}
+    lines += ["", "Median step: wall time to the end of the device's work. Device time (GPU only): between CUDA events "
+                  "recorded before and after the step; the difference is host overhead."]
     if "interleaved" in timing:
         lines += ["", "Interleaved cases: the implementations step in turn, round after round; a speed-up is the median of "
                       "the per-round ratios (their quartiles in brackets)."

@@ -9,8 +9,12 @@ host-device synchronisation and without ``.item()`` on the accelerator path.
 Back ends: the compiled ``torch.ops.lrkit.fused_adam_`` (CPU kernel in ``csrc/cpu``) when it loads; on
 CUDA ``torch.ops.lrkit.fused_adam_multi_`` (``csrc/cuda``: every CUDA group in one launch pair, the
 streaming M-opt included); otherwise the pure-torch implementation below — the same math, op for op,
-and the readable reference — with one warning saying why. ``backend="torch"`` asks for the reference
-explicitly.
+and the readable reference (:mod:`lrkit.optim.reference`) — with one warning saying why.
+``backend="torch"`` asks for the reference explicitly.
+
+A policy bank (``policies=[p_0, …, p_{K-1}]``, for K model replicas trained in one run): every param has
+the replica axis as dim 0 (size K), and slice k of every param is updated with LR p_k(t). Each policy is
+compiled to its own program, and all K are evaluated in the step's one launch.
 
 The update, per element (torch.optim.Adam's, in float32 for fp32/bf16/fp16 params, m and v float32)::
 
@@ -23,13 +27,15 @@ The update, per element (torch.optim.Adam's, in float32 for fp32/bf16/fp16 param
 
 from __future__ import annotations
 
-import functools
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
 from lrkit.optim import _ext
-from lrkit.optim.program import MAX_REGISTERS, compile_policy
+from lrkit.optim.descriptors import PolicyBuffers, policy_buffers
+from lrkit.optim.program import compile_policy
+from lrkit.optim.reference import adam_reference
 
 BACKENDS = ("auto", "ext", "torch")
 _PARAM_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
@@ -46,6 +52,26 @@ def _spec(policy) -> str:
     return str(policy)
 
 
+def _specs(policies) -> tuple[str, ...]:
+    if isinstance(policies, (str, dict)) or not hasattr(policies, "__len__") or len(policies) == 0:
+        raise ValueError(f"FusedAdam: field 'policies' must be a non-empty list of policies (one per replica), "
+                         f"got {policies!r}")
+    return tuple(_spec(p) for p in policies)
+
+
+class GroupWork(NamedTuple):
+    """One group's part of a step: its tensors with gradients and their state, on one device."""
+
+    group: dict
+    buffers: PolicyBuffers
+    device: torch.device
+    params: list
+    grads: list
+    exp_avgs: list
+    exp_avg_sqs: list
+    max_exp_avg_sqs: list  # empty without AMSGrad
+
+
 class FusedAdam(torch.optim.Optimizer):
     """Adam (``adamw=False``, L2 weight decay) or AdamW (decoupled) with the LR policy inside the step;
     ``amsgrad=True`` for AMSGrad (torch's ``amsgrad``), ``maximize=True`` to ascend.
@@ -58,11 +84,23 @@ class FusedAdam(torch.optim.Optimizer):
     ...     opt.step()
     >>> [round(x, 6) for x in opt.last_lr()]   # η(2) = 0.1 · 0.5^⌊2/2⌋
     [0.05]
+
+    A policy bank: ``policies`` instead of ``policy``, dim 0 of every param the replica axis.
+
+    >>> w = torch.nn.Parameter(torch.ones(2, 3))
+    >>> opt = FusedAdam([w], policies=["FIX(k=0.1)", "FIX(k=0.01)"], backend="torch")
+    >>> w.grad = torch.ones(2, 3)
+    >>> opt.step()
+    >>> opt.last_lr()
+    [[0.1, 0.01]]
     """
 
-    def __init__(self, params, policy, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0,
+    def __init__(self, params, policy=None, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0,
                  adamw: bool = False, maximize: bool = False, backend: str = "auto", mopt_every: int | None = None,
-                 amsgrad: bool = False):
+                 amsgrad: bool = False, policies=None):
+        if (policy is None) == (policies is None):
+            raise ValueError("FusedAdam: give exactly one of the fields 'policy' (one LR policy) and 'policies' "
+                             "(a policy bank, one policy per replica along dim 0 of every param)")
         if mopt_every is not None and (not isinstance(mopt_every, int) or isinstance(mopt_every, bool) or mopt_every < 2):
             raise ValueError(f"FusedAdam: field 'mopt_every' must be None or an int >= 2, got {mopt_every!r}")
         self.mopt_every = mopt_every
@@ -81,7 +119,8 @@ class FusedAdam(torch.optim.Optimizer):
             raise ValueError(f"FusedAdam: field 'amsgrad' must be True or False, got {amsgrad!r}")
         self.backend = backend
         self._buffers: dict[int, dict] = {}  # group index -> descriptor and LR tensors on the group's device
-        defaults = dict(policy=_spec(policy), betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+        defaults = dict(policy=None if policy is None else _spec(policy),
+                        policies=None if policies is None else _specs(policies), betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                         adamw=adamw, maximize=maximize, amsgrad=amsgrad)
         super().__init__(params, defaults)
         # GradScaler then hands the step its scale and found_inf (as attributes) instead of unscaling the
@@ -111,28 +150,29 @@ class FusedAdam(torch.optim.Optimizer):
                                                   memory_format=torch.contiguous_format, copy=True)
 
     def add_param_group(self, param_group: dict) -> None:
-        if "policy" in param_group:
-            param_group["policy"] = _spec(param_group["policy"])
+        if param_group.get("policies") is not None:  # a policy bank in this group
+            param_group["policies"], param_group["policy"] = _specs(param_group["policies"]), None
+        elif "policy" in param_group:
+            param_group["policy"], param_group["policies"] = _spec(param_group["policy"]), None
         super().add_param_group(param_group)
-        for p in self.param_groups[-1]["params"]:
+        group = self.param_groups[-1]
+        for i, p in enumerate(group["params"]):
             if p.dtype not in _PARAM_DTYPES:
                 raise TypeError(f"FusedAdam: params must be float32, bfloat16 or float16, got {p.dtype}")
+            bank = group["policies"]
+            if bank is not None and (p.dim() == 0 or p.shape[0] != len(bank)):
+                raise ValueError(f"FusedAdam: field 'policies' holds {len(bank)} policies, so dim 0 of every param "
+                                 f"must be the replica axis of size {len(bank)}; param {i} of group "
+                                 f"{len(self.param_groups) - 1} has shape {tuple(p.shape)}")
+        if group["policies"] is not None and self.mopt_every:
+            raise ValueError("FusedAdam: field 'mopt_every' must be None with 'policies' (M-opt of a policy bank "
+                             "is not available)")
 
     # ---- the schedule on the device ------------------------------------------------------------
-    def _group_buffers(self, index: int, group: dict, device: torch.device) -> dict:
-        buf = self._buffers.get(index)
-        if buf is None or buf["device"] != device or buf["policy"] != group["policy"]:
-            meta, code, consts = compile_policy(group["policy"]).pack(MAX_REGISTERS)
-            if buf is not None and buf["device"] == device:  # a new policy: overwrite in place
-                buf["meta"].copy_(torch.from_numpy(meta), non_blocking=True)
-                buf["code"].copy_(torch.from_numpy(code), non_blocking=True)
-                buf["consts"].copy_(torch.from_numpy(consts), non_blocking=True)
-                buf["policy"] = group["policy"]
-            else:
-                buf = {"device": device, "policy": group["policy"], "meta": torch.from_numpy(meta).to(device),
-                       "code": torch.from_numpy(code).to(device), "consts": torch.from_numpy(consts).to(device),
-                       "lr": torch.full((1,), float("nan"), dtype=torch.float64, device=device)}
-                self._buffers[index] = buf
+    def _group_buffers(self, index: int, group: dict, device: torch.device) -> PolicyBuffers:
+        bank = group.get("policies") is not None
+        buf = policy_buffers(self._buffers.get(index), group["policies"] if bank else (group["policy"],), bank, device)
+        self._buffers[index] = buf
         step = group.get("step")
         if not isinstance(step, torch.Tensor):
             group["step"] = torch.zeros(1, dtype=torch.float64, device=device)
@@ -140,21 +180,39 @@ class FusedAdam(torch.optim.Optimizer):
             group["step"] = step.to(device=device, dtype=torch.float64).reshape(1)
         return buf
 
-    def set_policy(self, policy, group: int | None = None) -> None:
-        """Replace the policy of one group (or all) between steps; it applies at the group's current t.
+    def set_policy(self, policy, group: int | None = None, replica: int | None = None) -> None:
+        """Replace the policy of one group (or all) between steps, or with ``replica=k`` policy k of a policy
+        bank; it applies at the group's current t.
 
         The descriptor is overwritten in place (a few KB copied), so tensors captured in a CUDA graph
         stay valid."""
         spec = _spec(policy)
         for i, g in enumerate(self.param_groups):
-            if group is None or i == group:
+            if group is not None and i != group:
+                continue
+            bank = g.get("policies")
+            if (replica is None) != (bank is None):
+                raise ValueError(f"FusedAdam.set_policy: field 'replica' must be an index into group {i}'s policy bank"
+                                 if bank is not None else f"FusedAdam.set_policy: group {i} has one policy, so field "
+                                 f"'replica' must be None, got {replica!r}")
+            if bank is None:
                 g["policy"] = spec
-                if i in self._buffers:
-                    self._group_buffers(i, g, self._buffers[i]["device"])
+            elif not 0 <= replica < len(bank):
+                raise ValueError(f"FusedAdam.set_policy: field 'replica' must be in [0, {len(bank)}), got {replica!r}")
+            else:
+                g["policies"] = bank[:replica] + (spec,) + bank[replica + 1:]
+            if i in self._buffers:
+                self._group_buffers(i, g, self._buffers[i].device)
 
-    def last_lr(self) -> list[float]:
-        """η used by the last step of each group (NaN before the first step). Reads the device."""
-        return [float(self._buffers[i]["lr"]) if i in self._buffers else float("nan") for i in range(len(self.param_groups))]
+    def last_lr(self) -> list:
+        """η used by the last step of each group (NaN before the first step): a float, or for a policy bank the
+        list of its K LRs. Reads the device."""
+        out = []
+        for i, g in enumerate(self.param_groups):
+            buf = self._buffers.get(i)
+            lrs = buf.lr.tolist() if buf is not None else [float("nan")] * len(g.get("policies") or (None,))
+            out.append(lrs if g.get("policies") is not None else lrs[0])
+        return out
 
     def steps(self) -> list[int]:
         """Steps taken per group (reads the device)."""
@@ -187,10 +245,11 @@ class FusedAdam(torch.optim.Optimizer):
         return mo
 
     @staticmethod
-    def _mopt_record(mode, mo, group, buf, sums, found_inf) -> None:
+    def _mopt_record(mode, mo, group, buf, sums, found_inf, advanced: bool) -> None:
         """After an M-opt step: a record step keeps whether it was skipped (AMP), a measure step appends its
         sums with whether it or its record step was skipped, as a device tensor (no host sync); :meth:`mopt`
-        leaves those measurements out."""
+        leaves those measurements out. ``advanced``: the step has already advanced the step counter (the
+        CUDA step does it in its kernel); the history keeps the count before the step."""
         if mode == 0:
             return
         skipped = None if found_inf is None else (found_inf.reshape(1) != 0).to(torch.float64)
@@ -202,8 +261,10 @@ class FusedAdam(torch.optim.Optimizer):
             skipped = skipped + before.to(skipped.device)
         elif skipped is None:
             skipped = before
-        mo["history"].append((group["step"].clone(), buf["lr"].clone(), sums.clone(),
-                              None if skipped is None else skipped.clone()))
+        step = group["step"].clone()
+        if advanced:
+            step -= 1.0 if found_inf is None else 1.0 - (found_inf != 0).to(torch.float64).reshape(1).to(step.device)
+        mo["history"].append((step, buf.lr.clone(), sums.clone(), None if skipped is None else skipped.clone()))
 
     def _no_sums(self, device):
         """A placeholder sums tensor for steps without M-opt (the op's schema always takes one)."""
@@ -245,86 +306,91 @@ class FusedAdam(torch.optim.Optimizer):
         step for the rest. A tensor on an accelerator never reaches the CPU op."""
         batches, singles = {}, []
         for w in work:
-            device, ready = w[2], self._kernel_ready(w[3], w[4])
-            if launch is not None and device.type == multi_type and ready:
-                batches.setdefault(device, []).append(w)
-            elif self.backend != "torch" and device.type == "cpu" and ready and _ext.load():
+            ready = self._kernel_ready(w.params, w.grads)
+            if launch is not None and w.device.type == multi_type and ready:
+                batches.setdefault(w.device, []).append(w)
+            elif self.backend != "torch" and w.device.type == "cpu" and ready and _ext.load():
                 singles.append((w, True))
-            elif self.backend == "ext" and device.type != "cpu":  # on the CPU the reference step is the fallback
+            elif self.backend == "ext" and w.device.type != "cpu":  # on the CPU the reference step is the fallback
                 why = ("a param or grad is not contiguous (channels-last or a strided view) or a grad's dtype differs "
                        "from its param's" if not ready else _ext.error() or "the extension has no kernel for it")
-                index = next(i for i, g in enumerate(self.param_groups) if g is w[0])
+                index = next(i for i, g in enumerate(self.param_groups) if g is w.group)
                 raise RuntimeError(f"FusedAdam(backend='ext'): no compiled kernel for group {index} "
-                                   f"on {device}: {why}; use backend='auto' or 'torch'")
+                                   f"on {w.device}: {why}; use backend='auto' or 'torch'")
             else:
                 singles.append((w, False))
         return batches, singles
 
-    def _cuda_step(self, cuda, grad_scale, found_inf, launch, mopt) -> None:
+    def _cuda_step(self, cuda: list[GroupWork], grad_scale, found_inf, launch, mopt) -> None:
         """All CUDA groups in one launch pair (schedule kernel, then the multi-tensor Adam kernel; a third
-        kernel on steps where a group measures M-opt). ``mopt``: group id -> (mode, its M-opt state)."""
-        from lrkit.optim.tables import MOPT_MEASURE, pack
+        kernel on steps where a group measures M-opt). The schedule kernel also advances the groups' step
+        counters. ``mopt``: group id -> (mode, its M-opt state)."""
+        from lrkit.optim.tables import MOPT_MEASURE, CudaTables, pack, stage
 
-        device = cuda[0][2]
-
-        # per group: (M-opt mode, its prev_deltas, its sums tensor) for this step
+        device = cuda[0].device
+        # per group: its M-opt mode this step, with its prev_deltas and sums tensor
         mopts = [(mode, mo["prev"], mo["sums"]) if mode else (0, [], None)
-                 for mode, mo in (mopt.get(id(w[0]), (0, None)) for w in cuda)]
+                 for mode, mo in (mopt.get(id(w.group), (0, None)) for w in cuda)]
         # Packed tables by key (every address the tables hold but the grads', hyper-parameters, M-opt mode; a
         # resumed state's new moments are a new key): a step whose key is new packs them
         # (a small H2D copy). A few are kept, so the M-opt steps (other modes) do not repack every time.
         # Gradients are not in the key: `zero_grad()` frees them and backward may allocate them elsewhere,
         # so where only their addresses moved, the tables' grad column is rewritten and copied over (no
         # repack). Tables a CUDA graph captured are held while the optimizer lives (the graph reads them).
-        key = tuple((buf["meta"].data_ptr(), buf["code"].data_ptr(), buf["consts"].data_ptr(), buf["lr"].data_ptr(),
-                     group["step"].data_ptr(), tuple(p.data_ptr() for p in params), tuple(m.data_ptr() for m in ms),
-                     tuple(v.data_ptr() for v in vs), group["betas"], group["eps"], group["weight_decay"], group["adamw"],
-                     group["maximize"], group["amsgrad"], tuple(x.data_ptr() for x in xs), mode,
+        # An entry holds the tensors its tables point at, so while it lives no other tensor takes their
+        # addresses: a key that matches is the same tensors, and the entry's flattened lists are reused.
+        key = tuple((w.buffers.meta.data_ptr(), w.buffers.code.data_ptr(), w.buffers.consts.data_ptr(),
+                     w.buffers.lr.data_ptr(), w.group["step"].data_ptr(), tuple(p.data_ptr() for p in w.params),
+                     tuple(m.data_ptr() for m in w.exp_avgs), tuple(v.data_ptr() for v in w.exp_avg_sqs),
+                     w.group["betas"], w.group["eps"], w.group["weight_decay"], w.group["adamw"], w.group["maximize"],
+                     w.group["amsgrad"], tuple(x.data_ptr() for x in w.max_exp_avg_sqs), mode,
                      tuple(d.data_ptr() for d in prev), None if sums is None else sums.data_ptr())
-                    for (group, buf, _, params, _, ms, vs, xs), (mode, prev, sums) in zip(cuda, mopts))
-        gl = [x for w in cuda for x in w[4]]
+                    for w, (mode, prev, sums) in zip(cuda, mopts))
+        gl = [x for w in cuda for x in w.grads]
         grad_ptrs = np.fromiter((g.data_ptr() for g in gl), dtype=np.uint64, count=len(gl))
         cache = self.__dict__.setdefault("_cuda_tables", {})
         captured = self.__dict__.setdefault("_cuda_tables_captured", {})  # id of the device tables -> entry
         entry = cache.pop(key, None)
         if entry is None:
-            groups = [dict(params=params, grads=grads, exp_avgs=ms, exp_avg_sqs=vs, meta=buf["meta"], code=buf["code"],
-                           consts=buf["consts"], step=group["step"], lr_out=buf["lr"], beta1=group["betas"][0],
-                           beta2=group["betas"][1], eps=group["eps"], weight_decay=group["weight_decay"],
-                           decoupled=group["adamw"], maximize=group["maximize"], amsgrad=group["amsgrad"],
-                           max_exp_avg_sqs=xs, mopt_mode=mode, prev_deltas=prev, mopt_sums=sums)
-                      for (group, buf, _, params, grads, ms, vs, xs), (mode, prev, sums) in zip(cuda, mopts)]
+            groups = [dict(params=w.params, grads=w.grads, exp_avgs=w.exp_avgs, exp_avg_sqs=w.exp_avg_sqs,
+                           meta=w.buffers.meta, code=w.buffers.code, consts=w.buffers.consts, step=w.group["step"],
+                           lr_out=w.buffers.lr, replicas=w.buffers.n_programs if w.buffers.bank else None,
+                           beta1=w.group["betas"][0], beta2=w.group["betas"][1], eps=w.group["eps"],
+                           weight_decay=w.group["weight_decay"], decoupled=w.group["adamw"],
+                           maximize=w.group["maximize"], amsgrad=w.group["amsgrad"], max_exp_avg_sqs=w.max_exp_avg_sqs,
+                           mopt_mode=mode, prev_deltas=prev, mopt_sums=sums)
+                      for w, (mode, prev, sums) in zip(cuda, mopts)]
             t = pack(groups)
-            blob, host = _stage(t.blob, device)
-            # the AdamStep records (64 bytes a group), then the M-opt partials (2 float64 a chunk)
-            scratch = torch.empty(64 * t.n_groups + 16 * t.n_chunks, dtype=torch.uint8, device=device)
-            entry = (t, blob, scratch)
-        elif not np.array_equal(entry[0].tensor_column("g"), grad_ptrs):
+            blob, host = stage(t.blob, device)
+            # the AdamStep records (64 bytes a program), then the M-opt partials (2 float64 a chunk)
+            scratch = torch.empty(64 * t.n_programs + 16 * t.n_chunks, dtype=torch.uint8, device=device)
+            entry = CudaTables(t, blob, scratch, params=[x for w in cuda for x in w.params],
+                               exp_avgs=[x for w in cuda for x in w.exp_avgs],
+                               exp_avg_sqs=[x for w in cuda for x in w.exp_avg_sqs],
+                               max_exp_avg_sqs=[x for w in cuda for x in w.max_exp_avg_sqs])
+        elif not np.array_equal(entry.tables.tensor_column("g"), entry.tables.grad_addresses(grad_ptrs)):
             # new host and device tables; the old ones stay as they were for a launch in flight (the caching
             # allocator reuses their memory only after it) or a captured graph (held below)
-            t = entry[0].with_grads(grad_ptrs)
-            blob, host = _stage(t.blob, device)
-            entry = (t, blob, entry[2])
+            t = entry.tables.with_grads(grad_ptrs)
+            blob, host = stage(t.blob, device)
+            entry = entry._replace(tables=t, blob=blob)
         else:
             host = None
         cache[key] = entry  # the most recently used last
         if torch.cuda.is_available() and torch.cuda.is_current_stream_capturing():
             # held once, however often a graph captures these same tables; a copy made during the capture is a
             # node of the graph that every replay runs again from its pinned source, so that is held too
-            captured[id(entry[1])] = entry
+            captured[id(entry.blob)] = entry
             if host is not None:
-                self.__dict__.setdefault("_cuda_staging_captured", {})[id(entry[1])] = host
+                self.__dict__.setdefault("_cuda_staging_captured", {})[id(entry.blob)] = host
         for old in list(cache)[:-self._TABLES_KEPT]:
             del cache[old]
-        t, blob, scratch = entry
-        fl = [x for w in cuda for x in w[3]]
-        ml = [x for w in cuda for x in w[5]]
-        vl = [x for w in cuda for x in w[6]]
-        xl = [x for w in cuda for x in w[7]]
+        t = entry.tables
         gs = None if grad_scale is None else grad_scale.to(device=device, dtype=torch.float32).reshape(1)
         fi = None if found_inf is None else found_inf.to(device=device, dtype=torch.float32).reshape(1)
         measure = any(mode == MOPT_MEASURE for mode, _, _ in mopts)
-        launch(fl, gl, ml, vl, xl, blob, t.n_tensors, t.n_chunks, t.chunk_size, t.n_groups, scratch, gs, fi, measure)
+        launch(entry.params, gl, entry.exp_avgs, entry.exp_avg_sqs, entry.max_exp_avg_sqs, entry.blob, t.n_tensors,
+               t.n_chunks, t.chunk_size, t.n_groups, t.n_programs, entry.scratch, gs, fi, measure)
 
     # ---- the step ------------------------------------------------------------------------------
     @torch.no_grad()
@@ -340,139 +406,71 @@ class FusedAdam(torch.optim.Optimizer):
             grad_scale = getattr(self, "grad_scale", None)
         if found_inf is None:
             found_inf = getattr(self, "found_inf", None)
-        work = []
-        for index, group in enumerate(self.param_groups):
-            params = [p for p in group["params"] if p.grad is not None]
-            if not params:
-                continue
-            device = params[0].device
-            if any(p.device != device for p in params):
-                raise RuntimeError(f"FusedAdam: the params of group {index} are on more than one device")
-            buf = self._group_buffers(index, group, device)
-            grads, ms, vs, xs = [], [], [], []
-            for p in params:
-                if p.grad.is_sparse:
-                    raise RuntimeError("FusedAdam does not support sparse gradients")
-                st = self.state[p]
-                if not st:
-                    st["exp_avg"] = torch.zeros_like(p, dtype=torch.float32, memory_format=torch.contiguous_format)
-                    st["exp_avg_sq"] = torch.zeros_like(p, dtype=torch.float32, memory_format=torch.contiguous_format)
-                if group["amsgrad"] and "max_exp_avg_sq" not in st:
-                    st["max_exp_avg_sq"] = torch.zeros_like(p, dtype=torch.float32, memory_format=torch.contiguous_format)
-                grads.append(p.grad)
-                ms.append(st["exp_avg"])
-                vs.append(st["exp_avg_sq"])
-                if group["amsgrad"]:
-                    xs.append(st["max_exp_avg_sq"])
-            work.append((group, buf, device, params, grads, ms, vs, xs))
-        stepped = [w[0] for w in work]
+        work = [w for index, group in enumerate(self.param_groups) if (w := self._group_work(index, group))]
         index_of = {id(g): i for i, g in enumerate(self.param_groups)}
-        modes = {id(w[0]): self._mopt_mode(index_of[id(w[0])]) for w in work}
+        modes = {id(w.group): self._mopt_mode(index_of[id(w.group)]) for w in work}
         multi_type, launch = self._multi_tensor_launch() if self.backend != "torch" else (None, None)
         batches, singles = self._route(work, multi_type, launch)
-        for cuda in batches.values():  # one launch pair per device
-            mopt = {id(w[0]): (modes[id(w[0])], self._mopt_state(index_of[id(w[0])], w[3]))
-                    for w in cuda if modes[id(w[0])]}
+        for cuda in batches.values():  # one launch pair per device; it advances the step counters too
+            mopt = {id(w.group): (modes[id(w.group)], self._mopt_state(index_of[id(w.group)], w.params))
+                    for w in cuda if modes[id(w.group)]}
             self._cuda_step(cuda, grad_scale, found_inf, launch, mopt)
-            for group, buf, *_ in cuda:
-                mode, mo = mopt.get(id(group), (0, None))
-                self._mopt_record(mode, mo, group, buf, mo["sums"] if mo else None, found_inf)
-        for (group, buf, device, params, grads, ms, vs, xs), use_cpu_op in singles:
+            for w in cuda:
+                mode, mo = mopt.get(id(w.group), (0, None))
+                self._mopt_record(mode, mo, w.group, w.buffers, mo["sums"] if mo else None, found_inf, advanced=True)
+        for w, use_cpu_op in singles:
+            group, buf = w.group, w.buffers
             beta1, beta2 = group["betas"]
             index = index_of[id(group)]
             mode = modes[id(group)]
-            mo = self._mopt_state(index, params) if mode else None
+            mo = self._mopt_state(index, w.params) if mode else None
             prev = mo["prev"] if mo else []
-            sums = mo["sums"] if mo else self._no_sums(device)
+            sums = mo["sums"] if mo else self._no_sums(w.device)
             if use_cpu_op:
-                torch.ops.lrkit.fused_adam_(params, grads, ms, vs, xs, group["step"], buf["meta"], buf["code"],
-                                            buf["consts"], beta1, beta2, group["eps"], group["weight_decay"],
-                                            group["adamw"], group["maximize"], group["amsgrad"], grad_scale, found_inf,
-                                            buf["lr"], prev, mode, sums)
+                torch.ops.lrkit.fused_adam_(w.params, w.grads, w.exp_avgs, w.exp_avg_sqs, w.max_exp_avg_sqs,
+                                            group["step"], buf.meta, buf.code, buf.consts, beta1, beta2, group["eps"],
+                                            group["weight_decay"], group["adamw"], group["maximize"], group["amsgrad"],
+                                            grad_scale, found_inf, buf.lr, prev, mode, sums)
             else:
                 if self.backend != "torch":
-                    _ext.warn_fallback("FusedAdam", f"group {index} on {device}: its params or grads are not contiguous"
-                                       if not self._kernel_ready(params, grads) else None)
-                adam_reference(params, grads, ms, vs, group["policy"], group["step"], buf, beta1, beta2, group["eps"],
-                               group["weight_decay"], group["adamw"], group["maximize"], grad_scale, found_inf,
-                               prev, mode, sums, xs if group["amsgrad"] else None)
-            self._mopt_record(mode, mo, group, buf, sums, found_inf)
-        for group in stepped:
-            index = index_of[id(group)]
-            self._calls[index] = self._calls.get(index, 0) + 1
+                    _ext.warn_fallback("FusedAdam", f"group {index} on {w.device}: its params or grads are not contiguous"
+                                       if not self._kernel_ready(w.params, w.grads) else None)
+                adam_reference(w.params, w.grads, w.exp_avgs, w.exp_avg_sqs, buf.specs if buf.bank else buf.specs[0],
+                               group["step"], buf, beta1, beta2, group["eps"], group["weight_decay"], group["adamw"],
+                               group["maximize"], grad_scale, found_inf, prev, mode, sums,
+                               w.max_exp_avg_sqs if group["amsgrad"] else None)
+            self._mopt_record(mode, mo, group, buf, sums, found_inf, advanced=False)
             if found_inf is None:
                 group["step"].add_(1.0)
             else:
                 group["step"].add_(1.0 - (found_inf != 0).to(torch.float64).reshape(1))
+        for w in work:
+            index = index_of[id(w.group)]
+            self._calls[index] = self._calls.get(index, 0) + 1
         return loss
 
-
-def _stage(blob: np.ndarray, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(device copy, host source)`` of packed tables. On a GPU the source is pinned and the copy
-    non-blocking: a copy from pageable memory blocks the host, and inside a CUDA graph capture (a repack,
-    or backward's grads at new addresses) it is illegal, while a pinned one is captured as a graph node."""
-    host = torch.from_numpy(blob)
-    if device.type == "cuda":
-        host = host.pin_memory()
-    return host.to(device, non_blocking=True), host
-
-
-@functools.lru_cache(maxsize=64)
-def _parsed(spec: str):
-    from lrkit.policies import parse
-
-    return parse(spec)
-
-
-def adam_reference(params, grads, exp_avgs, exp_avg_sqs, policy: str, step, buf, beta1, beta2, eps, weight_decay,
-                   decoupled, maximize, grad_scale=None, found_inf=None, prev_deltas=(), mopt_mode: int = 0,
-                   mopt_sums=None, max_exp_avg_sqs=None) -> None:
-    """The pure-torch step (the fallback and the readable reference): η(t) from the policy formula on
-    the device (float64), then the element update in float32. Skipped elements stay as they were
-    where ``found_inf`` is set (``torch.where``, no host sync). M-opt as in the kernel: mode 1 stores
-    this step's update in ``prev_deltas``, mode 2 writes (‖Δ_prev‖₁, ‖Δ_prev − Δ‖₁) to ``mopt_sums``.
-    AMSGrad where ``max_exp_avg_sqs`` is given (one float32 running maximum per param)."""
-    t = step.reshape(1)
-    lr = _parsed(policy)(t)  # float64 on the device, the same formula the kernel's program was traced from
-    buf["lr"].copy_(lr)
-    t1 = t + 1.0
-    step_size = (lr / (1.0 - beta1 ** t1)).to(torch.float32)
-    bc2_sqrt = torch.sqrt(1.0 - beta2 ** t1).to(torch.float32)
-    skip = None if found_inf is None else (found_inf.reshape(1) != 0)
-    if mopt_mode == 2:
-        mopt_sums.zero_()
-    prevs = list(prev_deltas) if mopt_mode else [None] * len(params)
-    maxes = list(max_exp_avg_sqs) if max_exp_avg_sqs is not None else [None] * len(params)
-    for p, g, m, v, x, prev in zip(params, grads, exp_avgs, exp_avg_sqs, maxes, prevs):
-        g32 = g.to(torch.float32)
-        if grad_scale is not None:  # unscaled in place, as torch's fused Adam (not where found_inf skips)
-            g32 = g32 / grad_scale.to(torch.float32)
-            g.copy_(g32 if skip is None else torch.where(skip, g, g32.to(g.dtype)))
-        if maximize:
-            g32 = -g32
-        p32 = p.to(torch.float32)
-        if weight_decay != 0.0:
-            if decoupled:
-                p32 = p32 * (1.0 - lr * weight_decay).to(torch.float32)
-            else:
-                g32 = g32 + p32 * weight_decay
-        m_new = torch.lerp(m, g32, 1.0 - beta1)
-        v_new = beta2 * v + (1.0 - beta2) * g32 * g32
-        x_new = None if x is None else torch.where(x < v_new, v_new, x)  # std::max(x, v), as torch's fused Adam
-        p_new = p32 - step_size * m_new / (torch.sqrt(v_new if x is None else x_new) / bc2_sqrt + eps)
-        if skip is not None:
-            m_new, v_new, p_new = torch.where(skip, m, m_new), torch.where(skip, v, v_new), torch.where(skip, p32, p_new)
-            x_new = None if x is None else torch.where(skip, x, x_new)
-        m.copy_(m_new)
-        v.copy_(v_new)
-        if x is not None:
-            x.copy_(x_new)
-        stored = p_new.to(p.dtype)
-        if mopt_mode:
-            delta = stored.double() - p32.double()
-            if mopt_mode == 1:
-                prev.copy_(delta)
-            else:
-                mopt_sums[0] += prev.double().abs().sum()
-                mopt_sums[1] += (prev.double() - delta).abs().sum()
-        p.copy_(stored)
+    def _group_work(self, index: int, group: dict) -> GroupWork | None:
+        """The group's tensors that have gradients, with their state (created on the first step), or None."""
+        params = [p for p in group["params"] if p.grad is not None]
+        if not params:
+            return None
+        device = params[0].device
+        if any(p.device != device for p in params):
+            raise RuntimeError(f"FusedAdam: the params of group {index} are on more than one device")
+        buf = self._group_buffers(index, group, device)
+        grads, ms, vs, xs = [], [], [], []
+        for p in params:
+            if p.grad.is_sparse:
+                raise RuntimeError("FusedAdam does not support sparse gradients")
+            st = self.state[p]
+            if not st:
+                st["exp_avg"] = torch.zeros_like(p, dtype=torch.float32, memory_format=torch.contiguous_format)
+                st["exp_avg_sq"] = torch.zeros_like(p, dtype=torch.float32, memory_format=torch.contiguous_format)
+            if group["amsgrad"] and "max_exp_avg_sq" not in st:
+                st["max_exp_avg_sq"] = torch.zeros_like(p, dtype=torch.float32, memory_format=torch.contiguous_format)
+            grads.append(p.grad)
+            ms.append(st["exp_avg"])
+            vs.append(st["exp_avg_sq"])
+            if group["amsgrad"]:
+                xs.append(st["max_exp_avg_sq"])
+        return GroupWork(group, buf, device, params, grads, ms, vs, xs)

@@ -9,18 +9,20 @@ output, so one launch updates many groups — or many model replicas, each with 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
 TENSOR = np.dtype([("p", "<u8"), ("g", "<u8"), ("m", "<u8"), ("v", "<u8"), ("vmax", "<u8"), ("prev", "<u8"),
-                   ("numel", "<i8"), ("group", "<i4"), ("dtype", "<i4")])
+                   ("numel", "<i8"), ("group", "<i4"), ("dtype", "<i4"), ("replica", "<i4"), ("pad", "<i4")])
 CHUNK = np.dtype([("tensor", "<i4"), ("pad", "<i4"), ("start", "<i8")])
 GROUP = np.dtype([("meta", "<u8"), ("code", "<u8"), ("consts", "<u8"), ("step", "<u8"), ("lr_out", "<u8"),
                   ("mopt_sums", "<u8"), ("beta1", "<f8"), ("beta2", "<f8"), ("eps", "<f8"), ("weight_decay", "<f8"),
-                  ("flags", "<i4"), ("mopt_mode", "<i4"), ("first_chunk", "<i4"), ("n_chunks", "<i4")])
+                  ("flags", "<i4"), ("mopt_mode", "<i4"), ("first_chunk", "<i4"), ("n_chunks", "<i4"),
+                  ("n_programs", "<i4"), ("first_step", "<i4")])
 MOPT = np.dtype([("x0", "<u8"), ("x1", "<u8"), ("x2", "<u8"), ("numel", "<i8"), ("dtype", "<i4"), ("pad", "<i4")])
-assert (TENSOR.itemsize, CHUNK.itemsize, GROUP.itemsize, MOPT.itemsize) == (64, 16, 96, 40)  # == tables.h
+assert (TENSOR.itemsize, CHUNK.itemsize, GROUP.itemsize, MOPT.itemsize) == (72, 16, 104, 40)  # == tables.h
 DTYPES = {torch.float32: 0, torch.bfloat16: 1, torch.float16: 2}
 MOPT_DTYPES = {**DTYPES, torch.float64: 3}
 FLAG_DECOUPLED, FLAG_MAXIMIZE, FLAG_AMSGRAD = 1, 2, 4
@@ -30,26 +32,34 @@ CHUNK_SIZE = 65536
 @dataclass
 class Tables:
     blob: np.ndarray  # uint8
-    n_tensors: int
+    n_tensors: int  # TensorEntry rows: one per param, or one per replica slice of a policy bank's params
     n_chunks: int
     n_groups: int
     chunk_size: int
+    n_programs: int = 0  # AdamStep records: one per group, K per policy bank
+    source: np.ndarray | None = None  # int64 [n_tensors]: the param (in the step's order) of each row
+    grad_offset: np.ndarray | None = None  # uint64 [n_tensors]: byte offset of each row's slice in its grad
 
     def tensor_column(self, name: str) -> np.ndarray:
         """One field of the tensor table as an array, e.g. ``"g"``: the gradients' addresses in launch order."""
         return self.blob[: self.n_tensors * TENSOR.itemsize].view(TENSOR)[name]
 
+    def grad_addresses(self, grad_ptrs) -> np.ndarray:
+        """The tensor table's grad column for gradients at ``grad_ptrs`` (one address per param of the step)."""
+        grad_ptrs = np.asarray(grad_ptrs, dtype=np.uint64)
+        n_params = int(self.source.max()) + 1 if self.n_tensors else 0
+        if grad_ptrs.shape != (n_params,):
+            raise ValueError(f"with_grads: grad_ptrs must hold one address per tensor of the step ({n_params}), "
+                             f"got shape {grad_ptrs.shape}")
+        return grad_ptrs[self.source] + self.grad_offset
+
     def with_grads(self, grad_ptrs) -> "Tables":
-        """A copy of these tables whose tensors read their gradients at ``grad_ptrs`` (one address per tensor,
+        """A copy of these tables whose tensors read their gradients at ``grad_ptrs`` (one address per param,
         in launch order), everything else unchanged: what a step needs when only the gradients were
         re-allocated (``zero_grad()`` sets them to None), without packing again."""
+        column = self.grad_addresses(grad_ptrs)
         blob = self.blob.copy()
-        tensors = blob[: self.n_tensors * TENSOR.itemsize].view(TENSOR)
-        grad_ptrs = np.asarray(grad_ptrs, dtype=np.uint64)
-        if grad_ptrs.shape != (self.n_tensors,):
-            raise ValueError(f"with_grads: grad_ptrs must hold one address per tensor ({self.n_tensors}), "
-                             f"got shape {grad_ptrs.shape}")
-        tensors["g"] = grad_ptrs
+        blob[: self.n_tensors * TENSOR.itemsize].view(TENSOR)["g"] = column
         return replace(self, blob=blob)
 
     def split(self):
@@ -67,10 +77,13 @@ def pack(groups: list[dict], chunk_size: int = CHUNK_SIZE) -> Tables:
     consts, step, lr_out`` (tensors) and ``beta1, beta2, eps, weight_decay, decoupled, maximize``; for
     AMSGrad ``amsgrad=True`` and ``max_exp_avg_sqs`` (float32, one per param); for a streaming M-opt step
     also ``mopt_mode`` (1 record, 2 measure), ``prev_deltas`` (float32, one per param) and ``mopt_sums``
-    (float64[2], written on a measure step)."""
+    (float64[2], written on a measure step). A policy bank: ``replicas=K``, the descriptors with a leading
+    axis of K, ``lr_out`` float64[K], dim 0 of every param the replica axis: slice k of each param is a row
+    of the tensor table of its own, whose AdamStep is program k's."""
     if chunk_size <= 0 or chunk_size % 4:
         raise ValueError(f"pack: chunk_size must be a positive multiple of 4, got {chunk_size}")
-    tensors, chunks, gtab = [], [], []
+    tensors, chunks, gtab, source, offsets = [], [], [], [], []
+    n_params = n_programs = 0
     for gi, g in enumerate(groups):
         mode = g.get("mopt_mode", MOPT_OFF)
         if mode not in (MOPT_OFF, MOPT_RECORD, MOPT_MEASURE):
@@ -82,27 +95,45 @@ def pack(groups: list[dict], chunk_size: int = CHUNK_SIZE) -> Tables:
         maxes = g.get("max_exp_avg_sqs") if amsgrad else [None] * len(g["params"])
         if amsgrad and (maxes is None or len(maxes) != len(g["params"])):
             raise ValueError("pack: an AMSGrad group needs one max_exp_avg_sq per param")
+        replicas = g.get("replicas") or 1
+        if replicas > 1 and mode:
+            raise ValueError("pack: M-opt is not available with a policy bank (replicas > 1)")
         first = len(chunks)
-        for p, gr, m, v, x, prev in zip(g["params"], g["grads"], g["exp_avgs"], g["exp_avg_sqs"], maxes, prevs):
-            if p.dtype not in DTYPES:
-                raise TypeError(f"pack: params must be float32, bfloat16 or float16, got {p.dtype}")
-            if prev is not None and (prev.dtype != torch.float32 or prev.numel() != p.numel() or not prev.is_contiguous()):
-                raise ValueError("pack: a prev_delta must be a contiguous float32 tensor the size of its param")
-            if x is not None and (x.dtype != torch.float32 or x.numel() != p.numel() or not x.is_contiguous()):
-                raise ValueError("pack: a max_exp_avg_sq must be a contiguous float32 tensor the size of its param")
-            ti = len(tensors)
-            tensors.append((p.data_ptr(), gr.data_ptr(), m.data_ptr(), v.data_ptr(), 0 if x is None else x.data_ptr(),
-                            0 if prev is None else prev.data_ptr(), p.numel(), gi, DTYPES[p.dtype]))
-            chunks += [(ti, 0, s) for s in range(0, p.numel(), chunk_size)]
+        for k in range(replicas):  # a group's rows replica after replica (slice k of every param)
+            for j, (p, gr, m, v, x, prev) in enumerate(zip(g["params"], g["grads"], g["exp_avgs"], g["exp_avg_sqs"],
+                                                           maxes, prevs)):
+                if p.dtype not in DTYPES:
+                    raise TypeError(f"pack: params must be float32, bfloat16 or float16, got {p.dtype}")
+                if prev is not None and (prev.dtype != torch.float32 or prev.numel() != p.numel()
+                                         or not prev.is_contiguous()):
+                    raise ValueError("pack: a prev_delta must be a contiguous float32 tensor the size of its param")
+                if x is not None and (x.dtype != torch.float32 or x.numel() != p.numel() or not x.is_contiguous()):
+                    raise ValueError("pack: a max_exp_avg_sq must be a contiguous float32 tensor the size of its param")
+                if g.get("replicas") is not None and (p.dim() == 0 or p.shape[0] != replicas):
+                    raise ValueError(f"pack: a policy bank of {replicas} needs dim 0 of every param of that size, "
+                                     f"got shape {tuple(p.shape)}")
+                n = p.numel() // replicas  # this replica's slice: elements [k n, (k + 1) n)
+                ps, fs = k * n * p.element_size(), k * n * 4  # byte offsets in the param/grad and the float32 state
+                ti = len(tensors)
+                tensors.append((p.data_ptr() + ps, gr.data_ptr() + ps, m.data_ptr() + fs, v.data_ptr() + fs,
+                                0 if x is None else x.data_ptr() + fs, 0 if prev is None else prev.data_ptr(), n,
+                                gi, DTYPES[p.dtype], k, 0))
+                source.append(n_params + j)
+                offsets.append(ps)
+                chunks += [(ti, 0, s) for s in range(0, n, chunk_size)]
+        n_params += len(g["params"])
         flags = ((FLAG_DECOUPLED if g["decoupled"] else 0) | (FLAG_MAXIMIZE if g["maximize"] else 0)
                  | (FLAG_AMSGRAD if amsgrad else 0))
         sums = g["mopt_sums"].data_ptr() if mode == MOPT_MEASURE else 0
         gtab.append((g["meta"].data_ptr(), g["code"].data_ptr(), g["consts"].data_ptr(), g["step"].data_ptr(),
                      g["lr_out"].data_ptr(), sums, g["beta1"], g["beta2"], g["eps"], g["weight_decay"], flags, mode,
-                     first, len(chunks) - first))
+                     first, len(chunks) - first, replicas, n_programs))
+        n_programs += replicas
     blob = np.concatenate([np.array(tensors, dtype=TENSOR).view(np.uint8), np.array(chunks, dtype=CHUNK).view(np.uint8),
                            np.array(gtab, dtype=GROUP).view(np.uint8)])
-    return Tables(blob=blob, n_tensors=len(tensors), n_chunks=len(chunks), n_groups=len(gtab), chunk_size=chunk_size)
+    return Tables(blob=blob, n_tensors=len(tensors), n_chunks=len(chunks), n_groups=len(gtab), chunk_size=chunk_size,
+                  n_programs=n_programs, source=np.array(source, dtype=np.int64),
+                  grad_offset=np.array(offsets, dtype=np.uint64))
 
 
 def pack_mopt(theta0, theta1, theta2, chunk_size: int = CHUNK_SIZE) -> Tables:
@@ -141,3 +172,26 @@ def chunk_table(numels: np.ndarray, chunk_size: int) -> np.ndarray:
     first = np.repeat(np.cumsum(counts) - counts, counts)  # index of each chunk's tensor's first chunk
     out["start"] = (np.arange(len(out)) - first) * chunk_size
     return out
+
+
+class CudaTables(NamedTuple):
+    """Packed launch tables of one set of groups, their device copy and scratch, and the tensors they
+    point at (the launch's lists, one tensor per param)."""
+
+    tables: Tables
+    blob: torch.Tensor
+    scratch: torch.Tensor
+    params: list
+    exp_avgs: list
+    exp_avg_sqs: list
+    max_exp_avg_sqs: list
+
+
+def stage(blob: np.ndarray, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(device copy, host source)`` of packed tables. On a GPU the source is pinned and the copy
+    non-blocking: a copy from pageable memory blocks the host, and inside a CUDA graph capture (a repack,
+    or backward's grads at new addresses) it is illegal, while a pinned one is captured as a graph node."""
+    host = torch.from_numpy(blob)
+    if device.type == "cuda":
+        host = host.pin_memory()
+    return host.to(device, non_blocking=True), host

@@ -70,3 +70,44 @@ def torch_cuda_adam_step(p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, 
         vmax.copy_(torch.maximum(vmax, v))
     denom = f32((torch.sqrt(v if vmax is None else vmax) / bc2_sqrt).double() + eps)
     p.data.copy_(p32 - step_size * m / denom)
+
+
+BANK_POLICIES = ["TRI(k0=0.001, k1=0.01, l=20)", "STEP(k=0.01, gamma=0.5, l=50)",
+                 "MULTI({0: LINEAR(lr=0.01, total=100, warmup=10), 100: 0.5*SIN2(k0=0.001, k1=0.01, l=40)})"]
+
+
+def bank_params(seed, k, dtype=torch.float32, device="cpu"):
+    """Params of a K-replica model (dim 0 the replica axis): odd slice sizes, an empty slice, one slice of
+    more than a CPU piece (32,768 elements), and slices that start off a 16-byte boundary."""
+    g = torch.Generator().manual_seed(seed)
+    shapes = [(k,), (k, 7), (k, 0), (k, 3, 5), (k, 33001), (k, 17, 3)]
+    return [torch.nn.Parameter(torch.randn(s, generator=g).to(device, dtype)) for s in shapes]
+
+
+def bank_against_singles(make_bank, make_single, ps, policies, steps, seed):
+    """Steps a policy-bank optimizer over ``ps`` and K single-policy optimizers, optimizer k over slice k of
+    every param with policy k, on the same random gradients. Returns ``(bank, singles, slices)``."""
+    k = len(policies)
+    slices = [[torch.nn.Parameter(p.detach()[i].clone()) for p in ps] for i in range(k)]
+    bank = make_bank(ps, policies)
+    singles = [make_single(slices[i], policies[i]) for i in range(k)]
+    g = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        for j, p in enumerate(ps):
+            p.grad = torch.randn(p.shape, generator=g).to(p.device, p.dtype)
+            for i in range(k):
+                slices[i][j].grad = p.grad[i].clone()
+        bank.step()
+        for s in singles:
+            s.step()
+    return bank, singles, slices
+
+
+def bank_error(bank, ps, singles, slices, keys=("exp_avg", "exp_avg_sq")):
+    """The largest relative error (see `rel`) of slice k of the bank's params and moments against the k-th
+    single optimizer's."""
+    errs = [rel([p.detach()[i] for p in ps], slices[i]) for i in range(len(slices))]
+    for key in keys:
+        for i, (single, sl) in enumerate(zip(singles, slices)):
+            errs.append(rel([bank.state[p][key][i] for p in ps], [single.state[q][key] for q in sl]))
+    return max(errs)

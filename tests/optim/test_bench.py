@@ -64,7 +64,7 @@ def test_a_case_that_does_not_fit_in_memory_is_skipped_and_says_why(monkeypatch)
     assert all("median_ms" in by_impl[k] for k in ("lrkit", "fused", "foreach"))
     ref = by_impl["reference"]
     assert "median_ms" not in ref and ref["skipped"] == "needs about 0.0 GB, 0.0 GB free on cpu"
-    assert "| 1 x 2,000 | reference | — | — | — | skipped: needs about" in bench.table(doc)
+    assert "| 1 x 2,000 | reference | — | — | — | — | skipped: needs about" in bench.table(doc)
     assert doc["mopt"] == [] and "interrupted" not in doc
     (partial,) = saved  # written after the case, before the end: a process killed later leaves this much
     assert partial["rows"] == doc["rows"] and "stopped before it ended" in partial["interrupted"]
@@ -89,11 +89,11 @@ def test_an_interrupt_keeps_what_was_measured(monkeypatch, tmp_path, capsys):
 
     real, calls = bench._median_ms, []
 
-    def flaky(fn, device, steps, warmup, times=None):  # the 1st call times the copy bandwidth, the 2nd lrkit, the 3rd is Ctrl-C
-        calls.append(1)
+    def flaky(fn, device, steps, warmup, times=None, device_times=None):  # the 1st call times the copy bandwidth,
+        calls.append(1)  # the 2nd lrkit, the 3rd is Ctrl-C
         if len(calls) == 3:
             raise KeyboardInterrupt
-        return real(fn, device, steps, warmup, times)
+        return real(fn, device, steps, warmup, times, device_times)
 
     monkeypatch.setattr(bench, "_median_ms", flaky)
     doc = bench.bench_fused_adam(sizes=[1000], many_small=[2], steps=2, warmup=1, skip=("bnb8",), progress=False,
@@ -166,8 +166,8 @@ def test_an_interrupt_during_interleaved_rounds_keeps_the_rounds_timed(monkeypat
 
     real = bench._interleaved_ms
 
-    def stopped(fns, device, steps, warmup, times):
-        real(fns, device, 2, warmup, times)  # two full rounds, then Ctrl-C
+    def stopped(fns, device, steps, warmup, times, device_times=None):
+        real(fns, device, 2, warmup, times, device_times)  # two full rounds, then Ctrl-C
         raise KeyboardInterrupt
 
     monkeypatch.setattr(bench, "_interleaved_ms", stopped)
@@ -223,3 +223,25 @@ def test_bad_arguments_name_the_field():
         bench_fused_adam(sizes=[10], many_small=[], warmup=-1, progress=False)
     with pytest.raises(ValueError, match=r"'skip' takes names among lrkit, fused, foreach, reference, bnb8, got \['adam'\]"):
         bench_fused_adam(sizes=[10], many_small=[], skip=["adam"], progress=False)
+
+
+def test_device_time_from_events_is_reported_beside_wall_time(monkeypatch):
+    """On a GPU every timed step is bracketed by CUDA events; here fake events (a fixed 0.25 ms apart) stand
+    in for them: each row reports their median as its device time, and the table prints it."""
+    from lrkit.optim import bench
+
+    class Event:
+        def record(self):
+            pass
+
+        def synchronize(self):
+            pass
+
+        def elapsed_time(self, end):
+            return 0.25
+
+    monkeypatch.setattr(bench, "_device_events", lambda device: (Event(), Event()))
+    doc = bench_fused_adam(sizes=[2000], many_small=[], steps=3, warmup=1, skip=("bnb8", "reference"), progress=False)
+    rows = [r for r in doc["rows"] if "median_ms" in r]
+    assert rows and all(r["device_median_ms"] == 0.25 and len(r["device_times_ms"]) == 3 for r in rows)
+    assert "| device time (ms) |" in table(doc) and "| 0.250 |" in table(doc)

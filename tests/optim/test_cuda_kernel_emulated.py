@@ -17,10 +17,12 @@ import pytest
 import torch
 
 from lrkit.optim import FusedAdam, _ext
+from lrkit.optim.fused_adam import GroupWork
 from lrkit.optim.mopt import mopt_l1_reference, mopt_l1_tables
 from lrkit.optim.tables import CHUNK, GROUP, MOPT, TENSOR
 from lrkit.policies import parse
-from tests.optim.helpers import clone, lockstep, make_params, rel
+from tests.optim.helpers import (BANK_POLICIES, bank_against_singles, bank_error, bank_params, clone, lockstep, make_params,
+                                 rel)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,16 +45,29 @@ def lib(tmp_path_factory):
         pytest.skip("no CUDA headers (cuda_runtime.h; nvcc is not installed): the CUDA kernel source cannot be "
                     "host-emulated here")
     out = tmp_path_factory.mktemp("emu") / "libemu.so"
-    cmd = [os.environ.get("CXX", "g++"), "-std=c++20", "-O2", "-pthread", "-ffp-contract=off", "-shared", "-fPIC", "-x", "c++",
-           f"-I{ROOT / 'csrc' / 'include'}", f"-I{include}", str(ROOT / "tests" / "optim" / "cuda_host_emulation.cpp"),
-           "-o", str(out)]
-    done = subprocess.run(cmd, capture_output=True, text=True)
+    done = build_emulation(ROOT, out, include)
     assert done.returncode == 0, f"the host emulation of the CUDA kernels did not compile:\n{done.stderr[-4000:]}"
-    so = ctypes.CDLL(str(out))
+    return load_emulation(out)
+
+
+def build_emulation(root: Path, out: Path, include: Path) -> subprocess.CompletedProcess:
+    """Compiles ``root``'s tests/optim/cuda_host_emulation.cpp (with ``root``'s csrc) into ``out``."""
+    cmd = [os.environ.get("CXX", "g++"), "-std=c++20", "-O2", "-pthread", "-ffp-contract=off", "-shared", "-fPIC",
+           "-x", "c++", f"-I{root / 'csrc' / 'include'}", f"-I{include}",
+           str(root / "tests" / "optim" / "cuda_host_emulation.cpp"), "-o", str(out)]
+    return subprocess.run(cmd, capture_output=True, text=True)
+
+
+def load_emulation(path: Path):
+    so = ctypes.CDLL(str(path))
+    so.lrkit_emulate_error.restype = ctypes.c_char_p
+    so.lrkit_emulate_seed.argtypes = [ctypes.c_uint64]
+    so.lrkit_emulate_seed(0)
+    so.lrkit_emulate_path_counts.argtypes = [ctypes.c_void_p]
     so.lrkit_emulate_fused_adam.restype = ctypes.c_int
     so.lrkit_emulate_fused_adam.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64,
-                                            ctypes.c_void_p, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p,
-                                            ctypes.c_void_p, ctypes.c_int32]
+                                            ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p,
+                                            ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32]
     so.lrkit_emulate_scratch_bytes.restype = ctypes.c_int64
     so.lrkit_emulate_scratch_bytes.argtypes = [ctypes.c_int64, ctypes.c_int64]
     so.lrkit_emulate_mopt_l1.restype = ctypes.c_int
@@ -61,12 +76,15 @@ def lib(tmp_path_factory):
     return so
 
 
-def emulated_launch(so, calls):
-    """``lrkit::fused_adam_multi_``'s contract (csrc/cuda/fused_adam_cuda.cpp) on the emulated kernels."""
+def emulated_launch(so, calls, lists=None):
+    """``lrkit::fused_adam_multi_``'s contract (csrc/cuda/fused_adam_cuda.cpp) on the emulated kernels.
+    ``lists`` (if given) receives the tensor lists of every launch but the grads."""
+    lists = [] if lists is None else lists
 
     def launch(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, tables, n_tensors, n_chunks, chunk_size, n_groups,
-               scratch, grad_scale, found_inf, mopt_measure):
-        assert len(params) == len(grads) == len(exp_avgs) == len(exp_avg_sqs) == n_tensors
+               n_programs, scratch, grad_scale, found_inf, mopt_measure):
+        # one tensor per param; the tables may hold more rows (a policy bank's replica slices)
+        assert len(params) == len(grads) == len(exp_avgs) == len(exp_avg_sqs) <= n_tensors and n_programs >= n_groups
         assert len(max_exp_avg_sqs) <= n_tensors
         for p, g, m, v in zip(params, grads, exp_avgs, exp_avg_sqs):  # the binding's checks of every tensor
             assert p.is_contiguous() and g.is_contiguous() and g.dtype == p.dtype and g.numel() == p.numel()
@@ -74,15 +92,17 @@ def emulated_launch(so, calls):
         assert all(x.dtype == torch.float32 and x.is_contiguous() for x in max_exp_avg_sqs)
         size = n_tensors * TENSOR.itemsize + n_chunks * CHUNK.itemsize + n_groups * GROUP.itemsize
         assert tables.dtype == torch.uint8 and tables.is_contiguous() and tables.numel() == size
-        assert scratch.nbytes >= so.lrkit_emulate_scratch_bytes(n_groups, n_chunks)
+        assert scratch.nbytes >= so.lrkit_emulate_scratch_bytes(n_programs, n_chunks)
         base = tables.data_ptr()
         chunks = base + n_tensors * TENSOR.itemsize
         groups = chunks + n_chunks * CHUNK.itemsize
-        rc = so.lrkit_emulate_fused_adam(base, chunks, n_chunks, chunk_size, groups, n_groups, scratch.data_ptr(),
+        rc = so.lrkit_emulate_fused_adam(base, chunks, n_chunks, chunk_size, groups, n_groups, n_programs,
+                                         scratch.data_ptr(),
                                          None if grad_scale is None else grad_scale.data_ptr(),
                                          None if found_inf is None else found_inf.data_ptr(), int(mopt_measure))
-        assert rc == 0
+        assert rc == 0, f"the emulated CUDA launch failed: {so.lrkit_emulate_error().decode()}"
         calls.append((n_tensors, n_chunks, n_groups))
+        lists.append((params, exp_avgs, exp_avg_sqs, max_exp_avg_sqs))
 
     return launch
 
@@ -257,8 +277,9 @@ def emulated_mopt_launch(so, calls):
         partials = torch.full((2 * max(n_chunks, 1),), float("nan"), dtype=torch.float64)
         out = torch.full((2,), float("nan"), dtype=torch.float64)
         base = tables.data_ptr()
-        assert so.lrkit_emulate_mopt_l1(base, base + n_tensors * MOPT.itemsize, n_chunks, chunk_size,
-                                        partials.data_ptr(), out.data_ptr()) == 0
+        rc = so.lrkit_emulate_mopt_l1(base, base + n_tensors * MOPT.itemsize, n_chunks, chunk_size, partials.data_ptr(),
+                                      out.data_ptr())
+        assert rc == 0, f"the emulated CUDA launch failed: {so.lrkit_emulate_error().decode()}"
         calls.append(n_chunks)
         return out
 
@@ -348,7 +369,7 @@ def test_tables_a_cuda_graph_captured_are_kept_and_others_are_bounded(lib, monke
     monkeypatch.setattr(torch.cuda, "is_current_stream_capturing", lambda: True)
     opt.step()  # "captured"
     (pinned,) = opt._cuda_tables
-    blob = opt._cuda_tables[pinned][1]
+    blob = opt._cuda_tables[pinned].blob
     monkeypatch.setattr(torch.cuda, "is_current_stream_capturing", lambda: False)
     for k in range(8):  # other hyper-parameters: other tables each step
         opt.param_groups[0]["eps"] = 1e-9 * (k + 2)
@@ -356,7 +377,7 @@ def test_tables_a_cuda_graph_captured_are_kept_and_others_are_bounded(lib, monke
         opt.step()
     assert pinned not in opt._cuda_tables and len(opt._cuda_tables) == FusedAdam._TABLES_KEPT
     (held,) = opt._cuda_tables_captured.values()  # evicted from the cache, still held for the graph
-    assert held[1] is blob and held[1].data_ptr() == blob.data_ptr()
+    assert held.blob is blob and held.blob.data_ptr() == blob.data_ptr()
 
 
 def test_reallocated_grads_rewrite_the_grad_column_without_packing_again(lib, monkeypatch):
@@ -377,7 +398,8 @@ def test_reallocated_grads_rewrite_the_grad_column_without_packing_again(lib, mo
         kept.append([p.grad for p in ours])  # keep them alive so that no address is reused
         opt.step()
         ref.step()
-        (t, blob, _), = opt._cuda_tables.values()
+        (entry,) = opt._cuda_tables.values()
+        t, blob = entry.tables, entry.blob
         assert list(t.tensor_column("g")) == [p.grad.data_ptr() for p in ours]
         assert bytes(blob.numpy()) == bytes(t.blob)  # the launch read these tables
         if step == 0:
@@ -419,7 +441,7 @@ def test_routing_is_per_group_and_per_device_and_keeps_accelerator_tensors_off_t
     layout is read): one batch per device of the ready groups; a non-contiguous group on a GPU goes to the
     pure-torch step, never to the CPU op; with backend='ext' it is an error naming the group and why."""
     def item(device, ps):
-        return ({"params": ps}, None, torch.device(device), ps, [torch.zeros_like(p) for p in ps], [], [], [])
+        return GroupWork({"params": ps}, None, torch.device(device), ps, [torch.zeros_like(p) for p in ps], [], [], [])
 
     ok = [torch.zeros(4)]
     bad = [torch.zeros(4, 3).t()]
@@ -434,7 +456,7 @@ def test_routing_is_per_group_and_per_device_and_keeps_accelerator_tensors_off_t
     assert [(at(w), cpu_op) for w, cpu_op in singles] == [(0, False), (1, False), (2, False), (3, False),
                                                                   (4, _ext.load())]
     strict = FusedAdam([torch.nn.Parameter(torch.zeros(1))], policy="FIX(k=0.1)", backend="ext")
-    strict.param_groups.append(work[2][0])
+    strict.param_groups.append(work[2].group)
     with pytest.raises(RuntimeError, match=r"group 1 on cuda:0: a param or grad is not contiguous"):
         strict._route(work, "cuda", launch=object())
 
@@ -456,7 +478,7 @@ def test_a_resumed_half_precision_run_keeps_float32_moments_and_repacks_their_ad
             x = opt.state[p][key]
             assert x.dtype == torch.float32 and (x.data_ptr() != saved["state"][i][key].data_ptr() or not p.numel())
     lockstep(ours, straight, 3, 10, opt, ref)
-    t = list(opt._cuda_tables.values())[-1][0]  # the most recently used tables
+    t = list(opt._cuda_tables.values())[-1].tables  # the most recently used tables
     assert list(t.tensor_column("m")) == [opt.state[p]["exp_avg"].data_ptr() for p in ours]
     assert all(torch.equal(a, b) for a, b in zip(ours, straight))  # resuming changed nothing
     assert len(calls) == 12
@@ -514,7 +536,7 @@ def test_mopt_tables_are_packed_once_per_parameter_set(lib, monkeypatch):
 
 def test_grads_at_new_addresses_during_a_capture_keep_their_staged_tables(lib, monkeypatch):
     """Inside a captured iteration backward puts the grads at new addresses: the grad column is restaged
-    (from pinned memory on a GPU; see fused_adam._stage) and that source is held with the captured tables,
+    (from pinned memory on a GPU; see tables.stage) and that source is held with the captured tables,
     since every replay copies from it again."""
     cls, calls = emulated(lib)
     w = torch.nn.Parameter(torch.zeros(10))
@@ -527,5 +549,147 @@ def test_grads_at_new_addresses_during_a_capture_keep_their_staged_tables(lib, m
     opt.step()
     (entry,) = opt._cuda_tables_captured.values()
     (host,) = opt._cuda_staging_captured.values()
-    assert bytes(host.numpy()) == bytes(entry[0].blob) == bytes(entry[1].numpy())
-    assert list(entry[0].tensor_column("g")) == [w.grad.data_ptr()] and len(calls) == 2
+    assert bytes(host.numpy()) == bytes(entry.tables.blob) == bytes(entry.blob.numpy())
+    assert list(entry.tables.tensor_column("g")) == [w.grad.data_ptr()] and len(calls) == 2
+
+
+@pytest.mark.parametrize("dtype,amsgrad", [(torch.float32, False), (torch.bfloat16, True)])
+def test_a_policy_bank_on_the_cuda_path_matches_k_single_optimizers(lib, dtype, amsgrad):
+    """Slice k of every param takes program k's AdamStep: the tables give each slice a row of its own, the
+    schedule kernel evaluates the K programs in the one launch. Against K single-policy FusedAdams on the
+    CPU kernel (the same header math: equal to rounding, asserted to 1e-6)."""
+    assert _ext.load(), f"the lrkit CPU extension did not build: {_ext.error()}"
+    cls, calls = emulated(lib)
+    kw = dict(weight_decay=0.01, adamw=True, amsgrad=amsgrad)
+    ps = bank_params(0, len(BANK_POLICIES), dtype)
+    bank, singles, slices = bank_against_singles(lambda p, pols: cls(p, policies=pols, **kw),
+                                                 lambda p, pol: FusedAdam(p, policy=pol, backend="ext", **kw),
+                                                 ps, BANK_POLICIES, 300, 1)
+    # one launch a step: K rows per param, the 33,001-element slices in one chunk each, the empty ones in none
+    assert len(calls) == 300 and set(calls) == {(3 * len(ps), 3 * (len(ps) - 1), 1)}
+    keys = ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if amsgrad else ())
+    assert bank_error(bank, ps, singles, slices, keys) <= 1e-6
+    assert bank.steps() == [300] and bank.last_lr() == [[s.last_lr()[0] for s in singles]]
+
+
+def test_the_schedule_kernel_advances_the_step_counter_unless_found_inf(lib):
+    """No separate op advances a CUDA group's step: the schedule kernel adds 1 - found_inf to it, once per
+    group however many programs the group has."""
+    from lrkit.optim.descriptors import policy_buffers
+    from lrkit.optim.tables import pack
+
+    launch = emulated_launch(lib, [])
+    w = torch.zeros(2, 5)
+    grad, m, v = torch.ones_like(w), torch.zeros_like(w), torch.zeros_like(w)
+    buf = policy_buffers(None, ("FIX(k=0.1)", "FIX(k=0.2)"), True, torch.device("cpu"))
+    step = torch.tensor([7.0], dtype=torch.float64)
+    t = pack([dict(params=[w], grads=[grad], exp_avgs=[m], exp_avg_sqs=[v], meta=buf.meta, code=buf.code,
+                   consts=buf.consts, step=step, lr_out=buf.lr, replicas=2, beta1=0.9, beta2=0.999, eps=1e-8,
+                   weight_decay=0.0, decoupled=False, maximize=False)])
+    blob = torch.from_numpy(t.blob)
+    scratch = torch.empty(64 * t.n_programs + 16 * t.n_chunks, dtype=torch.uint8)
+    after = []
+    for found_inf, want in ((None, 8.0), (torch.tensor([1.0]), 8.0), (torch.tensor([0.0]), 9.0)):
+        launch([w], [grad], [m], [v], [], blob, t.n_tensors, t.n_chunks, t.chunk_size, t.n_groups,
+               t.n_programs, scratch, None, found_inf, False)
+        assert step.item() == want and buf.lr.tolist() == [0.1, 0.2]
+        after.append(w.clone())
+    assert torch.equal(after[0], after[1]) and not torch.equal(after[1], after[2])  # the skipped step
+    assert (w[0] < 0).all() and torch.allclose(w[1], 2 * w[0])  # each replica with its own LR
+
+
+def check_against_the_cpu_kernel(so):
+    """A short run through every emulated kernel with a barrier (the schedule kernel; the Adam kernel in plain,
+    M-opt record and measure mode; the M-opt group reduction) against the CPU kernel. Raises an
+    AssertionError naming what differs."""
+    cls, _ = emulated(so)
+    a, b = make_params(11)[3:6], make_params(11)[3:6]
+    kw = dict(policy="TRI(k0=0.001, k1=0.01, l=5)", weight_decay=0.01, adamw=True, mopt_every=2)
+    opt, cpu = cls(a, **kw), FusedAdam(b, backend="ext", **kw)
+    lockstep(a, b, 5, 12, opt, cpu)
+    assert all(torch.equal(x, y) for x, y in zip(a, b)), "the emulated CUDA step differs from the CPU kernel: params"
+    got, want = [m["l1_change"] for m in opt.mopt(0)], [m["l1_change"] for m in cpu.mopt(0)]
+    assert len(got) == len(want) == 2 and got == pytest.approx(want, rel=1e-12), \
+        f"the emulated CUDA step differs from the CPU kernel: M-opt sums {got} != {want}"
+
+
+REMOVABLE_BARRIERS = {  # what deleting it leaves, by file: the text with the barrier, the text without it
+    "block_sum_pair's barrier after the shared writes": (
+        "csrc/include/lrkit/block_reduce.cuh", "  r1[threadIdx.x] = b;\n  __syncthreads();\n", "  r1[threadIdx.x] = b;\n"),
+    "block_sum_pair's barrier in the tree loop": (
+        "csrc/include/lrkit/block_reduce.cuh", "    }\n    __syncthreads();\n  }\n", "    }\n  }\n"),
+    "adam_kernel's barrier after thread 0's shared loads": (
+        "csrc/cuda/fused_adam_kernel.cu", "    mode = g.mopt_mode;\n  }\n  __syncthreads();\n", "    mode = g.mopt_mode;\n  }\n"),
+}
+
+
+def test_the_emulation_fails_where_a_barrier_is_removed(lib, tmp_path):
+    """The emulation runs a block's threads as fibers in a shuffled order that switch only at barriers, so a
+    kernel source without one of its barriers gives wrong results: each deletion, made on a copy of the
+    source, must fail the check that the real source passes."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    assert _ext.load(), f"the lrkit CPU extension did not build: {_ext.error()}"
+    check_against_the_cpu_kernel(lib)  # the real source passes
+
+    def build(name):
+        path, with_barrier, without = REMOVABLE_BARRIERS[name]
+        root = tmp_path / name.split("'")[0].replace(" ", "_") / str(len(with_barrier))
+        shutil.copytree(ROOT / "csrc", root / "csrc")
+        (root / "tests" / "optim").mkdir(parents=True)
+        shutil.copy(ROOT / "tests" / "optim" / "cuda_host_emulation.cpp", root / "tests" / "optim")
+        source = (root / path).read_text()
+        assert source.count(with_barrier) == 1, f"{name}: not found once in {path}; update REMOVABLE_BARRIERS"
+        (root / path).write_text(source.replace(with_barrier, without))
+        done = build_emulation(root, root / "libemu.so", cuda_include())
+        assert done.returncode == 0, f"{name}: the emulation did not compile:\n{done.stderr[-2000:]}"
+        return name, root / "libemu.so"
+
+    with ThreadPoolExecutor(2) as pool:
+        for name, so in pool.map(build, REMOVABLE_BARRIERS):
+            with pytest.raises(AssertionError, match="differs from the CPU kernel|__syncthreads") as failure:
+                check_against_the_cpu_kernel(load_emulation(so))
+            assert "\n" not in str(failure.value).split("\nassert")[0], name
+
+
+def test_the_flattened_tensor_lists_are_built_once_per_parameter_set(lib):
+    """Host time decides the many-small-tensors case: a step whose tensors are those of the cached tables
+    passes the lists it flattened then (the same list objects), not new ones."""
+    lists = []
+
+    class Cached(FusedAdam):
+        def _multi_tensor_launch(self):
+            return "cpu", emulated_launch(lib, [], lists)
+
+    ps = make_params(13)
+    opt = Cached(ps, policy="FIX(k=0.01)", amsgrad=True)
+    lockstep(ps, clone(ps), 3, 14, opt)
+    assert len(lists) == 3 and all(a is b for a, b in zip(lists[0], lists[2])) and len(lists[0][3]) == len(ps)
+
+
+def path_counts(so) -> dict:
+    out = (ctypes.c_int64 * 3)()
+    so.lrkit_emulate_path_counts(out)
+    return dict(zip(("vector", "unrolled", "scalar"), out))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
+def test_aligned_tensors_take_vector_accesses_and_misaligned_ones_the_unrolled_loop(lib, dtype):
+    """An aligned tensor of any param dtype goes four elements per access (8-byte loads for 16-bit params); a
+    misaligned view four independent elements per thread; only the last few elements of either are scalar."""
+    cls, _ = emulated(lib)
+    base = torch.zeros(4101, dtype=dtype)
+    aligned, misaligned = torch.nn.Parameter(torch.zeros(4099, dtype=dtype)), torch.nn.Parameter(base[1:4100])
+    assert aligned.data_ptr() % 16 == 0 and misaligned.data_ptr() % 8 != 0
+    for w in (aligned, misaligned):
+        opt = cls([w], policy="FIX(k=0.01)")
+        w.grad = torch.ones_like(w)
+        path_counts(lib)
+        opt.step()
+        got = path_counts(lib)
+        assert sum(got.values()) == 4099
+        if w is aligned:
+            assert got == {"vector": 4096, "unrolled": 0, "scalar": 3}, (dtype, got)
+        else:
+            assert got == {"vector": 0, "unrolled": 4096, "scalar": 3}, (dtype, got)
+        assert torch.allclose(w.float(), torch.full((4099,), -0.01), rtol=1e-2)

@@ -174,12 +174,12 @@ def test_live_policy_edit_overwrites_the_descriptor_in_place(ext):
         w.grad = torch.ones(10)
         opt.step()
     buf = opt._buffers[0]
-    ptrs = (buf["meta"].data_ptr(), buf["code"].data_ptr(), buf["consts"].data_ptr())
+    ptrs = (buf.meta.data_ptr(), buf.code.data_ptr(), buf.consts.data_ptr())
     opt.set_policy("STEP(k=1.0, gamma=0.5, l=2)")
     w.grad = torch.ones(10)
     opt.step()
     assert opt.last_lr() == [0.5]  # η(3) of the new policy: it applies at the group's t
-    assert (buf["meta"].data_ptr(), buf["code"].data_ptr(), buf["consts"].data_ptr()) == ptrs
+    assert (buf.meta.data_ptr(), buf.code.data_ptr(), buf.consts.data_ptr()) == ptrs
     with pytest.raises(ProgramError, match="state-based"):
         opt.set_policy("ReduceLROnPlateau(k=0.01, factor=0.5, patience=3)")
 

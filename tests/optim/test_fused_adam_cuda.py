@@ -7,7 +7,8 @@ from lrkit.optim import FusedAdam, _ext, mopt_l1, mopt_l1_reference
 from lrkit.optim.tables import pack_mopt
 from lrkit.policies import parse
 from tests.optim import helpers
-from tests.optim.helpers import CUDA_VS_TORCH_FUSED_RTOL, rel
+from tests.optim.helpers import (BANK_POLICIES, CUDA_VS_TORCH_FUSED_RTOL, bank_against_singles, bank_error, bank_params,
+                                 rel)
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(),
                                 reason="no CUDA device visible: the CUDA kernels are only compiled here (nvcc -c in .ci/run)")
@@ -164,3 +165,16 @@ def test_a_captured_whole_iteration_replays_like_eager_steps(cuda_ext):
     torch.cuda.synchronize()
     assert opt.steps() == [3 + 5] == ref.steps()
     assert rel(list(model.parameters()), list(twin.parameters())) < 1e-5
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_a_policy_bank_matches_k_single_optimizers(cuda_ext, dtype):
+    """K policies in one launch against K single-policy CUDA FusedAdams on the slices (the same kernel
+    arithmetic, so within 1e-6 after 300 steps)."""
+    kw = dict(weight_decay=0.01, adamw=True, amsgrad=True)
+    ps = bank_params(0, len(BANK_POLICIES), dtype, device="cuda")
+    bank, singles, slices = bank_against_singles(lambda p, pols: FusedAdam(p, policies=pols, **kw),
+                                                 lambda p, pol: FusedAdam(p, policy=pol, **kw), ps, BANK_POLICIES, 300, 1)
+    assert bank.uses_extension("cuda") and bank.steps() == [300]
+    assert bank_error(bank, ps, singles, slices, ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")) <= 1e-6
+    assert bank.last_lr() == [[s.last_lr()[0] for s in singles]]

@@ -20,9 +20,9 @@ def group(sizes, dtype=torch.float32, **kw):
 
 def test_layout_sizes_match_the_header():
     header = open(__file__.rsplit("/tests/", 1)[0] + "/csrc/include/lrkit/tables.h").read()
-    assert "sizeof(TensorEntry) == 64" in header and TENSOR.itemsize == 64
+    assert "sizeof(TensorEntry) == 72" in header and TENSOR.itemsize == 72
     assert "sizeof(ChunkEntry) == 16" in header and CHUNK.itemsize == 16
-    assert "sizeof(GroupEntry) == 96" in header and GROUP.itemsize == 96
+    assert "sizeof(GroupEntry) == 104" in header and GROUP.itemsize == 104
     assert "sizeof(MoptEntry) == 40" in header and MOPT.itemsize == 40
 
 
@@ -91,3 +91,27 @@ def test_the_vectorised_chunk_table_cuts_every_tensor_like_a_loop():
     loop = [(k, s) for k, n in enumerate(numels) for s in range(0, int(n), 4096)]
     assert list(zip(got["tensor"].tolist(), got["start"].tolist())) == loop
     assert len(chunk_table(np.array([], dtype=np.int64), 4)) == 0
+
+
+def test_a_policy_bank_gives_each_replica_slice_a_row_and_each_program_a_record():
+    """Slice k of every param is a row of its own (addresses offset by k slices, replica k); the group's
+    K programs take AdamStep records first_step .. first_step + K - 1, after the groups before it."""
+    single = group([5])
+    ps = [torch.zeros(3, 4), torch.zeros(3, 2, dtype=torch.bfloat16)]
+    bank = group([1], params=ps, grads=[torch.zeros_like(p) for p in ps], exp_avgs=[torch.zeros(3, 4), torch.zeros(3, 2)],
+                 exp_avg_sqs=[torch.zeros(3, 4), torch.zeros(3, 2)], meta=torch.zeros(3, 4, dtype=torch.int32),
+                 code=torch.zeros(3, 8, 4, dtype=torch.int32), consts=torch.zeros(3, 8, dtype=torch.float64),
+                 lr_out=torch.zeros(3, dtype=torch.float64), replicas=3)
+    t = pack([single, bank], chunk_size=64)
+    tensors, chunks, groups = t.split()
+    assert (t.n_tensors, t.n_groups, t.n_programs) == (1 + 6, 2, 4)
+    rows = tensors[1:]
+    assert rows["replica"].tolist() == [0, 0, 1, 1, 2, 2] and rows["numel"].tolist() == [4, 2] * 3
+    assert rows["p"].tolist() == [x for k in range(3) for x in (ps[0].data_ptr() + 16 * k, ps[1].data_ptr() + 4 * k)]
+    assert rows["m"][3] == bank["exp_avgs"][1].data_ptr() + 8  # float32 state: 2 elements a slice
+    assert groups["n_programs"].tolist() == [1, 3] and groups["first_step"].tolist() == [0, 1]
+    assert t.source.tolist() == [0, 1, 2, 1, 2, 1, 2]
+    assert list(t.grad_addresses([7, 100, 1000])) == [7, 100, 1000, 116, 1004, 132, 1008]
+    with pytest.raises(ValueError, match="a policy bank of 3 needs dim 0 of every param of that size"):
+        pack([dict(bank, params=[torch.zeros(2, 4)], grads=[torch.zeros(2, 4)], exp_avgs=[torch.zeros(2, 4)],
+                   exp_avg_sqs=[torch.zeros(2, 4)])])
