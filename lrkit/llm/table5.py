@@ -90,12 +90,12 @@ def reproduce_table5(profile: str = "quick", out: str | Path = "out/table5", *, 
     computed = False  # anything evaluated or trained in this call (else the document keeps its date)
     # the pretrained baseline (Table V's first row)
     base_csv, base_json = out / "baseline.csv", out / "baseline.json"
-    # what decides the baseline's scores (the shots only where a profile overrides the paper's, so that a baseline
-    # stored before the override existed still matches)
+    # what decides the baseline's scores: the shots count only where a profile overrides the paper's, so a
+    # baseline scored with the paper's shots matches whether or not its document names them
     scored = _plain({k: eval_kw[k] for k in ("tasks", "limit", "subjects", "seed", "num_fewshot")
                      if k != "num_fewshot" or eval_kw[k] is not None})
     stored = json.loads(base_json.read_text()) if resume and base_csv.exists() and base_json.exists() else None
-    # (a baseline.json written before "eval" was kept is trusted)
+    # (a baseline.json that names no "eval" settings is taken to match)
     if stored and _same_model(stored.get("model"), model_id) and stored.get("eval", scored) == scored:
         baseline = pd.read_csv(base_csv)
         base_timing = stored["timing"]

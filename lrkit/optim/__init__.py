@@ -1,4 +1,4 @@
-"""Optimizers that compute the LR on the device from the policy (issue 4).
+"""Optimizers that compute the LR on the device from the policy.
 
 - :mod:`~lrkit.optim.program` — a policy compiled to a straight-line program of float64 ops, with
   a reference interpreter; the compiled kernels in ``csrc/`` run the same programs.

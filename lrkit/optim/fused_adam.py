@@ -131,7 +131,7 @@ class FusedAdam(torch.optim.Optimizer):
 
     def __setstate__(self, state: dict) -> None:
         super().__setstate__(state)
-        for group in self.param_groups:  # state dicts saved before AMSGrad existed
+        for group in self.param_groups:  # a state dict without the amsgrad flag means plain Adam
             group.setdefault("amsgrad", False)
 
     def load_state_dict(self, state_dict: dict) -> None:
