@@ -103,8 +103,8 @@ step "bench train LeNet, CNN3, ResNet-32" 90 gpu,build $py -m lrkit.cli.main ben
 step "bench batched LeNet, CNN3, ResNet-32" 90 gpu $py -m lrkit.cli.main bench batched --device cuda --quick \
   --no-progress --max-memory-gb 40 --out "$OUT/batched-cuda.json"
 
-# at most 8 files come back from the device tool (here 7: the log, steps.tsv, the test report, the memcheck log
-# and three JSON documents): the .md tables are made again from the JSON
+# at most 8 files come back from the device tool (here 8: the log, steps.tsv, the test report, the memcheck log
+# and four JSON documents): the .md tables are made again from the JSON
 rm -f "$OUT"/*.md
 echo; echo "== done in $(( $(date +%s) - t_start )) s"; cat "$results"
 } 2>&1 | tee "$OUT/gpu_session.log"

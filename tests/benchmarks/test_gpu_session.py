@@ -10,8 +10,9 @@ from pathlib import Path
 from lrkit.optim import _ext
 
 ROOT = Path(__file__).resolve().parents[2]
-GPU_STEPS = ["GPU tests", "memcheck of a mixed step", "bench fused-adam fp32", "bench fused-adam bf16",
-             "bench train LeNet, CNN3, ResNet-32"]
+BUILD_STEPS = ["GPU tests", "memcheck of a mixed step", "bench fused-adam fp32", "bench fused-adam bf16",
+               "bench train LeNet, CNN3, ResNet-32"]  # the GPU steps that load the extension the build step made
+GPU_STEPS = [*BUILD_STEPS, "bench batched LeNet, CNN3, ResNet-32"]  # batched training needs no extension
 
 
 def run_session(tmp_path, python, **env):
@@ -41,7 +42,8 @@ def test_a_failed_build_is_recorded_and_every_later_step_still_writes_its_result
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     steps, _ = run_session(tmp_path, str(fake), LRKIT_NO_EXT="1", TORCH_CUDA_ARCH_LIST="")
     assert steps["machine"] == "gpu 9.0" and steps["build"] == "failed (exit 1)"
-    assert {steps[s] for s in GPU_STEPS} == {"not run: the build failed"}
+    assert {steps[s] for s in BUILD_STEPS} == {"not run: the build failed"}
+    assert steps["bench batched LeNet, CNN3, ResNet-32"] != "not run: the build failed"  # it does not need the build
 
 
 def test_steps_past_the_budget_record_that_they_did_not_run(tmp_path):
