@@ -1,6 +1,7 @@
 """Resumable scoring for long Table V runs (a profile with ``staged = true``): every (stage, task) is
-scored and stored on its own, so a run interrupted anywhere loses at most one task's scoring or one
-policy's fine-tuning.
+scored and stored on its own, and a task's items are checkpointed in chunks while it is scored
+(``<task>.partial.jsonl``, :mod:`lrkit.llm.eval.checkpoint`), so a run interrupted anywhere loses at most
+one chunk of items or one policy's fine-tuning.
 
 Layout under a policy's run folder ``runs/<key>/``: ``run.json`` (the fine-tuning, without
 in-loop evaluation), ``epoch-N/`` (the checkpoint of epoch N, deleted once all its tasks are scored
@@ -33,9 +34,10 @@ def score_stage(folder: Path, load: Callable, eval_kw: dict, settings: dict) -> 
         if stored is None or stored.get("settings") != settings:
             if model is None:
                 model = load()
-            res = evaluate(*model, **{**eval_kw, "tasks": [task]})
+            res = evaluate(*model, **{**eval_kw, "tasks": [task]}, checkpoint_dir=folder)
             res.table.to_csv(csv, index=False)
             meta.write_text(json.dumps({"settings": settings, "timing": res.timing[task]}, indent=1))
+            (folder / f"{task}.partial.jsonl").unlink(missing_ok=True)  # its items are in the csv now
             scored += 1
             stored = json.loads(meta.read_text())
         frames.append(pd.read_csv(csv))

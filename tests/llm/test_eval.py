@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -354,3 +355,47 @@ def test_per_task_limits_and_mmlu_subjects(tiny_model, eval_dir):
         evaluate(model, tok, ["mmlu"], limit=1, subjects=["astrology"], progress=False)
     with pytest.raises(ValueError, match="'limit' names unknown task"):
         evaluate(model, tok, ["arc"], limit={"winogrande": 1}, progress=False)
+
+
+def test_a_checkpointed_evaluation_resumes_at_the_first_unscored_chunk(tiny_model, eval_dir, tmp_path, monkeypatch):
+    """Interrupted in its second chunk, a checkpointed task keeps its first chunk; the next call scores
+    only the rest and gives the scores of one uninterrupted call. A torn last line, or other settings,
+    do not leak into the scores."""
+    import lrkit.llm.eval.harness as H
+
+    model, tok = tiny_model
+    kw = dict(tasks=["arc"], limit=5, num_fewshot={"arc": 1}, progress=False, batch_size=4)
+    whole = evaluate(model, tok, **kw)
+    real, scored, interrupt_at = H.loglikelihood, [], [2]
+
+    class Interrupted(Exception):
+        pass
+
+    def counting(m, t, requests, **k):
+        scored.append(len(requests))
+        if len(scored) in interrupt_at:
+            raise Interrupted
+        return real(m, t, requests, **k)
+
+    monkeypatch.setattr(H, "loglikelihood", counting)
+    with pytest.raises(Interrupted):
+        evaluate(model, tok, **kw, checkpoint_dir=tmp_path, chunk_items=2)
+    partial = tmp_path / "arc.partial.jsonl"
+    assert len(partial.read_text().splitlines()) == 2  # the header and the first chunk
+    with partial.open("a") as f:
+        f.write('{"seconds": 1.0, "records": [{"ind')  # a chunk torn by the interruption
+    scored.clear()
+    interrupt_at.clear()
+    resumed = evaluate(model, tok, **kw, checkpoint_dir=tmp_path, chunk_items=2)
+    n_requests = whole.timing["arc"]["requests"] // 5
+    assert scored == [2 * n_requests, n_requests]  # items 3-4, then 5: the first two are not scored again
+    pd.testing.assert_frame_equal(resumed.table, whole.table, atol=1e-6)
+    assert resumed.timing["arc"]["items"] == 5 and resumed.timing["arc"]["seconds"] > 0
+    assert len(partial.read_text().splitlines()) == 4  # header + three chunks: the torn line is gone
+
+    scored.clear()
+    evaluate(model, tok, **{**kw, "seed": 7}, checkpoint_dir=tmp_path, chunk_items=5)  # other few-shot draws
+    assert scored == [5 * n_requests]  # nothing reused across settings
+    assert len(partial.read_text().splitlines()) == 2
+    with pytest.raises(ValueError, match="field 'chunk_items'"):
+        evaluate(model, tok, **kw, checkpoint_dir=tmp_path, chunk_items=0)

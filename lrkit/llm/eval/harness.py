@@ -23,6 +23,7 @@ import json
 import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Union
 
 import numpy as np
@@ -30,6 +31,7 @@ import pandas as pd
 
 from lrkit.train.jsonsafe import json_safe
 
+from .checkpoint import item_key
 from .scoring import loglikelihood
 from .tasks import DEFAULT_FEWSHOT, PRIMARY_METRIC, SPECS, TASKS, mean_stderr
 
@@ -136,10 +138,43 @@ def _mmlu_rows(per_item: pd.DataFrame, k: int, source: str) -> list[dict]:
     return [macro, weighted] + subjects
 
 
+def _item_lls(model, tokenizer, items, **score) -> list[list[float]]:
+    """Each item's continuation log-likelihoods, in item order."""
+    results = loglikelihood(model, tokenizer, [r for it in items for r in it.requests], **score)
+    out, pos = [], 0
+    for it in items:
+        out.append([ll for ll, _ in results[pos:pos + len(it.continuations)]])
+        pos += len(it.continuations)
+    return out
+
+
+def _item_lls_checkpointed(model, tokenizer, items, path: Path, settings: dict, chunk_items: int, t0: float, *,
+                           progress: bool, desc: str, **score) -> tuple[list[list[float]], float]:
+    """:func:`_item_lls` over the items not yet in the checkpoint at ``path``, ``chunk_items`` at a time,
+    each chunk appended as it finishes; returns every item's log-likelihoods and the seconds of all
+    sittings (this one's from ``t0``)."""
+    from tqdm.auto import tqdm
+
+    from .checkpoint import TaskCheckpoint
+
+    ck = TaskCheckpoint(path, settings)
+    todo = [it for it in items if not ck.done(it.subject, it.index)]
+    with tqdm(total=len(items), initial=len(items) - len(todo), desc=desc, disable=not progress, unit="item") as bar:
+        for start in range(0, len(todo), chunk_items):
+            chunk, c0 = todo[start:start + chunk_items], time.perf_counter()
+            lls = _item_lls(model, tokenizer, chunk, progress=False, **score)
+            ck.append([{"index": it.index, "subject": it.subject, "lls": ll} for it, ll in zip(chunk, lls)],
+                      time.perf_counter() - (t0 if start == 0 else c0))  # the first chunk carries the set-up
+            bar.update(len(chunk))
+    lls = [[float(v) for v in ck.records[item_key(it.subject, it.index)]["lls"]] for it in items]
+    return lls, ck.seconds if todo else ck.seconds + (time.perf_counter() - t0)
+
+
 def evaluate(model, tokenizer, tasks: Union[str, Iterable[str]] = TASKS, *,
              limit: Union[None, int, Mapping[str, Optional[int]]] = None, subjects: Optional[Iterable[str]] = None,
              seed: int = 1234, num_fewshot: Optional[Mapping[str, int]] = None, batch_size: int = 8, data_dir=None,
-             device=None, progress: bool = True, fast: bool = True, max_length: Optional[int] = None) -> EvalResult:
+             device=None, progress: bool = True, fast: bool = True, max_length: Optional[int] = None,
+             checkpoint_dir=None, chunk_items: int = 50) -> EvalResult:
     """Score ``model`` on the paper's LLM tasks by log-likelihood, as lm-evaluation-harness does.
 
     Args:
@@ -158,6 +193,11 @@ def evaluate(model, tokenizer, tasks: Union[str, Iterable[str]] = TASKS, *,
         progress: tqdm bars.
         fast: the KV-cache scoring path (each context once); False = the reference path. Equal results.
         max_length: longest model input (None = from the model's config).
+        checkpoint_dir: a folder where each task's scored items are appended, ``chunk_items`` at a time,
+            to ``<task>.partial.jsonl`` (:mod:`lrkit.llm.eval.checkpoint`); a later call with the same
+            settings scores only the items not there, and the timing adds up the seconds of every
+            sitting. The files stay: delete them once the results are stored. None = no checkpoint.
+        chunk_items: items per checkpointed chunk.
 
     Returns:
         :class:`EvalResult` (``.table``, ``.scores()``, ``.timing``, ``.to_dict()``).
@@ -177,6 +217,10 @@ def evaluate(model, tokenizer, tasks: Union[str, Iterable[str]] = TASKS, *,
         raise ValueError(f"evaluate: field 'seed' must be an int, got {seed!r}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"evaluate: field 'batch_size' must be a positive int, got {batch_size!r}")
+    if isinstance(chunk_items, bool) or not isinstance(chunk_items, int) or chunk_items < 1:
+        raise ValueError(f"evaluate: field 'chunk_items' must be a positive int, got {chunk_items!r}")
+    base = getattr(model, "get_base_model", lambda: model)()
+    model_name = getattr(getattr(base, "config", None), "_name_or_path", None) or type(base).__name__
 
     rows: list[dict] = []
     timing: dict[str, dict[str, float]] = {}
@@ -191,25 +235,25 @@ def evaluate(model, tokenizer, tasks: Union[str, Iterable[str]] = TASKS, *,
             if unknown:
                 raise ValueError(f"evaluate: field 'subjects' must name MMLU subjects ({', '.join(known)}), got {unknown}")
             items = [it for it in items if it.subject in set(subjects)]
-        requests = [r for it in items for r in it.requests]
-        results = loglikelihood(model, tokenizer, requests, batch_size=batch_size, device=device, fast=fast,
-                                max_length=max_length, progress=progress, desc=task)
-        records, pos = [], 0
-        for it in items:
-            lls = [ll for ll, _ in results[pos:pos + len(it.continuations)]]
-            pos += len(it.continuations)
-            records.append({"index": it.index, "subject": it.subject, "gold": it.gold, "lls": lls,
-                            **spec.item_metrics(it, lls)})
+        score = dict(batch_size=batch_size, device=device, fast=fast, max_length=max_length)
+        if checkpoint_dir is None:
+            lls = _item_lls(model, tokenizer, items, progress=progress, desc=task, **score)
+            seconds = time.perf_counter() - t0
+        else:
+            settings = {"task": task, "num_fewshot": k, "seed": int(seed), "limit": limits[task], "subjects": subjects,
+                        "model": model_name, "fast": bool(fast), "max_length": max_length}
+            lls, seconds = _item_lls_checkpointed(model, tokenizer, items, Path(checkpoint_dir) / f"{task}.partial.jsonl",
+                                                  settings, chunk_items, t0, progress=progress, desc=task, **score)
+        records = [{"index": it.index, "subject": it.subject, "gold": it.gold, "lls": ll, **spec.item_metrics(it, ll)}
+                   for it, ll in zip(items, lls)]
         per_item = pd.DataFrame.from_records(records)
         source = spec.fewshot_source(k, int(seed))
         rows += _mmlu_rows(per_item, k, source) if task == "mmlu" else _rows(task, spec.metrics, per_item, k, source)
-        seconds = time.perf_counter() - t0
-        timing[task] = {"items": len(items), "requests": len(requests), "seconds": seconds,
+        n_requests = sum(len(it.continuations) for it in items)
+        timing[task] = {"items": len(items), "requests": n_requests, "seconds": seconds,
                         "items_per_s": len(items) / seconds if seconds > 0 else float("inf")}
         details[task] = per_item
-    base = getattr(model, "get_base_model", lambda: model)()
     config = {"tasks": list(tasks), "limit": limits, "subjects": subjects, "seed": int(seed), "num_fewshot": {t: ks[t] for t in tasks},
-              "batch_size": batch_size, "fast": bool(fast), "max_length": max_length,
-              "model": getattr(getattr(base, "config", None), "_name_or_path", None) or type(base).__name__}
+              "batch_size": batch_size, "fast": bool(fast), "max_length": max_length, "model": model_name}
     table = pd.DataFrame(rows, columns=COLUMNS)
     return EvalResult(table=table, timing=timing, config=config, details=details)
