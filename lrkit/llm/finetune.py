@@ -28,6 +28,7 @@ import torch
 
 from lrkit.train.monitor import LRMonitor, RunRecord
 
+from . import resume as resume_state
 from .data import BATCHING, build_data, load_instructions
 from .models import DTYPES, QUANT, LoraConfig, count_parameters, load_model
 from .presets import get_preset, resolve_policy
@@ -186,12 +187,16 @@ def _evaluate(model, tok, cfg, stage, epoch, step, progress):
 
 
 def finetune(cfg: FinetuneConfig, *, model=None, tokenizer=None, examples: Optional[list] = None, db=None,
-             progress: bool = True, on_epoch: Optional[Callable[[int, dict], None]] = None) -> FinetuneResult:
+             progress: bool = True, on_epoch: Optional[Callable[[int, dict], None]] = None,
+             resume: bool = False) -> FinetuneResult:
     """Fine-tune ``cfg.model`` (or the given ``model``/``tokenizer``) on instruction data.
 
     ``examples`` overrides ``cfg.data``/``cfg.limit``; ``db`` records the run in the policy database
     (a URL, a :class:`lrkit.db.Database`, ``False`` never, ``None`` = ``$LRKIT_DB_URL`` if set);
     ``on_epoch(epoch, info)`` is called after each epoch (``info``: step, mean loss, eval scores).
+    With ``cfg.out`` and ``cfg.save_checkpoints``, the state after each epoch is kept in ``out/resume.pt``
+    until the run ends; ``resume=True`` goes on from it when it was made under the same config
+    (:mod:`lrkit.llm.resume`), giving the records of the uninterrupted run.
     """
     import pandas as pd
     from tqdm.auto import tqdm
@@ -242,20 +247,26 @@ def finetune(cfg: FinetuneConfig, *, model=None, tokenizer=None, examples: Optio
     evals: list = []
     timings: list = []
     checkpoints: list[str] = []
-    if cfg.eval_tasks and cfg.eval_baseline:
+    t, start_epoch, train_time, train_tokens = 0, 0, 0.0, 0
+    keep_state = out is not None and cfg.save_checkpoints
+    state = resume_state.load_state(out, cfg.to_dict()) if resume and keep_state else None
+    if state is not None:
+        resume_state.restore(state, model, optimizer, monitor)
+        t, start_epoch = state["step"], state["epoch"]
+        train_time, train_tokens, timings = state["train_time"], state["train_tokens"], state["timings"]
+        evals = [pd.DataFrame.from_records(e) for e in state["evals"]]
+        checkpoints = [str(out / f"epoch-{e}") for e in range(1, start_epoch + 1) if (out / f"epoch-{e}").exists()]
+    elif cfg.eval_tasks and cfg.eval_baseline:
         table, timing = _evaluate(model, tokenizer, cfg, "baseline", 0, 0, progress)
         evals.append(table)
         timings.append({"stage": "baseline", **timing})
 
     model.train()
-    t = 0
-    train_time = 0.0
-    train_tokens = 0
     status, message = "complete", ""
     params = [p for p in model.parameters() if p.requires_grad]
-    bar = tqdm(total=total, desc=f"fine-tune {policy}", disable=not progress, unit="step")
+    bar = tqdm(total=total, initial=t, desc=f"fine-tune {policy}", disable=not progress, unit="step")
     try:
-        for epoch in range(cfg.epochs):
+        for epoch in range(start_epoch, cfg.epochs):
             batches = list(data.batches(epoch, cfg.seed))
             epoch_losses = []
             for s in range(0, len(batches), cfg.grad_accum):
@@ -299,6 +310,10 @@ def finetune(cfg: FinetuneConfig, *, model=None, tokenizer=None, examples: Optio
                 timings.append({"stage": f"epoch {epoch + 1}", **timing})
                 info["scores"] = _scores_row(table)
                 model.train()
+            if keep_state and epoch + 1 < cfg.epochs:
+                resume_state.save_state(out, cfg.to_dict(), epoch=epoch + 1, step=t, model=model, optimizer=optimizer,
+                                        losses=record.curves["loss"], train_time=train_time,
+                                        train_tokens=train_tokens, evals=evals, timings=timings)
             if on_epoch:
                 on_epoch(epoch + 1, info)
     except _Diverged as e:
@@ -312,6 +327,8 @@ def finetune(cfg: FinetuneConfig, *, model=None, tokenizer=None, examples: Optio
     finally:
         bar.close()
     _finish(monitor, record, recorder, status, message, evals, timings, train_time, train_tokens, out)
+    if status != "stopped":
+        resume_state.discard(out)  # a finished or diverged run has nothing to go on from
     table = pd.concat(evals, ignore_index=True) if evals else pd.DataFrame()
     if out is not None and not table.empty:
         table.to_csv(out / "evals.csv", index=False)

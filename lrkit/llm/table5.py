@@ -190,7 +190,8 @@ def _reproduce_staged(recipe, profile, cfg, chosen, out, eval_kw, model_id, mode
         if trained:
             if (run_dir / "scores").exists():
                 shutil.rmtree(run_dir / "scores")  # scores of an earlier fine-tuning do not belong to this one
-            res = finetune(FinetuneConfig(**{**fc.to_dict(), "model": model_path()}), progress=progress, db=db)
+            res = finetune(FinetuneConfig(**{**fc.to_dict(), "model": model_path()}), progress=progress, db=db,
+                           resume=True)  # from the last finished epoch of an interrupted sitting
             rec = json.loads(res.record.to_json())
             computed = True
             del res

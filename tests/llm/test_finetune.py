@@ -145,3 +145,43 @@ def test_bad_config_names_the_field():
 
     with pytest.raises(ValueError, match="CUDA"):
         load_model("x", quantize="4bit", device="cpu")
+
+
+def test_an_interrupted_run_resumes_from_its_last_epoch_and_equals_the_whole_run(examples, tmp_path):
+    """Stopped after its first epoch (the state is kept in resume.pt), a run given resume=True trains
+    only the later epochs and ends with the losses, LRs and weights of the uninterrupted run; the state
+    file goes once the run is complete, and another config does not pick it up."""
+    whole, whole_model = run(examples, tmp_path / "whole", policy="SIN(k0=1e-3, k1=4e-3, l=2)", epochs=3)
+
+    def stop_after_first(epoch, info):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    out = tmp_path / "parts"
+    cfg = FinetuneConfig(model="tiny", policy="SIN(k0=1e-3, k1=4e-3, l=2)", epochs=3, batch_size=4, max_length=160,
+                         out=str(out))
+    model, tok = tiny_llama()
+    first = finetune(cfg, model=model, tokenizer=tok, examples=examples, progress=False, db=False, on_epoch=stop_after_first)
+    assert first.record.status == "stopped" and len(first.record.curves["loss"]) == 3
+    assert (out / "resume.pt").exists()
+
+    other = FinetuneConfig(**{**cfg.to_dict(), "seed": 1, "out": str(tmp_path / "other")})
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "resume.pt").write_bytes((out / "resume.pt").read_bytes())
+    fresh = finetune(other, model=tiny_llama()[0], tokenizer=tok, examples=examples, progress=False, db=False, resume=True)
+    assert len(fresh.record.curves["loss"]) == 9  # another config's state is not taken: all 3 epochs train
+
+    model, tok = tiny_llama()  # a new process would load the pretrained model again
+    steps = []
+    rest = finetune(cfg, model=model, tokenizer=tok, examples=examples, progress=False, db=False, resume=True,
+                    on_epoch=lambda epoch, info: steps.append(info["step"]))
+    assert steps == [6, 9]  # epochs 2 and 3 only
+    assert rest.record.status == "complete"
+    assert rest.record.curves["loss"] == whole.record.curves["loss"]
+    assert rest.record.curves["lr"] == whole.record.curves["lr"]
+    assert rest.record.summary["train_tokens"] == whole.record.summary["train_tokens"]
+    assert rest.record.summary["train_time_s"] > first.record.summary["train_time_s"] > 0
+    for a, b in zip(model.parameters(), whole_model.parameters()):
+        assert torch.equal(a, b)
+    assert [p.rsplit("/", 1)[1] for p in rest.checkpoints] == ["epoch-1", "epoch-2", "epoch-3"]
+    assert not (out / "resume.pt").exists()
