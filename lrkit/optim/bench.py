@@ -449,13 +449,20 @@ def table(doc: dict) -> str:
             lines.append(f"| {r['params']:,} | {r['fused_ms']:.3f} | — | naive skipped: {r['naive_skipped']} |")
         else:
             lines.append(f"| {r['params']:,} | {r['fused_ms']:.3f} | {r['naive_ms']:.3f} | {r['speedup']:.2f}× |")
+    return close_table(lines, doc)
+
+
+def close_table(lines: list[str], doc: dict) -> str:
+    """A benchmark's Markdown lines as one text, ending with what cut the benchmark short, if anything did."""
     if doc.get("interrupted"):
-        lines += ["", f"Incomplete: {doc['interrupted']}."]
+        lines = lines + ["", f"Incomplete: {doc['interrupted']}."]
     return "\n".join(lines) + "\n"
 
 
-def write(doc: dict, out: str | Path) -> None:
+def write(doc: dict, out: str | Path, render=None) -> None:
+    """A benchmark's ``doc`` as JSON at ``out`` and as a Markdown table beside it (``.md``: ``render(doc)``,
+    default :func:`table`)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(doc, indent=1))
-    out.with_suffix(".md").write_text(table(doc))
+    out.with_suffix(".md").write_text((render or table)(doc))

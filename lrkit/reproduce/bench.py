@@ -22,13 +22,14 @@ and the others go on.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import torch
 
 from lrkit.environment import synchronize
+from lrkit.optim.bench import close_table
+from lrkit.optim.bench import write as write_document
 
 #: variant name -> TrainConfig fields
 VARIANTS = {
@@ -159,9 +160,7 @@ def table(doc: dict) -> str:
             vs = f"{c['vs_eager']:.2f}×" if "vs_eager" in c else "—"
             lines.append(f"{head} {c['it_per_s']:.2f} | {c['ms_per_it']:.1f} | {vs} | "
                          f"{c['warmup_s']:.1f} | {c['budget_iters']:,} | {_duration(c['budget_min'])} |")
-    if doc.get("interrupted"):
-        lines += ["", f"Incomplete: {doc['interrupted']}."]
-    return "\n".join(lines) + "\n"
+    return close_table(lines, doc)
 
 
 def _duration(minutes: float) -> str:
@@ -170,7 +169,4 @@ def _duration(minutes: float) -> str:
 
 def write(doc: dict, out: str | Path, render=None) -> None:
     """``doc`` as JSON at ``out`` and as a Markdown table beside it (``render(doc)``, default :func:`table`)."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(doc, indent=1))
-    out.with_suffix(".md").write_text((render or table)(doc))
+    write_document(doc, out, render or table)

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import torch
 
+from lrkit.optim.bench import close_table
+
 #: case name -> the table recipe whose full task it times
 CASES = {"lenet": "table4", "cnn3": "table5", "resnet32": "table6"}
 KS = (1, 4, 16, 64)
@@ -151,9 +153,7 @@ def table(doc: dict) -> str:
             lines.append(f"{head} {r['single_its_per_s']:.2f} | {r['batched_its_per_s']:.2f} | {r['speedup']:.2f}× |")
         else:
             lines.append(f"{head} — | — | {r.get('skipped', 'not timed')} |")
-    if doc.get("interrupted"):
-        lines += ["", f"Incomplete: {doc['interrupted']}."]
-    return "\n".join(lines) + "\n"
+    return close_table(lines, doc)
 
 
 def write(doc: dict, out: str | Path) -> None:
