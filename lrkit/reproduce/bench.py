@@ -163,8 +163,9 @@ def table(doc: dict) -> str:
                                 f"{c['budget_iters']:,}", _duration(c["budget_min"])])
     columns = ["recipe", "model / data", "batch", "variant", "it/s", "ms/it", "vs eager", "warm-up (s)", "paper's budget",
                "at this speed"]
-    return close_table([f"Training throughput on {machine(doc['environment'])}: the training loop only (LR, batch, "
-                        "forward, backward, step); no evaluations.", "", *table_lines(columns, rows)], doc)
+    heading = (f"Training throughput on {machine(doc['environment'])}: the training loop only (LR, batch, forward, "
+               "backward, step); no evaluations.")
+    return close_table([heading, "", *table_lines(columns, rows)], doc)
 
 
 def _duration(minutes: float) -> str:

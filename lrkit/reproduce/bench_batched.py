@@ -154,9 +154,10 @@ def table(doc: dict) -> str:
         else:
             rows.append(case + ["—", "—", f"{r.get('skipped', 'not timed')}"])
     columns = ["model / data", "batch", "K", "K single runs (it/s)", "one batched run (it/s)", "batched / single"]
-    return close_table([f"Batched vs single training on {machine(doc['environment'])}: replica-iterations per second, "
-                        f"best of {st['rounds']} interleaved rounds of {st['steps']} iterations (after {st['warmup']}); "
-                        "the training loop only.", "", *table_lines(columns, rows)], doc)
+    heading = (f"Batched vs single training on {machine(doc['environment'])}: replica-iterations per second, best of "
+               f"{st['rounds']} interleaved rounds of {st['steps']} iterations (after {st['warmup']}); the training loop "
+               "only.")
+    return close_table([heading, "", *table_lines(columns, rows)], doc)
 
 
 def write(doc: dict, out: str | Path) -> None:
