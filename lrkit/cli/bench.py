@@ -78,6 +78,17 @@ def _report(doc: dict, table, write, out) -> int:
     return 130 if doc.get("interrupted") else 0
 
 
+def _run_and_report(command: str, bench, table, write, out) -> int:
+    """``bench()``'s document reported (:func:`_report`); a ValueError (input it refuses) is one line on
+    stderr, prefixed ``lrkit bench COMMAND:``, and exit status 2."""
+    try:
+        doc = bench()
+    except ValueError as e:
+        print(f"lrkit bench {command}: {e}", file=sys.stderr)
+        return 2
+    return _report(doc, table, write, out)
+
+
 def run_fused_adam(args) -> int:
     import torch
 
@@ -106,14 +117,10 @@ def run_batched_bench(args) -> int:
     if _no_cuda(args.device):
         return 2
     ks, steps, rounds = (([1, 4, 16], 10, 1) if args.quick else (args.ks, args.steps, args.rounds))
-    try:
-        doc = bench_batched(args.cases, ks, device=args.device, steps=steps, warmup=args.warmup, rounds=rounds,
-                            threads=args.threads, max_memory_gb=args.max_memory_gb, max_case_s=args.max_case_s,
-                            progress=not args.no_progress, checkpoint=(lambda d: write(d, args.out)) if args.out else None)
-    except ValueError as e:
-        print(f"lrkit bench batched: {e}", file=sys.stderr)
-        return 2
-    return _report(doc, table, write, args.out)
+    return _run_and_report("batched", lambda: bench_batched(
+        args.cases, ks, device=args.device, steps=steps, warmup=args.warmup, rounds=rounds, threads=args.threads,
+        max_memory_gb=args.max_memory_gb, max_case_s=args.max_case_s, progress=not args.no_progress,
+        checkpoint=(lambda d: write(d, args.out)) if args.out else None), table, write, args.out)
 
 
 def run_train_bench(args) -> int:
@@ -125,10 +132,7 @@ def run_train_bench(args) -> int:
     if args.steps < 1 or args.warmup < 1:
         print(f"lrkit bench train: --steps and --warmup must be >= 1, got {args.steps} and {args.warmup}", file=sys.stderr)
         return 2
-    try:
-        doc = bench_train(args.recipe, args.variants, device=args.device, steps=args.steps, warmup=args.warmup,
-                          threads=args.threads, progress=not args.no_progress)
-    except ValueError as e:  # an unknown recipe names the available ones
-        print(f"lrkit bench train: {e}", file=sys.stderr)
-        return 2
-    return _report(doc, table, write, args.out)
+    # an unknown recipe is a ValueError that names the available ones
+    return _run_and_report("train", lambda: bench_train(
+        args.recipe, args.variants, device=args.device, steps=args.steps, warmup=args.warmup, threads=args.threads,
+        progress=not args.no_progress), table, write, args.out)

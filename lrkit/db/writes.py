@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from lrkit.train.jsonsafe import json_safe
+from lrkit.train.jsonsafe import json_safe, read_number
 
 from .models import RUN_STATUSES, Curve, Policy, Run, Summary, Task, pack_curve
 from .session import DatabaseError
@@ -26,14 +26,6 @@ EVAL_CURVES = ("iteration", "top1", "top5", "test_loss")
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def _num(v):
-    if v is None:
-        return None
-    if isinstance(v, str):
-        v = float(v)
-    return float(v)
 
 
 class _Writes:
@@ -198,7 +190,7 @@ def _set_summary(run: Run, summ: Mapping[str, Any]) -> None:
             if k in ("highest_top1_iteration", "iterations_to_target", "iterations", "repeats"):
                 setattr(s, k, None if v is None else int(v))
             else:
-                setattr(s, k, _num(v))
+                setattr(s, k, read_number(v))
         elif k == "extra":
             extra.update(v or {})
         else:

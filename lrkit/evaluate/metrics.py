@@ -15,6 +15,8 @@ from __future__ import annotations
 import math
 from typing import Iterable, Mapping
 
+from lrkit.train.jsonsafe import read_number
+
 LAMBDAS = (0.1, 0.5, 5.0, 10.0)
 
 
@@ -24,27 +26,20 @@ def _rec(record) -> Mapping:
     return {"evals": record.evals, "summary": record.summary, "curves": record.curves, "status": record.status}
 
 
-def _num(v) -> float | None:
-    if v is None:
-        return None
-    v = float(v)
-    return v
-
-
 def utility(record) -> dict:
     """``{"highest_top1", "highest_top1_iteration", "final_top1", "highest_top5", "final_top5"}`` of a run,
     from its evals (None where the run has none)."""
     ev = _rec(record).get("evals") or {}
-    it, top1, top5 = ev.get("iteration") or [], [_num(v) for v in ev.get("top1") or []], ev.get("top5") or []
+    it, top1, top5 = ev.get("iteration") or [], [read_number(v) for v in ev.get("top1") or []], ev.get("top5") or []
     out = {"highest_top1": None, "highest_top1_iteration": None, "final_top1": None, "highest_top5": None,
            "final_top5": None}
     finite = [(a, i) for a, i in zip(top1, it) if a is not None and math.isfinite(a)]
     if finite:
         best = max(finite, key=lambda p: (p[0], -p[1]))  # the first eval that reached the highest value
         out.update(highest_top1=best[0], highest_top1_iteration=int(best[1]), final_top1=top1[-1])
-    t5 = [_num(v) for v in top5 if v is not None]
+    t5 = [read_number(v) for v in top5 if v is not None]
     if t5:
-        out.update(highest_top5=max(t5), final_top5=_num(top5[-1]))
+        out.update(highest_top5=max(t5), final_top5=read_number(top5[-1]))
     return out
 
 
@@ -54,7 +49,7 @@ def iterations_to_target(iterations: Iterable[int], top1: Iterable[float], targe
     if not 0 < target <= 1:
         raise ValueError(f"target must be a fraction in (0, 1], got {target!r}")
     for it, a in zip(iterations, top1):
-        if a is not None and math.isfinite(_num(a)) and _num(a) >= target:
+        if a is not None and math.isfinite(read_number(a)) and read_number(a) >= target:
             return int(it)
     return None
 

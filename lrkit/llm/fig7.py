@@ -4,6 +4,8 @@ the Table V runner saves it (``fig7.png``); :mod:`lrkit.viz` re-exports it."""
 
 from __future__ import annotations
 
+from lrkit.recipes.figures import finish_figure
+
 # The paper's colours: fixed purple, cosine green, linear 2e-5 red, linear 6e-5 blue.
 FIG7_COLORS = {"fixed": "tab:purple", "cosine": "tab:green", "linear-2e-5": "tab:red", "linear-6e-5": "tab:blue"}
 
@@ -56,12 +58,7 @@ def plot_fig7(runs, *, window: int = 5, steps_per_epoch: int | None = None, colo
         ax.set_xlabel("optimizer step")
     if scores is not None:
         _plot_scores(axes[2], scores, list(runs), colors, baseline)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=110)
-    return fig
+    return finish_figure(fig, title, path)
 
 
 def _plot_scores(ax, scores, labels, colors, baseline):

@@ -19,6 +19,8 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Optional
 
+from lrkit.train.jsonsafe import json_safe
+
 from .models import resolve_model
 from .recipe import (PROFILE_ONLY, PROFILES, check_rows, load_recipe, profile_config, profile_rows, recipe_path,
                      score_epochs)
@@ -35,11 +37,6 @@ __all__ = ["PROFILES", "PROFILE_ONLY", "check_claims", "claim_entries", "current
 RESUME_FIELDS = ("data", "limit", "data_seed", "epochs", "batch_size", "grad_accum", "max_length", "batching", "optimizer",
                  "weight_decay", "betas", "max_grad_norm", "bf16", "dtype", "quantize", "lora", "seed", "eval_tasks",
                  "eval_limit", "eval_subjects", "eval_seed", "eval_fewshot")
-
-
-def _plain(d):
-    """``d`` as it reads back from JSON (tuples become lists), so stored and wanted configs compare equal."""
-    return json.loads(json.dumps(d))
 
 
 def reproduce_table5(profile: str = "quick", out: str | Path = "out/table5", *, model: Optional[str] = None,
@@ -92,7 +89,7 @@ def reproduce_table5(profile: str = "quick", out: str | Path = "out/table5", *, 
     base_csv, base_json = out / "baseline.csv", out / "baseline.json"
     # what decides the baseline's scores: the shots count only where a profile overrides the paper's, so a
     # baseline scored with the paper's shots matches whether or not its document names them
-    scored = _plain({k: eval_kw[k] for k in ("tasks", "limit", "subjects", "seed", "num_fewshot")
+    scored = json_safe({k: eval_kw[k] for k in ("tasks", "limit", "subjects", "seed", "num_fewshot")
                      if k != "num_fewshot" or eval_kw[k] is not None})
     stored = json.loads(base_json.read_text()) if resume and base_csv.exists() and base_json.exists() else None
     # (a baseline.json that names no "eval" settings is taken to match)
@@ -110,7 +107,8 @@ def reproduce_table5(profile: str = "quick", out: str | Path = "out/table5", *, 
         base_timing = res.timing
         computed = True
         baseline.to_csv(base_csv, index=False)
-        base_json.write_text(json.dumps({"model": model_path(), "eval": scored, "timing": _jsonable(base_timing)}, indent=1))
+        base_json.write_text(json.dumps({"model": model_path(), "eval": scored,
+                                         "timing": json_safe(base_timing, nonfinite="null")}, indent=1))
         del m
 
     results = []
@@ -119,7 +117,7 @@ def reproduce_table5(profile: str = "quick", out: str | Path = "out/table5", *, 
         rec_path, ev_path = run_dir / "run.json", run_dir / "evals.csv"
         if resume and rec_path.exists() and ev_path.exists():
             rec = json.loads(rec_path.read_text())
-            wanted = _plain(FinetuneConfig(**{**cfg, "policy": row["policy"]}).to_dict())
+            wanted = json_safe(FinetuneConfig(**{**cfg, "policy": row["policy"]}).to_dict())
             if rec.get("status") == "complete" and _same_model(rec["config"].get("model_path"), model_id) \
                     and all(rec["config"].get(k) == wanted[k] for k in RESUME_FIELDS):
                 results.append({"row": row, "record": rec, "evals": pd.read_csv(ev_path), "reused": True})
@@ -164,7 +162,7 @@ def _reproduce_staged(recipe, profile, cfg, chosen, out, eval_kw, model_id, mode
         import torch
 
         torch.set_num_threads(int(cfg["threads"]))  # the baseline is scored before any fine-tuning sets it
-    settings = _plain({"model": model_id, **{k: eval_kw[k] for k in ("tasks", "limit", "subjects", "seed", "num_fewshot")}})
+    settings = json_safe({"model": model_id, **{k: eval_kw[k] for k in ("tasks", "limit", "subjects", "seed", "num_fewshot")}})
     table, base_timing, n = staged.score_stage(out / "scores" / "baseline",
                                                lambda: load_model(model_path(), dtype=dtype, device=device), eval_kw,
                                                settings)
@@ -180,7 +178,7 @@ def _reproduce_staged(recipe, profile, cfg, chosen, out, eval_kw, model_id, mode
         fc = FinetuneConfig(**{**cfg, "policy": row["policy"],
                                "out": str(run_dir), "eval_tasks": (), "eval_baseline": False, "save_checkpoints": True,
                                "label": row["label"]})
-        wanted = _plain(fc.to_dict())
+        wanted = json_safe(fc.to_dict())
         rec_path = run_dir / "run.json"
         rec = json.loads(rec_path.read_text()) if rec_path.exists() else None
         same = rec is not None and _same_model(rec["config"].get("model_path"), model_id) and all(
@@ -258,10 +256,6 @@ def _same_model(stored_path, model_id: str) -> bool:
     return stored_path is not None and Path(str(stored_path)).name == model_id
 
 
-def _jsonable(obj):
-    return json.loads(json.dumps(obj, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
-
-
 def _document(recipe, profile, cfg, baseline, base_timing, results, started, date) -> dict:
     import pandas as pd
 
@@ -285,8 +279,8 @@ def _document(recipe, profile, cfg, baseline, base_timing, results, started, dat
     table = [{"run": idx[0], "stage": idx[1], **{t: _f(v) for t, v in row.items()}} for idx, row in wide.iterrows()]
     env = (results[-1]["record"].get("environment") if results else None) or environment(cfg.get("device", "cpu"))
     return {"id": recipe["id"], "title": recipe["title"], "profile": profile, "claim": recipe.get("claim"),
-            "config": _jsonable(cfg), "tasks": recipe["tasks"], "metrics": TABLE5_METRIC, "table": table,
-            "evals": json.loads(evals.to_json(orient="records")), "baseline_timing": _jsonable(base_timing),
+            "config": json_safe(cfg, nonfinite="null"), "tasks": recipe["tasks"], "metrics": TABLE5_METRIC, "table": table,
+            "evals": json.loads(evals.to_json(orient="records")), "baseline_timing": json_safe(base_timing, nonfinite="null"),
             "runs": runs, "paper": {"baseline": recipe.get("paper_baseline", {}).get("scores"),
                                     "rows": {r["label"]: r.get("paper") for r in recipe["rows"]}},
             "environment": env, "date": date, "wall_time_s": time.time() - started,

@@ -22,12 +22,9 @@ from pathlib import Path
 
 import torch
 
+from lrkit.environment import synchronize
+
 SPEC = "SIN2(k0=0.0001, k1=0.001, l=100)"
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def _device_events(device: torch.device):
@@ -48,7 +45,7 @@ def _timed_call(fn, device, wall: list, on_device: list | None) -> None:
     fn()
     if events:
         events[1].record()
-    _sync(device)
+    synchronize(device)
     wall.append((time.perf_counter() - t0) * 1e3)
     if events:
         events[1].synchronize()
@@ -60,12 +57,12 @@ def _warm_up(fn, device, warmup: int) -> bool:
     a second (a slow implementation: it is then timed on fewer repetitions, same median)."""
     t0 = time.perf_counter()
     fn()
-    _sync(device)
+    synchronize(device)
     if time.perf_counter() - t0 > 1.0:
         return True
     for _ in range(max(0, warmup - 1)):
         fn()
-    _sync(device)
+    synchronize(device)
     return False
 
 
@@ -452,13 +449,20 @@ def table(doc: dict) -> str:
             lines.append(f"| {r['params']:,} | {r['fused_ms']:.3f} | — | naive skipped: {r['naive_skipped']} |")
         else:
             lines.append(f"| {r['params']:,} | {r['fused_ms']:.3f} | {r['naive_ms']:.3f} | {r['speedup']:.2f}× |")
+    return close_table(lines, doc)
+
+
+def close_table(lines: list[str], doc: dict) -> str:
+    """A benchmark's Markdown lines as one text, ending with what cut the benchmark short, if anything did."""
     if doc.get("interrupted"):
-        lines += ["", f"Incomplete: {doc['interrupted']}."]
+        lines = lines + ["", f"Incomplete: {doc['interrupted']}."]
     return "\n".join(lines) + "\n"
 
 
-def write(doc: dict, out: str | Path) -> None:
+def write(doc: dict, out: str | Path, render=None) -> None:
+    """A benchmark's ``doc`` as JSON at ``out`` and as a Markdown table beside it (``.md``: ``render(doc)``,
+    default :func:`table`)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(doc, indent=1))
-    out.with_suffix(".md").write_text(table(doc))
+    out.with_suffix(".md").write_text((render or table)(doc))

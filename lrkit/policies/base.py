@@ -61,7 +61,8 @@ CHECKS = {
 }
 
 
-def _num(x: Any) -> bool:
+def is_number(x: Any) -> bool:
+    """A real number (int, float, numpy scalar), not a bool."""
     return isinstance(x, numbers.Real) and not isinstance(x, bool)
 
 
@@ -103,7 +104,7 @@ def check_value(policy: str, name: str, check: str, value: Any, choices=None) ->
     if check == "milestones":
         if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) == 0:
             raise _bad(policy, name, value, rule)
-        if not all(_num(v) and math.isfinite(v) for v in value):
+        if not all(is_number(v) and math.isfinite(v) for v in value):
             raise _bad(policy, name, value, rule)
         vals = tuple(_as_iteration(v) for v in value)
         if vals[0] <= 0:
@@ -114,7 +115,7 @@ def check_value(policy: str, name: str, check: str, value: Any, choices=None) ->
                     f"{policy}: parameter '{name}' must be strictly increasing, got {list(vals)!r} ({b!r} after {a!r})"
                 )
         return vals
-    if not _num(value) or not math.isfinite(value):
+    if not is_number(value) or not math.isfinite(value):
         raise _bad(policy, name, value, rule)
     if check in ("pos", "gamma", "time") and not value > 0:
         raise _bad(policy, name, value, rule)
@@ -225,7 +226,7 @@ class Policy:
     def __mul__(self, lam):
         from .compose import SCALE
 
-        if not _num(lam):
+        if not is_number(lam):
             return NotImplemented
         return SCALE(lam=lam, policy=self)
 
@@ -239,7 +240,7 @@ class Policy:
         Durations are multiplied by ``f``, a per-step factor γ of γ^t becomes γ^(1/f), and the
         γ of (1 + γt) becomes γ/f.
         """
-        if not (_num(factor) and factor > 0 and math.isfinite(factor)):
+        if not (is_number(factor) and factor > 0 and math.isfinite(factor)):
             raise PolicyError(f"{self.name}: time factor must be a finite number > 0, got {factor!r}")
         changes = {}
         for f in self.parameters():

@@ -55,13 +55,22 @@ def halvings(t, l, shift, xp):
 
 
 # ---- classes -----------------------------------------------------------------------------------
+# Every class takes its fields from one of two bases, in the order of its spec: k0, k1, l (TRI, TRI2,
+# SIN, …) or k0, k1, gamma, l (TRIEXP, SINEXP, COSEXP).
 
 
+def _half_cycle():
+    return param("time", "half-cycle length (iterations)", time="time")
+
+
+@dataclass(frozen=True, repr=False)
 class _Cyclic(Policy):
     family = "cyclic"
     wave: ClassVar[Callable] = staticmethod(tri_wave)
     variant: ClassVar[str] = ""  # "", "2" or "EXP"
     halving_shift: ClassVar[float] = 0.0
+    k0: float = lr_param("first LR bound (the LR at t = 0 for TRI/SIN is min(k0, k1))")
+    k1: float = lr_param("second LR bound")
 
     def _decay(self, t, xp):
         if self.variant == "2":
@@ -75,36 +84,33 @@ class _Cyclic(Policy):
         return abs(self.k0 - self.k1) * (self.wave(t, self.l, xp) * self._decay(t, xp)) + lo
 
 
-def _k0():
-    return lr_param("first LR bound (the LR at t = 0 for TRI/SIN is min(k0, k1))")
+@dataclass(frozen=True, repr=False)
+class _Cycles(_Cyclic):
+    """k0, k1, l: a constant amplitude, or (variant "2") one halved every cycle."""
+
+    l: float = _half_cycle()
 
 
-def _k1():
-    return lr_param("second LR bound")
+@dataclass(frozen=True, repr=False)
+class _ExpCycles(_Cyclic):
+    """k0, k1, gamma, l: the amplitude decays as γ^t."""
 
-
-def _l():
-    return param("time", "half-cycle length (iterations)", time="time")
-
-
-def _gamma():
-    return param("gamma", "per-iteration amplitude decay γ in γ^t", time="exp_rate")
+    variant = "EXP"
+    gamma: float = param("gamma", "per-iteration amplitude decay γ in γ^t", time="exp_rate")
+    l: float = _half_cycle()
 
 
 @register
 @dataclass(frozen=True, repr=False)
-class TRI(_Cyclic):
+class TRI(_Cycles):
     """Triangular CLR: η(t) = |k0 − k1|·TRI(t) + min(k0, k1); equals CyclicLR(mode="triangular")."""
 
     name = "TRI"
-    k0: float = _k0()
-    k1: float = _k1()
-    l: float = _l()
 
 
 @register
 @dataclass(frozen=True, repr=False)
-class TRI2(_Cyclic):
+class TRI2(_Cycles):
     """TRI with the amplitude halved every cycle: |k0 − k1|·2^−⌊t/(2l)⌋·TRI(t) + min(k0, k1).
 
     Equals ``CyclicLR(mode="triangular2", step_size_up=l, step_size_down=l)``.
@@ -112,101 +118,71 @@ class TRI2(_Cyclic):
 
     name = "TRI2"
     variant = "2"
-    k0: float = _k0()
-    k1: float = _k1()
-    l: float = _l()
 
 
 @register
 @dataclass(frozen=True, repr=False)
-class TRIEXP(_Cyclic):
+class TRIEXP(_ExpCycles):
     """TRI with exponentially decaying amplitude: |k0 − k1|·γ^t·TRI(t) + min(k0, k1).
 
     Equals ``CyclicLR(mode="exp_range", gamma=γ, step_size_up=l, step_size_down=l)``.
     """
 
     name = "TRIEXP"
-    variant = "EXP"
-    k0: float = _k0()
-    k1: float = _k1()
-    gamma: float = _gamma()
-    l: float = _l()
 
 
 @register
 @dataclass(frozen=True, repr=False)
-class SIN(_Cyclic):
+class SIN(_Cycles):
     """Sine CLR: η(t) = |k0 − k1|·|sin(πt/(2l))| + min(k0, k1)."""
 
     name = "SIN"
     wave = staticmethod(sin_wave)
-    k0: float = _k0()
-    k1: float = _k1()
-    l: float = _l()
 
 
 @register
 @dataclass(frozen=True, repr=False)
-class SIN2(_Cyclic):
+class SIN2(_Cycles):
     """SIN with the amplitude halved every cycle (at the troughs t = 2l, 4l, …)."""
 
     name = "SIN2"
     wave = staticmethod(sin_wave)
     variant = "2"
-    k0: float = _k0()
-    k1: float = _k1()
-    l: float = _l()
 
 
 @register
 @dataclass(frozen=True, repr=False)
-class SINEXP(_Cyclic):
+class SINEXP(_ExpCycles):
     """SIN with amplitude γ^t: |k0 − k1|·γ^t·|sin(πt/(2l))| + min(k0, k1)."""
 
     name = "SINEXP"
     wave = staticmethod(sin_wave)
-    variant = "EXP"
-    k0: float = _k0()
-    k1: float = _k1()
-    gamma: float = _gamma()
-    l: float = _l()
 
 
 @register
 @dataclass(frozen=True, repr=False)
-class COS(_Cyclic):
+class COS(_Cycles):
     """Cosine CLR (SGDR-like warm restarts, continuous): |k0 − k1|·½(1 + cos(πt/l)) + min(k0, k1)."""
 
     name = "COS"
     wave = staticmethod(cos_wave)
-    k0: float = _k0()
-    k1: float = _k1()
-    l: float = _l()
 
 
 @register
 @dataclass(frozen=True, repr=False)
-class COS2(_Cyclic):
+class COS2(_Cycles):
     """COS with the amplitude halved at each trough (t = l, 3l, …): factor 2^−⌊(t+l)/(2l)⌋."""
 
     name = "COS2"
     wave = staticmethod(cos_wave)
     variant = "2"
     halving_shift = 1.0
-    k0: float = _k0()
-    k1: float = _k1()
-    l: float = _l()
 
 
 @register
 @dataclass(frozen=True, repr=False)
-class COSEXP(_Cyclic):
+class COSEXP(_ExpCycles):
     """COS with amplitude γ^t: |k0 − k1|·γ^t·½(1 + cos(πt/l)) + min(k0, k1)."""
 
     name = "COSEXP"
     wave = staticmethod(cos_wave)
-    variant = "EXP"
-    k0: float = _k0()
-    k1: float = _k1()
-    gamma: float = _gamma()
-    l: float = _l()

@@ -18,6 +18,11 @@ from .base import Policy, lr_param, param
 from .registry import register
 
 
+def half_cosine(s, xp):
+    """½(1 + cos(πs)): 1 at s = 0, 0 at s = 1."""
+    return 0.5 * (1.0 + xp.cos(math.pi * s))
+
+
 class _WarmupSchedule(Policy):
     family = "llm"
 
@@ -51,6 +56,10 @@ class _WarmupSchedule(Policy):
             return after
         return xp.where(t < w, self._warm(t, self.lr, xp), after)
 
+    def _decayed(self, t, f, xp):
+        """Warm-up, then min_lr + (lr − min_lr)·f: f = 1 holds the peak LR, f = 0 the floor."""
+        return self._with_warmup(t, self.min_lr + (self.lr - self.min_lr) * f, xp)
+
 
 def _warmup():
     return param("steps", "linear warm-up steps", default=0, time="time")
@@ -62,6 +71,21 @@ def _warmup_ratio():
 
 def _min_lr():
     return lr_param("LR at the end of the decay", default=0.0)
+
+
+@dataclass(frozen=True, repr=False)
+class _Decay(_WarmupSchedule):
+    """The fields of a decay from lr to min_lr at T after warm-up (LINEAR, COSINE); ``_left(t, xp)`` is
+    the fraction of lr − min_lr still above the floor at t."""
+
+    lr: float = lr_param("peak LR")
+    total: float = param("time", "training steps T", time="time")
+    warmup: float = _warmup()
+    warmup_ratio: Optional[float] = _warmup_ratio()
+    min_lr: float = _min_lr()
+
+    def _lr(self, t, xp):
+        return self._decayed(t, self._left(t, xp), xp)
 
 
 @register
@@ -84,28 +108,21 @@ class CONSTANT(_WarmupSchedule):
 
 @register
 @dataclass(frozen=True, repr=False)
-class LINEAR(_WarmupSchedule):
+class LINEAR(_Decay):
     """Linear decay after warm-up: min_lr + (lr − min_lr)·max(0, (T − t)/max(1, T − W)).
 
     Equals transformers' ``get_linear_schedule_with_warmup`` for min_lr = 0 (the Alpaca recipe).
     """
 
     name = "LINEAR"
-    lr: float = lr_param("peak LR")
-    total: float = param("time", "training steps T", time="time")
-    warmup: float = _warmup()
-    warmup_ratio: Optional[float] = _warmup_ratio()
-    min_lr: float = _min_lr()
 
-    def _lr(self, t, xp):
-        w = self.warmup_steps
-        frac = xp.clip((self.total - t) / max(1, self.total - w), 0.0, 1.0)
-        return self._with_warmup(t, self.min_lr + (self.lr - self.min_lr) * frac, xp)
+    def _left(self, t, xp):
+        return xp.clip((self.total - t) / max(1, self.total - self.warmup_steps), 0.0, 1.0)
 
 
 @register
 @dataclass(frozen=True, repr=False)
-class COSINE(_WarmupSchedule):
+class COSINE(_Decay):
     """Half-cosine decay after warm-up: min_lr + (lr − min_lr)·½(1 + cos(π·s)),
     s = min(1, (t − W)/max(1, T − W)).
 
@@ -114,16 +131,10 @@ class COSINE(_WarmupSchedule):
     """
 
     name = "COSINE"
-    lr: float = lr_param("peak LR")
-    total: float = param("time", "training steps T", time="time")
-    warmup: float = _warmup()
-    warmup_ratio: Optional[float] = _warmup_ratio()
-    min_lr: float = _min_lr()
 
-    def _lr(self, t, xp):
+    def _left(self, t, xp):
         w = self.warmup_steps
-        s = xp.clip((t - w) / max(1, self.total - w), 0.0, 1.0)
-        return self._with_warmup(t, self.min_lr + (self.lr - self.min_lr) * 0.5 * (1.0 + xp.cos(math.pi * s)), xp)
+        return half_cosine(xp.clip((t - w) / max(1, self.total - w), 0.0, 1.0), xp)
 
 
 @register
@@ -166,10 +177,10 @@ class WSD(_WarmupSchedule):
         if self.shape == "linear":
             f = 1.0 - s
         elif self.shape == "cosine":
-            f = 0.5 * (1.0 + xp.cos(math.pi * s))
+            f = half_cosine(s, xp)
         else:
             f = 1.0 - xp.sqrt(s)
-        return self._with_warmup(t, self.min_lr + (self.lr - self.min_lr) * f, xp)
+        return self._decayed(t, f, xp)
 
 
 @register

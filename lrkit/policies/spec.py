@@ -17,11 +17,10 @@ from __future__ import annotations
 import ast
 import difflib
 import json
-import numbers
 from dataclasses import MISSING
 from typing import Any, Mapping
 
-from .base import Policy, PolicyError
+from .base import Policy, PolicyError, is_number
 from .registry import lookup
 
 
@@ -97,9 +96,9 @@ def _policy(node: ast.AST, spec: str) -> Policy:
         return build(cls.name, kwargs)
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
         left, right = _value(node.left, spec), _value(node.right, spec)
-        if isinstance(right, Policy) and _is_number(left):
+        if isinstance(right, Policy) and is_number(left):
             return build("SCALE", {"lam": left, "policy": right})
-        if isinstance(left, Policy) and _is_number(right):
+        if isinstance(left, Policy) and is_number(right):
             return build("SCALE", {"lam": right, "policy": left})
         raise PolicyError(f"in {spec!r}: '*' must join a number λ and a policy, got {ast.unparse(node)!r}")
     if isinstance(node, ast.Name):
@@ -107,16 +106,12 @@ def _policy(node: ast.AST, spec: str) -> Policy:
     raise PolicyError(f"in {spec!r}: expected a policy like NAME(param=value, ...), got {ast.unparse(node)!r}")
 
 
-def _is_number(x: Any) -> bool:
-    return isinstance(x, numbers.Real) and not isinstance(x, bool)
-
-
 def _value(node: ast.AST, spec: str) -> Any:
     if isinstance(node, ast.Constant):
         return node.value
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
         v = _value(node.operand, spec)
-        if not _is_number(v):
+        if not is_number(v):
             raise PolicyError(f"in {spec!r}: a sign must precede a number, got {ast.unparse(node)!r}")
         return -v if isinstance(node.op, ast.USub) else v
     if isinstance(node, (ast.List, ast.Tuple)):

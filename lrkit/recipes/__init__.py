@@ -7,6 +7,7 @@
 - :mod:`~lrkit.recipes.published` — the paper's numbers from ``lrkit/db/published``;
 - :mod:`~lrkit.recipes.claims` — the paper's claims checked on our values, with margin and seeds;
 - :mod:`~lrkit.recipes.render` — the one ours-vs-paper Markdown renderer.
+- :mod:`~lrkit.recipes.figures` — how every family's figure is finished (title, layout, saved).
 """
 
 from lrkit.recipes.claims import check_claims, markdown_lines, validate_claims

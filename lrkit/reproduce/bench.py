@@ -22,13 +22,15 @@ and the others go on.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import torch
 
 from lrkit.environment import synchronize
+from lrkit.optim.bench import close_table
+from lrkit.optim.bench import write as write_document
+from lrkit.recipes.render import table_lines
 
 #: variant name -> TrainConfig fields
 VARIANTS = {
@@ -143,25 +145,27 @@ def _env(device: torch.device) -> dict:
     return dict(env, threads=env["torch_threads"], cuda=torch.version.cuda, date=env["date"][:10])
 
 
+def machine(env: dict) -> str:
+    """Where a training benchmark ran, as its table's heading says it: device, threads, torch, the day."""
+    return f"{env['device_name']} ({env['device']}, {env['threads']} threads), torch {env['torch']}, {env['date']}"
+
+
 def table(doc: dict) -> str:
     """The results as a Markdown table (what ``lrkit bench train`` prints)."""
-    env = doc["environment"]
-    head = (f"Training throughput on {env['device_name']} ({env['device']}, {env['threads']} threads), torch {env['torch']}, "
-            f"{env['date']}: the training loop only (LR, batch, forward, backward, step); no evaluations.")
-    lines = [head, "",
-             "| recipe | model / data | batch | variant | it/s | ms/it | vs eager | warm-up (s) | paper's budget | at this speed |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    rows = []
     for c in doc["cases"]:
-        head = f"| {c['recipe']} | {c['model']} / {c['dataset']} | {c['batch_size']} | {c['variant']} |"
+        case = [f"{c['recipe']}", f"{c['model']} / {c['dataset']}", f"{c['batch_size']}", f"{c['variant']}"]
         if "error" in c:
-            lines.append(f"{head} — | — | — | — | {c['budget_iters']:,} | does not run here: {c['error']} |")
+            rows.append(case + ["—"] * 4 + [f"{c['budget_iters']:,}", f"does not run here: {c['error']}"])
         else:
             vs = f"{c['vs_eager']:.2f}×" if "vs_eager" in c else "—"
-            lines.append(f"{head} {c['it_per_s']:.2f} | {c['ms_per_it']:.1f} | {vs} | "
-                         f"{c['warmup_s']:.1f} | {c['budget_iters']:,} | {_duration(c['budget_min'])} |")
-    if doc.get("interrupted"):
-        lines += ["", f"Incomplete: {doc['interrupted']}."]
-    return "\n".join(lines) + "\n"
+            rows.append(case + [f"{c['it_per_s']:.2f}", f"{c['ms_per_it']:.1f}", vs, f"{c['warmup_s']:.1f}",
+                                f"{c['budget_iters']:,}", _duration(c["budget_min"])])
+    columns = ["recipe", "model / data", "batch", "variant", "it/s", "ms/it", "vs eager", "warm-up (s)", "paper's budget",
+               "at this speed"]
+    heading = (f"Training throughput on {machine(doc['environment'])}: the training loop only (LR, batch, forward, "
+               "backward, step); no evaluations.")
+    return close_table([heading, "", *table_lines(columns, rows)], doc)
 
 
 def _duration(minutes: float) -> str:
@@ -170,7 +174,4 @@ def _duration(minutes: float) -> str:
 
 def write(doc: dict, out: str | Path, render=None) -> None:
     """``doc`` as JSON at ``out`` and as a Markdown table beside it (``render(doc)``, default :func:`table`)."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(doc, indent=1))
-    out.with_suffix(".md").write_text((render or table)(doc))
+    write_document(doc, out, render or table)

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import torch
 
+from lrkit.optim.bench import close_table
+
 #: case name -> the table recipe whose full task it times
 CASES = {"lenet": "table4", "cnn3": "table5", "resnet32": "table6"}
 KS = (1, 4, 16, 64)
@@ -139,21 +141,23 @@ def _summarise(doc: dict, rows: dict, skipped: dict) -> None:
 
 def table(doc: dict) -> str:
     """The results as a Markdown table (what ``lrkit bench batched`` prints)."""
-    env, st = doc["environment"], doc["settings"]
-    lines = [f"Batched vs single training on {env['device_name']} ({env['device']}, {env['threads']} threads), torch "
-             f"{env['torch']}, {env['date']}: replica-iterations per second, best of {st['rounds']} interleaved rounds "
-             f"of {st['steps']} iterations (after {st['warmup']}); the training loop only.", "",
-             "| model / data | batch | K | K single runs (it/s) | one batched run (it/s) | batched / single |",
-             "| --- | --- | --- | --- | --- | --- |"]
+    from lrkit.recipes.render import table_lines
+
+    from .bench import machine
+
+    st = doc["settings"]
+    rows = []
     for r in doc["cases"]:
-        head = f"| {r['model']} / {r['dataset']} | {r['batch_size']} | {r['K']} |"
+        case = [f"{r['model']} / {r['dataset']}", f"{r['batch_size']}", f"{r['K']}"]
         if "speedup" in r:
-            lines.append(f"{head} {r['single_its_per_s']:.2f} | {r['batched_its_per_s']:.2f} | {r['speedup']:.2f}× |")
+            rows.append(case + [f"{r['single_its_per_s']:.2f}", f"{r['batched_its_per_s']:.2f}", f"{r['speedup']:.2f}×"])
         else:
-            lines.append(f"{head} — | — | {r.get('skipped', 'not timed')} |")
-    if doc.get("interrupted"):
-        lines += ["", f"Incomplete: {doc['interrupted']}."]
-    return "\n".join(lines) + "\n"
+            rows.append(case + ["—", "—", f"{r.get('skipped', 'not timed')}"])
+    columns = ["model / data", "batch", "K", "K single runs (it/s)", "one batched run (it/s)", "batched / single"]
+    heading = (f"Batched vs single training on {machine(doc['environment'])}: replica-iterations per second, best of "
+               f"{st['rounds']} interleaved rounds of {st['steps']} iterations (after {st['warmup']}); the training loop "
+               "only.")
+    return close_table([heading, "", *table_lines(columns, rows)], doc)
 
 
 def write(doc: dict, out: str | Path) -> None:

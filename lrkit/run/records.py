@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 
-#: how a run can end: trained to the end or its target, diverged (NaN/inf or a loss blow-up), stopped by
-#: request or by a scheduler, failed (raised)
-STATUSES = ("complete", "diverged", "stopped", "failed")
+from lrkit.train.monitor import STATUSES as RECORD_STATUSES
+
+#: how a run can end — every status of :data:`lrkit.train.monitor.STATUSES` but "running": trained to the
+#: end or its target, diverged (NaN/inf or a loss blow-up), failed (raised), stopped by request or by a scheduler
+STATUSES = tuple(s for s in RECORD_STATUSES if s != "running")
 #: runs whose results count (a diverged run is a result: the policy diverges)
 USABLE = ("complete", "diverged")
 

@@ -38,3 +38,13 @@ def json_safe(obj, nonfinite: str = "text"):
             return v
         return str(v) if nonfinite == "text" else None
     return obj
+
+
+def read_number(v) -> float | None:
+    """A number as :func:`json_safe` wrote it, as a float again: None stays None, and the text of a
+    non-finite float (``"nan"``, ``"inf"``, ``"-inf"``) is read back by ``float()``.
+
+    >>> [read_number(v) for v in (None, 3, "nan", "-inf")]
+    [None, 3.0, nan, -inf]
+    """
+    return None if v is None else float(v)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from lrkit.recipes.figures import finish_figure
+
 COLUMNS = ["run", "profile", "iterations", "top-1 (%)", "source"]
 
 
@@ -80,9 +82,4 @@ def plot_budgets(folders: dict, paper_iters: int | None = None, ax=None, path=No
     ax.set_xlabel("iterations (the run's budget)" + ("; ★ the paper's" if not theirs.empty else ""))
     ax.set_ylabel("highest test top-1 (%)")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=110)
-    return fig
+    return finish_figure(fig, title, path, title_ax=ax)

@@ -31,6 +31,8 @@ from functools import cache
 
 import numpy as np
 
+from lrkit.recipes.figures import finish_figure
+
 B = 1.8   # bowl curvature b
 GLOBAL_WELL = {"depth": 4.0, "centre": (0.6, -0.25), "width": (0.5, 0.27)}  # A₁, (x₁, y₁), (σ₁ₓ, σ₁ᵧ)
 LOCAL_WELL = {"depth": 2.5, "centre": (0.5, 0.6), "width": (0.38, 0.38)}    # A₂, (x₂, y₂), σ₂ (round)
@@ -225,7 +227,4 @@ def plot_fig3(paths=None, out=None):
     axes[3].set(xlabel="iteration t", ylabel="learning rate η(t)", title="(d) LR policies")
     for last in PANELS[:2]:
         axes[3].axvline(last, color="grey", lw=0.6, ls=":")
-    fig.tight_layout()
-    if out is not None:
-        fig.savefig(out, dpi=110)
-    return fig
+    return finish_figure(fig, path=out)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from lrkit.recipes.figures import finish_figure
+
 
 def runs_frame(results: list[dict]):
     """Long-form frames ``(lr, evals)`` of the first record of each row of a ``results.json`` document's
@@ -46,9 +48,4 @@ def plot_lr_and_accuracy(results: list[dict], path=None, title: str | None = Non
             sns.lineplot(part, x="iteration", y="accuracy (%)", hue="run", marker="o", markersize=3, ax=ax, linewidth=1,
                          legend=False)
         ax.set_title(f"test {metric} accuracy")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=110)
-    return fig
+    return finish_figure(fig, title, path)

@@ -250,30 +250,30 @@ def _first(n_items: int, limit: Optional[int]) -> range:
     return range(n_items if limit is None else min(limit, n_items))
 
 
-def arc_items(docs: Sequence[dict], k: int = 25, seed: int = 1234, limit: Optional[int] = None) -> list[Item]:
-    """ARC items with k examples drawn from the other items of the split (:func:`fewshot_indices`)."""
+def _choice_items(task: str, docs: Sequence[dict], k: int, seed: int, limit: Optional[int], prompt,
+                  choices: str, gold: str) -> list[Item]:
+    """Items whose context is k solved examples drawn from the other items of the split
+    (:func:`fewshot_indices`), each ``prompt(doc)`` and its right choice after a space, then the item's own
+    ``prompt(doc)``; the continuations are its ``doc[choices]`` after a space, ``doc[gold]`` the right one."""
     items = []
     for i in _first(len(docs), limit):
         d = docs[i]
-        shots = [f"{docs[j]['query']}\nAnswer: {docs[j]['choices'][docs[j]['gold']]}"
-                 for j in fewshot_indices(len(docs), i, k, seed, "arc")] if k else []
-        ctx = "\n\n".join(shots + [f"{d['query']}\nAnswer:"])
-        items.append(Item("arc", i, ctx, [" " + c for c in d["choices"]], gold=d["gold"],
-                          lengths=[float(len(c)) for c in d["choices"]]))
+        shots = [f"{prompt(docs[j])} {docs[j][choices][docs[j][gold]]}"
+                 for j in fewshot_indices(len(docs), i, k, seed, task)] if k else []
+        ctx = "\n\n".join(shots + [prompt(d)])
+        items.append(Item(task, i, ctx, [" " + c for c in d[choices]], gold=d[gold],
+                          lengths=[float(len(c)) for c in d[choices]]))
     return items
+
+
+def arc_items(docs: Sequence[dict], k: int = 25, seed: int = 1234, limit: Optional[int] = None) -> list[Item]:
+    """ARC items with k examples drawn from the other items of the split (:func:`fewshot_indices`)."""
+    return _choice_items("arc", docs, k, seed, limit, lambda d: f"{d['query']}\nAnswer:", "choices", "gold")
 
 
 def hellaswag_items(docs: Sequence[dict], k: int = 10, seed: int = 1234, limit: Optional[int] = None) -> list[Item]:
     """HellaSwag items with k examples drawn from the other items of the split."""
-    items = []
-    for i in _first(len(docs), limit):
-        d = docs[i]
-        shots = [f"{docs[j]['ctx']} {docs[j]['endings'][docs[j]['label']]}"
-                 for j in fewshot_indices(len(docs), i, k, seed, "hellaswag")] if k else []
-        ctx = "\n\n".join(shots + [d["ctx"]])
-        items.append(Item("hellaswag", i, ctx, [" " + e for e in d["endings"]], gold=d["label"],
-                          lengths=[float(len(e)) for e in d["endings"]]))
-    return items
+    return _choice_items("hellaswag", docs, k, seed, limit, lambda d: d["ctx"], "endings", "label")
 
 
 def mmlu_question(doc: dict) -> str:
