@@ -10,24 +10,21 @@ the run ends other than by an interruption.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Optional
 
 import torch
 
+from lrkit.train.jsonsafe import json_safe
+
 RESUME_FILE = "resume.pt"
-
-
-def _plain(d: dict) -> dict:
-    return json.loads(json.dumps(d, default=str))
 
 
 def save_state(out: Path, config: dict, *, epoch: int, step: int, model, optimizer, losses: list, train_time: float,
                train_tokens: int, evals: list, timings: list) -> None:
     """Store the state after ``epoch`` epochs (``step`` optimizer steps) in ``out/resume.pt``."""
-    state = {"config": _plain(config), "epoch": epoch, "step": step,
+    state = {"config": json_safe(config), "epoch": epoch, "step": step,
              "params": {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad},
              "optimizer": optimizer.state_dict(), "rng": torch.get_rng_state(), "losses": list(losses),
              "train_time": train_time, "train_tokens": train_tokens,
@@ -43,7 +40,7 @@ def load_state(out: Optional[Path], config: dict) -> Optional[dict]:
     if path is None or not path.exists():
         return None
     state = torch.load(path, map_location="cpu", weights_only=False)
-    return state if state.get("config") == _plain(config) else None
+    return state if state.get("config") == json_safe(config) else None
 
 
 def restore(state: dict, model, optimizer, monitor) -> None:
