@@ -1,23 +1,22 @@
-// CPU kernels of the lrkit ops and the op schemas (TORCH_LIBRARY lrkit).
+// CPU kernels of lrkit::eval_program and lrkit::fused_adam_ (schemas: csrc/ops.cpp).
 //
-//   lrkit::eval_program(meta, code, consts, t) -> Tensor      eta(t) for every t (float64), to test the interpreter
-//   lrkit::fused_adam_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step, meta, code, consts, ...) -> ()
-//       one Adam/AdamW step of a parameter group whose LR is eta(step) of the compiled policy (AMSGrad
-//       when `amsgrad`: max_exp_avg_sqs holds one float32 running maximum per param, else it is empty); `step`
-//       (a 1-element tensor on the params' device) counts the steps already taken and is not changed
-//       here (the Python optimizer adds 1, minus found_inf, with a device op). lr_out receives eta.
-//       A policy bank: meta [K, 4], code [K, cap, 4], consts [K, cap] hold K programs, every param has the
-//       replica axis as dim 0 (size K), and slice k is updated with eta_k(step); lr_out receives the K etas.
+// fused_adam_ reads each group's hyper-parameters, flags, descriptor addresses and M-opt role from the launch
+// tables (on the host here), and the tensors it writes from the op's lists, group after group. A group's step:
+// eta(step) of its compiled policy (lrs receives it), the element update, then step += 1 - found_inf.
+// A policy bank: K programs (meta [K, 4], code [K, cap, 4], consts [K, cap]), every param has the replica
+// axis as dim 0 (size K), and slice k is updated with eta_k(step); lrs receives the K etas.
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 #include <torch/types.h>
 
 #include <algorithm>
+#include <array>
 #include <vector>
 
 #include "lrkit/adam.h"
 #include "lrkit/program.h"
+#include "lrkit/tables.h"
 
 namespace lrkit {
 namespace {
@@ -94,7 +93,6 @@ void adam_range(scalar_t* __restrict pp, scalar_t* __restrict gp, float* __restr
 //   mode 1 ("record"): prev[i] <- p_new - p_old (the update of this step, Delta_t)
 //   mode 2 ("measure"): sums += ( |prev[i]|, |prev[i] - (p_new - p_old)| )  (||Delta_t||_1, ||Delta_t - Delta_{t+1}||_1)
 // Sums are per piece (below), added in order: deterministic whatever the threads.
-enum MoptMode : int64_t { kMoptOff = 0, kMoptRecord = 1, kMoptMeasure = 2 };
 constexpr int64_t kPieceSize = 1 << 15;
 
 template <typename scalar_t, bool kScale, bool kMaximize, int kDecay, bool kAmsgrad>
@@ -159,7 +157,7 @@ void adam_piece(at::Tensor& param, const at::Tensor& grad, at::Tensor& m, at::Te
   });
 }
 
-void fused_adam_cpu(at::TensorList params, at::TensorList grads, at::TensorList exp_avgs, at::TensorList exp_avg_sqs,
+void adam_group(at::TensorList params, at::TensorList grads, at::TensorList exp_avgs, at::TensorList exp_avg_sqs,
                     at::TensorList max_exp_avg_sqs, const at::Tensor& step, const at::Tensor& meta,
                     const at::Tensor& code, const at::Tensor& consts, double beta1, double beta2, double eps,
                     double weight_decay, bool decoupled, bool maximize, bool amsgrad,
@@ -263,23 +261,93 @@ void fused_adam_cpu(at::TensorList params, at::TensorList grads, at::TensorList 
   }
 }
 
-}  // namespace
-
-TORCH_LIBRARY(lrkit, m) {
-  m.def("eval_program(Tensor meta, Tensor code, Tensor consts, Tensor t) -> Tensor");
-  m.def(
-      "fused_adam_(Tensor(a!)[] params, Tensor(h!)[] grads, Tensor(b!)[] exp_avgs, Tensor(c!)[] exp_avg_sqs, "
-      "Tensor(g!)[] max_exp_avg_sqs, Tensor step, Tensor meta, Tensor code, Tensor consts, float beta1, "
-      "float beta2, float eps, float weight_decay, bool decoupled, bool maximize, bool amsgrad, Tensor? grad_scale, "
-      "Tensor? found_inf, Tensor(d!) lr_out, Tensor(e!)[] prev_deltas, int mopt_mode, Tensor(f!) mopt_sums) -> ()");
-  // The multi-tensor, multi-group CUDA step (csrc/cuda): launch tables packed by lrkit/optim/tables.py.
-  m.def(
-      "fused_adam_multi_(Tensor(a!)[] params, Tensor(f!)[] grads, Tensor(b!)[] exp_avgs, Tensor(c!)[] exp_avg_sqs, "
-      "Tensor(e!)[] max_exp_avg_sqs, Tensor tables, int n_tensors, int n_chunks, int chunk_size, int n_groups, "
-      "int n_programs, "
-      "Tensor(d!) scratch, "
-      "Tensor? grad_scale, Tensor? found_inf, bool mopt_measure) -> ()");
+// A group's descriptors as tensors over the addresses its GroupEntry holds: one program's (meta [4],
+// code [cap, 4], consts [cap]), or K of a policy bank (with a leading axis K).
+std::array<at::Tensor, 3> group_programs(const GroupEntry& g) {
+  const auto i32 = at::TensorOptions().dtype(at::kInt), f64 = at::TensorOptions().dtype(at::kDouble);
+  const int64_t k = g.n_programs;
+  TORCH_CHECK(k >= 1 && g.meta != 0 && g.code != 0 && g.consts != 0,
+              "lrkit.fused_adam_: a group of the tables has no programs or a null descriptor address");
+  const auto shape = [&](std::vector<int64_t> s) {
+    if (k > 1) s.insert(s.begin(), k);
+    return s;
+  };
+  return {at::from_blob(reinterpret_cast<void*>(g.meta), shape({4}), i32),
+          at::from_blob(reinterpret_cast<void*>(g.code), shape({kMaxRegisters, 4}), i32),
+          at::from_blob(reinterpret_cast<void*>(g.consts), shape({kMaxRegisters}), f64)};
 }
+
+// The step of every group of the tables, one after another: each group's slice of the lists goes to
+// adam_group, then its step counter advances by 1 - found_inf (as the CUDA schedule kernel does).
+void fused_adam_cpu(at::TensorList params, at::TensorList grads, at::TensorList exp_avgs, at::TensorList exp_avg_sqs,
+                    at::TensorList max_exp_avg_sqs, at::TensorList prev_deltas, at::TensorList steps,
+                    at::TensorList lrs, at::TensorList mopt_sums, const at::Tensor& tables, const at::Tensor& scratch,
+                    int64_t n_tensors, int64_t n_chunks, int64_t chunk_size, int64_t n_programs,
+                    const std::optional<at::Tensor>& grad_scale, const std::optional<at::Tensor>& found_inf) {
+  (void)scratch;  // the CUDA kernels' workspace; the CPU kernel keeps its partial sums on the host
+  (void)chunk_size;
+  const int64_t n_groups = static_cast<int64_t>(steps.size());
+  TORCH_CHECK(static_cast<int64_t>(lrs.size()) == n_groups, "lrkit.fused_adam_: one step counter and one lrs per "
+              "group, got ", n_groups, " and ", lrs.size());
+  const int64_t group_bytes = n_groups * int64_t(sizeof(GroupEntry));
+  const int64_t bytes = n_tensors * int64_t(sizeof(TensorEntry)) + n_chunks * int64_t(sizeof(ChunkEntry)) + group_bytes;
+  TORCH_CHECK(tables.device().is_cpu() && tables.scalar_type() == at::kByte && tables.is_contiguous() &&
+                  tables.numel() == bytes,
+              "lrkit.fused_adam_: 'tables' must be a contiguous uint8 CPU tensor of ", bytes, " bytes, got ",
+              tables.numel());
+  const uint8_t* base = tables.data_ptr<uint8_t>();
+  const auto* rows = reinterpret_cast<const TensorEntry*>(base);
+  const auto* groups = reinterpret_cast<const GroupEntry*>(base + bytes - group_bytes);
+  std::vector<int64_t> n_params(n_groups, 0);  // a group's params: its rows of replica 0, in order
+  for (int64_t r = 0; r < n_tensors; ++r) {
+    TORCH_CHECK(rows[r].group >= 0 && rows[r].group < n_groups, "lrkit.fused_adam_: tensor row ", r, " names group ",
+                rows[r].group, " of ", n_groups);
+    if (rows[r].replica == 0) ++n_params[rows[r].group];
+  }
+  int64_t programs = 0;
+  for (int64_t g = 0; g < n_groups; ++g) programs += groups[g].n_programs;
+  TORCH_CHECK(programs == n_programs, "lrkit.fused_adam_: the groups hold ", programs, " programs, n_programs says ",
+              n_programs);
+  const bool skip = found_inf.has_value() && found_inf->item<double>() != 0.0;
+  const at::Tensor no_sums = at::zeros({2}, at::TensorOptions().dtype(at::kDouble));  // a record step writes none
+  size_t param = 0, vmax = 0, prev = 0, sums = 0;  // how much of each list the groups so far took
+  const auto take = [](at::TensorList list, size_t& at, int64_t n, const char* what) {
+    TORCH_CHECK(at + n <= list.size(), "lrkit.fused_adam_: the tables need more ", what, " than the list holds (",
+                list.size(), ")");
+    const at::TensorList out = list.slice(at, n);
+    at += n;
+    return out;
+  };
+  TORCH_CHECK(grads.size() == params.size() && exp_avgs.size() == params.size() && exp_avg_sqs.size() == params.size(),
+              "lrkit.fused_adam_: params, grads, exp_avgs and exp_avg_sqs must have the same length");
+  for (int64_t g = 0; g < n_groups; ++g) {
+    const GroupEntry& e = groups[g];
+    const int64_t n = n_params[g];
+    const bool amsgrad = (e.flags & kFlagAmsgrad) != 0;
+    const int64_t mode = e.mopt_mode;
+    TORCH_CHECK(mode == kMoptOff || mode == kMoptRecord || mode == kMoptMeasure, "lrkit.fused_adam_: group ", g,
+                " has M-opt role ", mode, "; 0 (none), 1 (record) or 2 (measure)");
+    TORCH_CHECK(steps[g].scalar_type() == at::kDouble && steps[g].is_contiguous() && steps[g].numel() == 1,
+                "lrkit.fused_adam_: step counter ", g, " must be a one-element float64 tensor");
+    const size_t first = param;
+    take(params, param, n, "params");
+    const auto [meta, code, consts] = group_programs(e);
+    adam_group(params.slice(first, n), grads.slice(first, n), exp_avgs.slice(first, n), exp_avg_sqs.slice(first, n),
+               amsgrad ? take(max_exp_avg_sqs, vmax, n, "max_exp_avg_sqs") : at::TensorList(), steps[g], meta, code,
+               consts, e.beta1, e.beta2, e.eps, e.weight_decay, (e.flags & kFlagDecoupled) != 0,
+               (e.flags & kFlagMaximize) != 0, amsgrad, grad_scale, found_inf, lrs[g],
+               mode != kMoptOff ? take(prev_deltas, prev, n, "prev_deltas") : at::TensorList(), mode,
+               mode == kMoptMeasure ? take(mopt_sums, sums, 1, "mopt_sums")[0] : no_sums);
+    if (!skip) steps[g].data_ptr<double>()[0] += 1.0;
+  }
+  TORCH_CHECK(param == params.size() && vmax == max_exp_avg_sqs.size() && prev == prev_deltas.size() &&
+                  sums == mopt_sums.size(),
+              "lrkit.fused_adam_: the tensor lists hold other tensors than the tables' groups (params ", params.size(),
+              " for ", param, ", max_exp_avg_sqs ", max_exp_avg_sqs.size(), " for ", vmax, ", prev_deltas ",
+              prev_deltas.size(), " for ", prev, ", mopt_sums ", mopt_sums.size(), " for ", sums, ")");
+}
+
+}  // namespace
 
 TORCH_LIBRARY_IMPL(lrkit, CPU, m) {
   m.impl("eval_program", &eval_program_cpu);
