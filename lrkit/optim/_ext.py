@@ -34,6 +34,9 @@ def _have_ops() -> bool:
 
 def load(verbose: bool = False) -> bool:
     """True once ``torch.ops.lrkit`` is usable. ``LRKIT_NO_EXT=1`` disables the extension (tests use it)."""
+    loaded = _state["loaded"]  # asked on every optimizer step: once decided, no lock
+    if loaded is not None:
+        return loaded
     with _lock:
         if _state["loaded"] is not None:
             return _state["loaded"]

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import torch
 
 from lrkit.optim.descriptors import PolicyBuffers
+from lrkit.optim.launch import Launcher
 from lrkit.optim.reference import adam_reference
 
 
@@ -76,6 +77,4 @@ def _single_tensor_fused_adam(groups: list[AdamGroup], *, grad_scale, found_inf,
 
 
 def _kernel_fused_adam(groups: list[AdamGroup], *, grad_scale, found_inf, launcher=None) -> None:
-    from lrkit.optim.launch import Launcher
-
     (launcher or Launcher()).step(groups, grad_scale=grad_scale, found_inf=found_inf)

@@ -33,7 +33,7 @@ from typing import NamedTuple
 
 import torch
 
-from lrkit.optim import _ext
+from lrkit.optim import _ext, ops
 from lrkit.optim.descriptors import PolicyBuffers, policy_buffers
 from lrkit.optim.functional import AdamGroup, MoptStep, fused_adam
 from lrkit.optim.launch import Launcher
@@ -325,8 +325,6 @@ class FusedAdam(torch.optim.Optimizer):
         """(device type, op) of the multi-tensor step: CUDA tensors and ``lrkit::fused_adam_``, or op None where
         its CUDA kernel is not built. Tests override it to run the CUDA kernel source, emulated on the host, on
         CPU tensors (tests/optim/test_cuda_kernel_emulated.py)."""
-        from lrkit.optim import ops
-
         return "cuda", (ops.fused_adam_ if _ext.has_cuda_kernel() else None)
 
     @staticmethod
@@ -394,31 +392,33 @@ class FusedAdam(torch.optim.Optimizer):
     def _init_group(self, index: int, group: dict) -> GroupWork | None:
         """The group's step record: its tensors that have gradients, with their state (created on the first
         step), step counter, compiled policies and M-opt part; None where no param has a gradient."""
-        params = [p for p in group["params"] if p.grad is not None]
-        if not params:
+        pairs = [(p, g) for p in group["params"] if (g := p.grad) is not None]
+        if not pairs:
             return None
-        device = params[0].device
-        if any(p.device != device for p in params):
+        device = pairs[0][0].device
+        if len(pairs) > 1 and any(p.device != device for p, _ in pairs):
             raise RuntimeError(f"FusedAdam: the params of group {index} are on more than one device")
         buf = self._group_buffers(index, group, device)
-        grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs = [], [], [], []
-        for p in params:
-            if p.grad.is_sparse:
+        amsgrad = group["amsgrad"]
+        keys = _FLOAT32_STATE if amsgrad else _FLOAT32_STATE[:2]
+        params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs = [], [], [], [], []
+        for p, grad in pairs:
+            if grad.is_sparse:
                 raise RuntimeError("FusedAdam does not support sparse gradients")
             state = self.state[p]
-            keys = _FLOAT32_STATE if group["amsgrad"] else _FLOAT32_STATE[:2]
             for key in keys:
                 if key not in state:
                     state[key] = torch.zeros_like(p, dtype=torch.float32, memory_format=torch.contiguous_format)
-            grads.append(p.grad)
+            params.append(p)
+            grads.append(grad)
             exp_avgs.append(state["exp_avg"])
             exp_avg_sqs.append(state["exp_avg_sq"])
-            if group["amsgrad"]:
+            if amsgrad:
                 max_exp_avg_sqs.append(state["max_exp_avg_sq"])
         beta1, beta2 = group["betas"]
         adam = AdamGroup(params=params, grads=grads, exp_avgs=exp_avgs, exp_avg_sqs=exp_avg_sqs,
                          max_exp_avg_sqs=max_exp_avg_sqs, step=group["step"], programs=buf, beta1=beta1, beta2=beta2,
                          eps=group["eps"], weight_decay=group["weight_decay"], decoupled=group["adamw"],
-                         maximize=group["maximize"], amsgrad=group["amsgrad"], mopt=self._mopt_step(index, params),
+                         maximize=group["maximize"], amsgrad=amsgrad, mopt=self._mopt_step(index, params),
                          device=device)
         return GroupWork(group=group, device=device, adam=adam)

@@ -24,6 +24,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from lrkit.optim import ops
 from lrkit.optim import tables as packing  # looked up at each pack (tests count the packs)
 from lrkit.optim.tables import MOPT_MEASURE, MOPT_OFF, MOPT_RECORD, Tables, stage
 
@@ -170,7 +171,7 @@ class Launcher:
 
     def _site(self, device, groups: list) -> dict:
         """The cache of the launch site of ``groups`` (their device and step counters), now the most recent."""
-        site = (str(device), tuple(id(g.step) for g in groups))
+        site = (device, tuple(id(g.step) for g in groups))
         cache = self.sites.pop(site, None) or {}
         self.sites[site] = cache  # the most recently used site last
         if len(self.sites) > self.SITES:
@@ -186,8 +187,6 @@ class Launcher:
 
     def _launch(self, entry: Entry, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, prev_deltas, steps, lrs,
                 mopt_sums, device, grad_scale, found_inf) -> None:
-        from lrkit.optim import ops
-
         t = entry.tables
         gs = None if grad_scale is None else grad_scale.to(device=device, dtype=torch.float32).reshape(1)
         fi = None if found_inf is None else found_inf.to(device=device, dtype=torch.float32).reshape(1)
