@@ -23,7 +23,7 @@ def extensions():
     except ImportError:
         return [], {}
     csrc = ROOT / "csrc"
-    sources = [str(p.relative_to(ROOT)) for p in [csrc / "module.cpp", *sorted((csrc / "cpu").glob("*.cpp"))]]
+    sources = [str(p.relative_to(ROOT)) for p in [csrc / "module.cpp", csrc / "ops.cpp", *sorted((csrc / "cpu").glob("*.cpp"))]]
     # The flags of lrkit/optim/_ext.py cxx_flags(native=False): portable (no -march=native), OpenMP threads.
     openmp = ["-fopenmp"] if torch.backends.openmp.is_available() and sys.platform.startswith("linux") else []
     flags = {"cxx": ["-O3", "-std=c++20", "-fno-math-errno", "-ffp-contract=off", *openmp]}

@@ -71,7 +71,7 @@ step build 150 none $py -c "
 import sys, torch
 from lrkit.optim import _ext
 ok = _ext.load(verbose=True)
-cuda = _ext.has_cuda_kernel() and _ext.has_cuda_kernel('mopt_l1_multi')
+cuda = _ext.has_cuda_kernel() and _ext.has_cuda_kernel('mopt_l1')
 print('extension loaded:', ok, '| library:', _ext.library(), '| CUDA kernels:', cuda, '| error:', _ext.error())
 if ok and (cuda or not torch.cuda.is_available()):
     open('$built', 'w').write(_ext.library())

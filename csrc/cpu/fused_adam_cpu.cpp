@@ -1,46 +1,39 @@
-// CPU kernels of the lrkit ops and the op schemas (TORCH_LIBRARY lrkit).
+// CPU kernels of lrkit::eval_program and lrkit::fused_adam_ (schemas: csrc/ops.cpp).
 //
-//   lrkit::eval_program(meta, code, consts, t) -> Tensor      eta(t) for every t (float64), to test the interpreter
-//   lrkit::fused_adam_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step, meta, code, consts, ...) -> ()
-//       one Adam/AdamW step of a parameter group whose LR is eta(step) of the compiled policy (AMSGrad
-//       when `amsgrad`: max_exp_avg_sqs holds one float32 running maximum per param, else it is empty); `step`
-//       (a 1-element tensor on the params' device) counts the steps already taken and is not changed
-//       here (the Python optimizer adds 1, minus found_inf, with a device op). lr_out receives eta.
-//       A policy bank: meta [K, 4], code [K, cap, 4], consts [K, cap] hold K programs, every param has the
-//       replica axis as dim 0 (size K), and slice k is updated with eta_k(step); lr_out receives the K etas.
+// fused_adam_ reads each group's hyper-parameters, flags, descriptor addresses and M-opt role from the launch
+// tables (on the host here), and the tensors it writes from the op's lists, group after group. A group's step:
+// eta(step) of its compiled policy (lrs receives it), the element update, then step += 1 - found_inf.
+// A policy bank: K programs (meta [K, 4], code [K, cap, 4], consts [K, cap]), every param has the replica
+// axis as dim 0 (size K), and slice k is updated with eta_k(step); lrs receives the K etas.
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 #include <torch/types.h>
+
+#include <c10/util/SmallVector.h>
 
 #include <algorithm>
 #include <vector>
 
 #include "lrkit/adam.h"
 #include "lrkit/program.h"
+#include "lrkit/tables.h"
 
 namespace lrkit {
 namespace {
 
-// The descriptor lrkit.optim.Program.pack() writes: meta = (n_code, n_consts, out, 0), code [cap, 4], consts [cap].
-Program program_from(const at::Tensor& meta, const at::Tensor& code, const at::Tensor& consts) {
-  TORCH_CHECK(meta.scalar_type() == at::kInt && meta.numel() == 4 && meta.is_contiguous(),
-              "lrkit: 'meta' must be a contiguous int32 tensor of 4 numbers (n_code, n_consts, out, 0)");
-  TORCH_CHECK(code.scalar_type() == at::kInt && code.dim() == 2 && code.size(1) == 4 && code.is_contiguous(),
-              "lrkit: 'code' must be a contiguous int32 tensor of shape [capacity, 4], got ", code.scalar_type(), " ",
-              code.sizes());
-  TORCH_CHECK(consts.scalar_type() == at::kDouble && consts.dim() == 1 && consts.is_contiguous(),
-              "lrkit: 'consts' must be a contiguous 1-D float64 tensor, got ", consts.scalar_type(), " ", consts.sizes());
-  const int32_t* mp = meta.data_ptr<int32_t>();
+// The descriptor lrkit.optim.Program.pack() writes, at its addresses: meta = (n_code, n_consts, out, 0),
+// code [code_cap, 4], consts [consts_cap]. Checks that every instruction reads only registers defined before it.
+Program program_at(const int32_t* mp, const int32_t* code, int64_t code_cap, const double* consts, int64_t consts_cap) {
   Program p;
-  p.code = code.data_ptr<int32_t>();
+  p.code = code;
   p.n_code = mp[0];
-  p.consts = consts.data_ptr<double>();
+  p.consts = consts;
   p.n_consts = mp[1];
   p.out = mp[2];
-  TORCH_CHECK(p.n_code >= 0 && p.n_code <= code.size(0) && p.n_consts >= 0 && p.n_consts <= consts.numel(),
+  TORCH_CHECK(p.n_code >= 0 && p.n_code <= code_cap && p.n_consts >= 0 && p.n_consts <= consts_cap,
               "lrkit: meta says ", p.n_code, " instructions and ", p.n_consts, " constants; the buffers hold ",
-              code.size(0), " and ", consts.numel());
+              code_cap, " and ", consts_cap);
   const int64_t n_regs = 1 + static_cast<int64_t>(p.n_consts) + p.n_code;
   TORCH_CHECK(n_regs <= kMaxRegisters, "lrkit: the program needs ", n_regs, " registers; the kernels hold ", kMaxRegisters);
   TORCH_CHECK(p.out >= 0 && p.out < n_regs, "lrkit: 'out' must be a register index in [0, ", n_regs, "), got ", p.out);
@@ -54,6 +47,18 @@ Program program_from(const at::Tensor& meta, const at::Tensor& code, const at::T
     }
   }
   return p;
+}
+
+Program program_from(const at::Tensor& meta, const at::Tensor& code, const at::Tensor& consts) {
+  TORCH_CHECK(meta.scalar_type() == at::kInt && meta.numel() == 4 && meta.is_contiguous(),
+              "lrkit: 'meta' must be a contiguous int32 tensor of 4 numbers (n_code, n_consts, out, 0)");
+  TORCH_CHECK(code.scalar_type() == at::kInt && code.dim() == 2 && code.size(1) == 4 && code.is_contiguous(),
+              "lrkit: 'code' must be a contiguous int32 tensor of shape [capacity, 4], got ", code.scalar_type(), " ",
+              code.sizes());
+  TORCH_CHECK(consts.scalar_type() == at::kDouble && consts.dim() == 1 && consts.is_contiguous(),
+              "lrkit: 'consts' must be a contiguous 1-D float64 tensor, got ", consts.scalar_type(), " ", consts.sizes());
+  return program_at(meta.data_ptr<int32_t>(), code.data_ptr<int32_t>(), code.size(0), consts.data_ptr<double>(),
+                    consts.numel());
 }
 
 at::Tensor eval_program_cpu(const at::Tensor& meta, const at::Tensor& code, const at::Tensor& consts, const at::Tensor& t) {
@@ -94,7 +99,6 @@ void adam_range(scalar_t* __restrict pp, scalar_t* __restrict gp, float* __restr
 //   mode 1 ("record"): prev[i] <- p_new - p_old (the update of this step, Delta_t)
 //   mode 2 ("measure"): sums += ( |prev[i]|, |prev[i] - (p_new - p_old)| )  (||Delta_t||_1, ||Delta_t - Delta_{t+1}||_1)
 // Sums are per piece (below), added in order: deterministic whatever the threads.
-enum MoptMode : int64_t { kMoptOff = 0, kMoptRecord = 1, kMoptMeasure = 2 };
 constexpr int64_t kPieceSize = 1 << 15;
 
 template <typename scalar_t, bool kScale, bool kMaximize, int kDecay, bool kAmsgrad>
@@ -130,19 +134,6 @@ struct Piece {
   int64_t replica;  // whose AdamStep applies: 0, or the slice's replica k of a policy bank
 };
 
-// The programs of a step: one descriptor (meta [4]), or K of a policy bank (meta [K, 4], code [K, cap, 4],
-// consts [K, cap]).
-std::vector<Program> programs_from(const at::Tensor& meta, const at::Tensor& code, const at::Tensor& consts) {
-  if (meta.dim() <= 1) return {program_from(meta, code, consts)};
-  const int64_t k = meta.size(0);
-  TORCH_CHECK(meta.dim() == 2 && code.dim() == 3 && consts.dim() == 2 && code.size(0) == k && consts.size(0) == k,
-              "lrkit: a policy bank's descriptors must be meta [K, 4], code [K, capacity, 4] and consts [K, capacity] "
-              "with one K, got ", meta.sizes(), ", ", code.sizes(), " and ", consts.sizes());
-  std::vector<Program> out;
-  for (int64_t i = 0; i < k; ++i) out.push_back(program_from(meta[i], code[i], consts[i]));
-  return out;
-}
-
 template <typename scalar_t>
 void adam_piece(at::Tensor& param, const at::Tensor& grad, at::Tensor& m, at::Tensor& v, float* xp, const AdamStep& s,
                 int64_t begin, int64_t end, int64_t mode, float* prev, double* sums) {
@@ -159,45 +150,45 @@ void adam_piece(at::Tensor& param, const at::Tensor& grad, at::Tensor& m, at::Te
   });
 }
 
-void fused_adam_cpu(at::TensorList params, at::TensorList grads, at::TensorList exp_avgs, at::TensorList exp_avg_sqs,
-                    at::TensorList max_exp_avg_sqs, const at::Tensor& step, const at::Tensor& meta,
-                    const at::Tensor& code, const at::Tensor& consts, double beta1, double beta2, double eps,
-                    double weight_decay, bool decoupled, bool maximize, bool amsgrad,
-                    const std::optional<at::Tensor>& grad_scale, const std::optional<at::Tensor>& found_inf,
-                    const at::Tensor& lr_out, at::TensorList prev_deltas, int64_t mopt_mode, const at::Tensor& mopt_sums) {
+// A one-element CPU tensor's value, read in place where it is float32 or float64 (no dispatch), else by item().
+double host_scalar(const at::Tensor& x, const char* what) {
+  TORCH_CHECK(x.numel() == 1, "lrkit.fused_adam_: '", what, "' must hold one number, got ", x.numel());
+  if (x.device().is_cpu() && x.scalar_type() == at::kFloat) return *x.const_data_ptr<float>();
+  if (x.device().is_cpu() && x.scalar_type() == at::kDouble) return *x.const_data_ptr<double>();
+  return x.item<double>();
+}
+
+// One group's step over its slice of the op's lists (its hyper-parameters, flags, programs and M-opt role are
+// its GroupEntry's): eta_k(t) of each of its n_programs programs into lr_out, then, unless `skip`, the element
+// update of every param. `sums_out`: the two float64 sums of a measure step (null for other roles).
+void adam_group(at::TensorList params, at::TensorList grads, at::TensorList exp_avgs, at::TensorList exp_avg_sqs,
+                at::TensorList max_exp_avg_sqs, at::TensorList prev_deltas, const GroupEntry& e, double t,
+                double* lr_out, double grad_scale, bool skip, double* sums_out) {
   const size_t n = params.size();
-  TORCH_CHECK(grads.size() == n && exp_avgs.size() == n && exp_avg_sqs.size() == n,
-              "lrkit.fused_adam_: params, grads, exp_avgs and exp_avg_sqs must have the same length, got ", n, ", ",
-              grads.size(), ", ", exp_avgs.size(), ", ", exp_avg_sqs.size());
-  TORCH_CHECK(max_exp_avg_sqs.size() == (amsgrad ? n : 0), "lrkit.fused_adam_: max_exp_avg_sqs must hold ",
-              amsgrad ? "one float32 tensor per param (amsgrad=True)" : "no tensor (amsgrad=False)", ", got ",
-              max_exp_avg_sqs.size());
-  TORCH_CHECK(step.numel() == 1, "lrkit.fused_adam_: 'step' must hold one number, got ", step.numel());
-  TORCH_CHECK(mopt_mode >= kMoptOff && mopt_mode <= kMoptMeasure, "lrkit.fused_adam_: mopt_mode must be 0 (off), "
-              "1 (record the update) or 2 (measure against it), got ", mopt_mode);
-  TORCH_CHECK(mopt_mode == kMoptOff || (prev_deltas.size() == n && mopt_sums.scalar_type() == at::kDouble &&
-                                        mopt_sums.numel() == 2 && mopt_sums.is_contiguous()),
-              "lrkit.fused_adam_: M-opt needs one float32 prev_delta per param and a float64 mopt_sums of 2");
-  const std::vector<Program> programs = programs_from(meta, code, consts);
-  const int64_t replicas = static_cast<int64_t>(programs.size());
-  const bool bank = meta.dim() == 2;
-  TORCH_CHECK(lr_out.scalar_type() == at::kDouble && lr_out.numel() == replicas && lr_out.is_contiguous(),
-              "lrkit.fused_adam_: lr_out must be a contiguous float64 tensor of one number per program (", replicas,
-              "), got ", lr_out.numel());
+  const bool amsgrad = (e.flags & kFlagAmsgrad) != 0;
+  const int64_t mopt_mode = e.mopt_mode;
+  const int64_t replicas = e.n_programs;
+  const bool bank = replicas > 1;  // a bank of one policy is updated as one program
   TORCH_CHECK(!bank || mopt_mode == kMoptOff, "lrkit.fused_adam_: M-opt is not available with a policy bank");
-  const double t = step.item<double>();
-  std::vector<double> lrs(replicas);
-  for (int64_t k = 0; k < replicas; ++k) lrs[k] = eval_program(programs[k], t);
-  double* lr_dst = lr_out.data_ptr<double>();
-  std::copy(lrs.begin(), lrs.end(), lr_dst);
-  if (found_inf.has_value() && found_inf->item<double>() != 0.0) return;  // AMP: skip the step
-  const double scale = grad_scale.has_value() ? grad_scale->item<double>() : 1.0;
-  std::vector<AdamStep> steps;
-  for (const double lr : lrs) {
-    steps.push_back(make_adam_step(lr, t + 1.0, beta1, beta2, eps, weight_decay, decoupled, maximize, scale, amsgrad));
+  // a policy bank's descriptors lie one after another (tables.h): program k at k times one descriptor's size
+  const auto* meta = reinterpret_cast<const int32_t*>(e.meta);
+  const auto* code = reinterpret_cast<const int32_t*>(e.code);
+  const auto* consts = reinterpret_cast<const double*>(e.consts);
+  c10::SmallVector<double, 4> lrs(replicas);
+  for (int64_t k = 0; k < replicas; ++k) {
+    const Program prog = program_at(meta + 4 * k, code + 4 * kMaxRegisters * k, kMaxRegisters,
+                                    consts + kMaxRegisters * k, kMaxRegisters);
+    lrs[k] = eval_program(prog, t);
+    lr_out[k] = lrs[k];
   }
-  std::vector<Piece> pieces;
-  std::vector<float*> prevs(n, nullptr), maxes(n, nullptr);
+  if (skip) return;  // AMP: eta is written, nothing else changes
+  c10::SmallVector<AdamStep, 4> steps;
+  for (const double lr : lrs) {
+    steps.push_back(make_adam_step(lr, t + 1.0, e.beta1, e.beta2, e.eps, e.weight_decay, (e.flags & kFlagDecoupled) != 0,
+                                   (e.flags & kFlagMaximize) != 0, grad_scale, amsgrad));
+  }
+  c10::SmallVector<Piece, 8> pieces;
+  c10::SmallVector<float*, 8> prevs(n, nullptr), maxes(n, nullptr);
   for (size_t i = 0; i < n; ++i) {
     const at::Tensor& param = params[i];
     const at::Tensor& grad = grads[i];
@@ -237,6 +228,7 @@ void fused_adam_cpu(at::TensorList params, at::TensorList grads, at::TensorList 
     }
   }
   const int64_t n_pieces = static_cast<int64_t>(pieces.size());
+  // one pair of partial sums per piece (a record step writes them too, unread)
   std::vector<double> partial(mopt_mode == kMoptOff ? 0 : 2 * n_pieces, 0.0);
   at::parallel_for(0, n_pieces, 1, [&](int64_t lo, int64_t hi) {
     for (int64_t k = lo; k < hi; ++k) {
@@ -251,35 +243,109 @@ void fused_adam_cpu(at::TensorList params, at::TensorList grads, at::TensorList 
       });
     }
   });
-  double sums[2] = {0.0, 0.0};
-  for (int64_t k = 0; k < static_cast<int64_t>(partial.size()) / 2; ++k) {
-    sums[0] += partial[2 * k];
-    sums[1] += partial[2 * k + 1];
-  }
   if (mopt_mode == kMoptMeasure) {
-    double* out = mopt_sums.data_ptr<double>();
-    out[0] = sums[0];
-    out[1] = sums[1];
+    double sums[2] = {0.0, 0.0};
+    for (int64_t k = 0; k < n_pieces; ++k) {  // in piece order: the same sums whatever the threads
+      sums[0] += partial[2 * k];
+      sums[1] += partial[2 * k + 1];
+    }
+    sums_out[0] = sums[0];
+    sums_out[1] = sums[1];
   }
+}
+
+// The step of every group of the tables, one after another: each group's slice of the lists goes to
+// adam_group, then its step counter advances by 1 - found_inf (as the CUDA schedule kernel does).
+// Of the tables this reads the group rows and each tensor row's group and replica (one pass over the rows);
+// the tensors themselves come from the lists, so their addresses in the tables are not read.
+void fused_adam_cpu(at::TensorList params, at::TensorList grads, at::TensorList exp_avgs, at::TensorList exp_avg_sqs,
+                    at::TensorList max_exp_avg_sqs, at::TensorList prev_deltas, at::TensorList steps,
+                    at::TensorList lrs, at::TensorList mopt_sums, const at::Tensor& tables, const at::Tensor& scratch,
+                    int64_t n_tensors, int64_t n_chunks, int64_t chunk_size, int64_t n_programs,
+                    const std::optional<at::Tensor>& grad_scale, const std::optional<at::Tensor>& found_inf) {
+  (void)scratch;  // the CUDA kernels' workspace; the CPU kernel keeps its partial sums on the host
+  (void)chunk_size;
+  const int64_t n_groups = static_cast<int64_t>(steps.size());
+  TORCH_CHECK(static_cast<int64_t>(lrs.size()) == n_groups, "lrkit.fused_adam_: one step counter and one lrs per "
+              "group, got ", n_groups, " and ", lrs.size());
+  TORCH_CHECK(n_tensors >= 0 && n_chunks >= 0, "lrkit.fused_adam_: n_tensors and n_chunks must be >= 0, got ",
+              n_tensors, " and ", n_chunks);
+  const int64_t group_bytes = n_groups * int64_t(sizeof(GroupEntry));
+  const int64_t bytes = n_tensors * int64_t(sizeof(TensorEntry)) + n_chunks * int64_t(sizeof(ChunkEntry)) + group_bytes;
+  TORCH_CHECK(tables.device().is_cpu() && tables.scalar_type() == at::kByte && tables.is_contiguous() &&
+                  tables.numel() == bytes,
+              "lrkit.fused_adam_: 'tables' must be a contiguous uint8 CPU tensor of ", bytes, " bytes, got ",
+              tables.numel());
+  TORCH_CHECK(grads.size() == params.size() && exp_avgs.size() == params.size() && exp_avg_sqs.size() == params.size(),
+              "lrkit.fused_adam_: params, grads, exp_avgs and exp_avg_sqs must have the same length");
+  const uint8_t* base = tables.const_data_ptr<uint8_t>();
+  const auto* rows = reinterpret_cast<const TensorEntry*>(base);
+  const auto* groups = reinterpret_cast<const GroupEntry*>(base + bytes - group_bytes);
+  c10::SmallVector<int64_t, 8> n_params(n_groups, 0);  // a group's params: its rows of replica 0, in order
+  for (int64_t r = 0; r < n_tensors; ++r) {
+    TORCH_CHECK(rows[r].group >= 0 && rows[r].group < n_groups, "lrkit.fused_adam_: tensor row ", r, " names group ",
+                rows[r].group, " of ", n_groups);
+    if (rows[r].replica == 0) ++n_params[rows[r].group];
+  }
+  int64_t programs = 0;
+  for (int64_t g = 0; g < n_groups; ++g) {
+    TORCH_CHECK(groups[g].n_programs >= 1 && groups[g].meta != 0 && groups[g].code != 0 && groups[g].consts != 0,
+                "lrkit.fused_adam_: group ", g, " of the tables has no programs or a null descriptor address");
+    programs += groups[g].n_programs;
+  }
+  TORCH_CHECK(programs == n_programs, "lrkit.fused_adam_: the groups hold ", programs, " programs, n_programs says ",
+              n_programs);
+  // AMP's scalars, read once for all groups (found_inf and grad_scale absent: no read at all)
+  const bool skip = found_inf.has_value() && host_scalar(*found_inf, "found_inf") != 0.0;
+  const double scale = grad_scale.has_value() && !skip ? host_scalar(*grad_scale, "grad_scale") : 1.0;
+  size_t param = 0, vmax = 0, prev = 0, sums = 0;  // how much of each list the groups so far took
+  const auto take = [](at::TensorList list, size_t& at, int64_t n, const char* what) {
+    TORCH_CHECK(at + n <= list.size(), "lrkit.fused_adam_: the tables need more ", what, " than the list holds (",
+                list.size(), ")");
+    const at::TensorList out = list.slice(at, n);
+    at += n;
+    return out;
+  };
+  for (int64_t g = 0; g < n_groups; ++g) {
+    const GroupEntry& e = groups[g];
+    const int64_t n = n_params[g];
+    const int64_t mode = e.mopt_mode;
+    TORCH_CHECK(mode == kMoptOff || mode == kMoptRecord || mode == kMoptMeasure, "lrkit.fused_adam_: group ", g,
+                " has M-opt role ", mode, "; 0 (none), 1 (record) or 2 (measure)");
+    const at::Tensor& step = steps[g];
+    TORCH_CHECK(step.device().is_cpu() && step.scalar_type() == at::kDouble && step.is_contiguous() &&
+                    step.numel() == 1,
+                "lrkit.fused_adam_: step counter ", g, " must be a one-element float64 CPU tensor");
+    const at::Tensor& lr = lrs[g];
+    TORCH_CHECK(lr.device().is_cpu() && lr.scalar_type() == at::kDouble && lr.is_contiguous() &&
+                    lr.numel() == e.n_programs,
+                "lrkit.fused_adam_: lrs ", g, " must be a contiguous float64 CPU tensor of one number per program (",
+                e.n_programs, "), got ", lr.numel());
+    double* sums_out = nullptr;
+    if (mode == kMoptMeasure) {
+      const at::Tensor& out = take(mopt_sums, sums, 1, "mopt_sums")[0];
+      TORCH_CHECK(out.device().is_cpu() && out.scalar_type() == at::kDouble && out.numel() == 2 && out.is_contiguous(),
+                  "lrkit.fused_adam_: mopt_sums of group ", g, " must be a contiguous float64 CPU tensor of 2");
+      sums_out = out.data_ptr<double>();
+    }
+    const size_t first = param;
+    take(params, param, n, "params");
+    const bool amsgrad = (e.flags & kFlagAmsgrad) != 0;
+    double* t = step.data_ptr<double>();
+    adam_group(params.slice(first, n), grads.slice(first, n), exp_avgs.slice(first, n), exp_avg_sqs.slice(first, n),
+               amsgrad ? take(max_exp_avg_sqs, vmax, n, "max_exp_avg_sqs") : at::TensorList(),
+               mode != kMoptOff ? take(prev_deltas, prev, n, "prev_deltas") : at::TensorList(), e, *t,
+               lr.data_ptr<double>(), scale, skip, sums_out);
+    if (!skip) *t += 1.0;
+  }
+  TORCH_CHECK(param == params.size() && vmax == max_exp_avg_sqs.size() && prev == prev_deltas.size() &&
+                  sums == mopt_sums.size(),
+              "lrkit.fused_adam_: the tensor lists hold other tensors than the tables' groups (params ", params.size(),
+              " for ", param, ", max_exp_avg_sqs ", max_exp_avg_sqs.size(), " for ", vmax, ", prev_deltas ",
+              prev_deltas.size(), " for ", prev, ", mopt_sums ", mopt_sums.size(), " for ", sums, ")");
 }
 
 }  // namespace
-
-TORCH_LIBRARY(lrkit, m) {
-  m.def("eval_program(Tensor meta, Tensor code, Tensor consts, Tensor t) -> Tensor");
-  m.def(
-      "fused_adam_(Tensor(a!)[] params, Tensor(h!)[] grads, Tensor(b!)[] exp_avgs, Tensor(c!)[] exp_avg_sqs, "
-      "Tensor(g!)[] max_exp_avg_sqs, Tensor step, Tensor meta, Tensor code, Tensor consts, float beta1, "
-      "float beta2, float eps, float weight_decay, bool decoupled, bool maximize, bool amsgrad, Tensor? grad_scale, "
-      "Tensor? found_inf, Tensor(d!) lr_out, Tensor(e!)[] prev_deltas, int mopt_mode, Tensor(f!) mopt_sums) -> ()");
-  // The multi-tensor, multi-group CUDA step (csrc/cuda): launch tables packed by lrkit/optim/tables.py.
-  m.def(
-      "fused_adam_multi_(Tensor(a!)[] params, Tensor(f!)[] grads, Tensor(b!)[] exp_avgs, Tensor(c!)[] exp_avg_sqs, "
-      "Tensor(e!)[] max_exp_avg_sqs, Tensor tables, int n_tensors, int n_chunks, int chunk_size, int n_groups, "
-      "int n_programs, "
-      "Tensor(d!) scratch, "
-      "Tensor? grad_scale, Tensor? found_inf, bool mopt_measure) -> ()");
-}
 
 TORCH_LIBRARY_IMPL(lrkit, CPU, m) {
   m.impl("eval_program", &eval_program_cpu);

@@ -1,10 +1,10 @@
-// M-opt L1 sums (004 §4.2, Formula 7) in one pass over three parameter snapshots, CPU kernel.
-//
-//   lrkit::mopt_l1(theta0[], theta1[], theta2[]) -> float64[2] = ( sum |theta1 - theta0|,
-//                                                                   sum |2 theta1 - theta0 - theta2| )
-// eta* = eta_{t+1} * out[0] / out[1] (lrkit.optim.mopt). Deterministic: every tensor is cut into fixed
-// chunks of kChunk elements, each chunk summed in float64 in order, and the chunk sums added in order,
-// so the result does not depend on the number of threads.
+// CPU kernel of lrkit::mopt_l1 (schema: csrc/ops.cpp): the M-opt L1 sums (004 §4.2, Formula 7) in one pass
+// over three parameter snapshots,
+//   out = float64 ( sum |theta1 - theta0|, sum |2 theta1 - theta0 - theta2| ),
+// eta* = eta_{t+1} * out[0] / out[1] (lrkit.optim.mopt). Deterministic: every tensor is cut into chunks of
+// chunk_size elements (the chunks of the CUDA launch tables), each chunk summed in float64 in order, and the
+// chunk sums added in order, so the result does not depend on the number of threads. The tables themselves
+// are the CUDA kernels' view of the chunks; here only their chunk count is checked.
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
@@ -15,8 +15,6 @@
 
 namespace lrkit {
 namespace {
-
-constexpr int64_t kChunk = 1 << 16;
 
 template <typename scalar_t>
 void chunk_sums(const scalar_t* a, const scalar_t* b, const scalar_t* c, int64_t begin, int64_t end, double* out) {
@@ -30,7 +28,11 @@ void chunk_sums(const scalar_t* a, const scalar_t* b, const scalar_t* c, int64_t
   out[1] = s1;
 }
 
-at::Tensor mopt_l1_cpu(at::TensorList theta0, at::TensorList theta1, at::TensorList theta2) {
+at::Tensor mopt_l1_cpu(at::TensorList theta0, at::TensorList theta1, at::TensorList theta2,
+                       const std::optional<at::Tensor>& tables, int64_t n_chunks, int64_t chunk_size) {
+  TORCH_CHECK(chunk_size > 0, "lrkit.mopt_l1: chunk_size must be positive, got ", chunk_size);
+  const int64_t kChunk = chunk_size;
+  int64_t walked = 0;  // chunks of all tensors, as the tables count them
   TORCH_CHECK(theta0.size() == theta1.size() && theta1.size() == theta2.size(),
               "lrkit.mopt_l1: the three snapshots must hold the same number of tensors, got ", theta0.size(), ", ",
               theta1.size(), ", ", theta2.size());
@@ -42,6 +44,7 @@ at::Tensor mopt_l1_cpu(at::TensorList theta0, at::TensorList theta1, at::TensorL
                 "lrkit.mopt_l1: tensor ", k, " differs in shape or dtype between the snapshots");
     const int64_t n = a.numel();
     const int64_t chunks = (n + kChunk - 1) / kChunk;
+    walked += chunks;
     std::vector<double> partial(2 * chunks, 0.0);
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, a.scalar_type(), "lrkit_mopt_l1_cpu", [&] {
       const scalar_t* pa = a.data_ptr<scalar_t>();
@@ -58,6 +61,8 @@ at::Tensor mopt_l1_cpu(at::TensorList theta0, at::TensorList theta1, at::TensorL
       total1 += partial[2 * j + 1];
     }
   }
+  TORCH_CHECK(!tables.has_value() || walked == n_chunks, "lrkit.mopt_l1: the tables hold ", n_chunks,
+              " chunks; the snapshots have ", walked, " of ", chunk_size, " elements");
   at::Tensor out = at::empty({2}, at::TensorOptions().dtype(at::kDouble));
   out[0] = total0;
   out[1] = total1;
@@ -65,13 +70,6 @@ at::Tensor mopt_l1_cpu(at::TensorList theta0, at::TensorList theta1, at::TensorL
 }
 
 }  // namespace
-
-TORCH_LIBRARY_FRAGMENT(lrkit, m) {
-  m.def("mopt_l1(Tensor[] theta0, Tensor[] theta1, Tensor[] theta2) -> Tensor");
-  // the CUDA form (csrc/cuda/mopt_cuda.cpp): launch tables packed by lrkit.optim.tables.pack_mopt
-  m.def("mopt_l1_multi(Tensor[] theta0, Tensor[] theta1, Tensor[] theta2, Tensor tables, int n_tensors, "
-        "int n_chunks, int chunk_size) -> Tensor");
-}
 
 TORCH_LIBRARY_IMPL(lrkit, CPU, m) { m.impl("mopt_l1", &mopt_l1_cpu); }
 

@@ -34,6 +34,9 @@ def _have_ops() -> bool:
 
 def load(verbose: bool = False) -> bool:
     """True once ``torch.ops.lrkit`` is usable. ``LRKIT_NO_EXT=1`` disables the extension (tests use it)."""
+    loaded = _state["loaded"]  # asked on every optimizer step: once decided, no lock
+    if loaded is not None:
+        return loaded
     with _lock:
         if _state["loaded"] is not None:
             return _state["loaded"]
@@ -56,7 +59,9 @@ def load(verbose: bool = False) -> bool:
                     _state["library"] = _jit_build(verbose)
             _state["loaded"] = _have_ops()
             if _state["loaded"]:
-                _register_fakes()
+                from lrkit.optim import ops
+
+                ops.register_fakes()
             else:
                 _state["error"] = "the extension loaded but registered no lrkit ops"
         except Exception as e:  # a missing compiler or headers: the pure-torch path is used
@@ -91,7 +96,7 @@ def _jit_build(verbose: bool) -> str:
 
     if not (CSRC / "cpu").is_dir():
         raise FileNotFoundError(f"no csrc/ next to the lrkit package ({CSRC}); install lrkit with its extension")
-    sources = sorted(str(p) for p in (CSRC / "cpu").glob("*.cpp"))
+    sources = [str(CSRC / "ops.cpp")] + sorted(str(p) for p in (CSRC / "cpu").glob("*.cpp"))
     name = "lrkit_ops_cpu"
     cuda_flags = None
     if torch.cuda.is_available() and torch.version.cuda and os.environ.get("LRKIT_NO_CUDA_EXT") != "1":
@@ -122,9 +127,9 @@ def cxx_flags(native: bool | None = None) -> list[str]:
     return flags
 
 
-def has_cuda_kernel(op: str = "fused_adam_multi_") -> bool:
-    """Whether the CUDA kernel of ``lrkit::<op>`` is built and registered (the multi-tensor Adam step by
-    default; ``"mopt_l1_multi"``: the M-opt sums)."""
+def has_cuda_kernel(op: str = "fused_adam_") -> bool:
+    """Whether the CUDA kernel of ``lrkit::<op>`` is built and registered (the Adam step by default;
+    ``"mopt_l1"``: the M-opt sums)."""
     if not load():
         return False
     known = _state.setdefault("cuda_kernels", {})  # asked on every optimizer step: looked up once per op
@@ -134,33 +139,6 @@ def has_cuda_kernel(op: str = "fused_adam_multi_") -> bool:
         except RuntimeError:
             known[op] = False
     return known[op]
-
-
-def _register_fakes() -> None:
-    """Shape-only kernels so torch.compile / FakeTensor can trace the ops."""
-
-    @torch.library.register_fake("lrkit::eval_program")
-    def _eval_program_fake(meta, code, consts, t):
-        return torch.empty_like(t, dtype=torch.float64)
-
-    @torch.library.register_fake("lrkit::mopt_l1")
-    def _mopt_l1_fake(theta0, theta1, theta2):
-        return torch.empty(2, dtype=torch.float64)
-
-    @torch.library.register_fake("lrkit::mopt_l1_multi")
-    def _mopt_l1_multi_fake(theta0, theta1, theta2, tables, n_tensors, n_chunks, chunk_size):
-        return torch.empty(2, dtype=torch.float64, device=tables.device)
-
-    @torch.library.register_fake("lrkit::fused_adam_multi_")
-    def _fused_adam_multi_fake(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, tables, n_tensors, n_chunks,
-                               chunk_size, n_groups, n_programs, scratch, grad_scale, found_inf, mopt_measure):
-        return None
-
-    @torch.library.register_fake("lrkit::fused_adam_")
-    def _fused_adam_fake(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step, meta, code, consts, beta1, beta2,
-                         eps, weight_decay, decoupled, maximize, amsgrad, grad_scale, found_inf, lr_out, prev_deltas,
-                         mopt_mode, mopt_sums):
-        return None
 
 
 def error() -> str | None:

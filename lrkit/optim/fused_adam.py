@@ -6,11 +6,12 @@ t = 0 for the first step) is a float64 tensor on that device too. One ``step()``
 the bias corrections 1 − β^(t+1) and the Adam/AdamW update without an LR scheduler, without
 host-device synchronisation and without ``.item()`` on the accelerator path.
 
-Back ends: the compiled ``torch.ops.lrkit.fused_adam_`` (CPU kernel in ``csrc/cpu``) when it loads; on
-CUDA ``torch.ops.lrkit.fused_adam_multi_`` (``csrc/cuda``: every CUDA group in one launch pair, the
-streaming M-opt included); otherwise the pure-torch implementation below — the same math, op for op,
-and the readable reference (:mod:`lrkit.optim.reference`) — with one warning saying why.
-``backend="torch"`` asks for the reference explicitly.
+The step itself is the functional :func:`lrkit.optim.functional.fused_adam` over named per-group records
+(:class:`~lrkit.optim.functional.AdamGroup`, built by :meth:`FusedAdam._init_group`). Back ends: the compiled
+``lrkit::fused_adam_`` (:mod:`lrkit.optim.ops`; its CPU kernel in ``csrc/cpu`` takes each CPU group, its CUDA
+kernel in ``csrc/cuda`` every CUDA group of a device in one launch pair, the streaming M-opt included);
+otherwise the pure-torch step — the same math, op for op, and the readable reference
+(:mod:`lrkit.optim.reference`) — with one warning saying why. ``backend="torch"`` asks for the reference.
 
 A policy bank (``policies=[p_0, …, p_{K-1}]``, for K model replicas trained in one run): every param has
 the replica axis as dim 0 (size K), and slice k of every param is updated with LR p_k(t). Each policy is
@@ -27,15 +28,16 @@ The update, per element (torch.optim.Adam's, in float32 for fp32/bf16/fp16 param
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
-import numpy as np
 import torch
 
-from lrkit.optim import _ext
+from lrkit.optim import _ext, ops
 from lrkit.optim.descriptors import PolicyBuffers, policy_buffers
+from lrkit.optim.functional import AdamGroup, MoptStep, fused_adam
+from lrkit.optim.launch import Launcher
 from lrkit.optim.program import compile_policy
-from lrkit.optim.reference import adam_reference
 
 BACKENDS = ("auto", "ext", "torch")
 _PARAM_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
@@ -59,17 +61,41 @@ def _specs(policies) -> tuple[str, ...]:
     return tuple(_spec(p) for p in policies)
 
 
-class GroupWork(NamedTuple):
-    """One group's part of a step: its tensors with gradients and their state, on one device."""
+@dataclass
+class GroupWork:
+    """One group's part of a step: the optimizer's group dict, the device its tensors are on, and the
+    functional step's record of it."""
 
     group: dict
-    buffers: PolicyBuffers
     device: torch.device
-    params: list
-    grads: list
-    exp_avgs: list
-    exp_avg_sqs: list
-    max_exp_avg_sqs: list  # empty without AMSGrad
+    adam: AdamGroup
+
+    @property
+    def params(self) -> list:
+        return self.adam.params
+
+    @property
+    def grads(self) -> list:
+        return self.adam.grads
+
+
+class Measurement(NamedTuple):
+    """A streaming M-opt measurement, left on the device until :meth:`FusedAdam.mopt` reads it."""
+
+    step: torch.Tensor  # the group's step counter after the measure step (float64[1])
+    lr: torch.Tensor  # η of the measure step
+    sums: torch.Tensor  # (‖Δ_t‖₁, ‖Δ_t − Δ_{t+1}‖₁)
+    skipped: torch.Tensor | None  # non-zero where AMP skipped the measure step or its record step
+
+
+@dataclass
+class MoptState:
+    """A group's streaming M-opt: the recorded update Δ_t, the sums of the next measure, the measurements."""
+
+    prev: list
+    sums: torch.Tensor
+    history: list = field(default_factory=list)
+    record_skipped: torch.Tensor | None = None  # found_inf of the last record step
 
 
 class FusedAdam(torch.optim.Optimizer):
@@ -105,8 +131,9 @@ class FusedAdam(torch.optim.Optimizer):
             raise ValueError(f"FusedAdam: field 'mopt_every' must be None or an int >= 2, got {mopt_every!r}")
         self.mopt_every = mopt_every
         self._calls: dict[int, int] = {}  # step() calls per group (host side: no device read needed)
-        self._mopt: dict[int, dict] = {}
-        self._placeholder: dict = {}
+        self._mopt: dict[int, MoptState] = {}
+        self._launcher = Launcher()  # the multi-tensor launches (one per device)
+        self._cpu_launcher = Launcher()  # the CPU kernel's launches (one per group)
         if backend not in BACKENDS:
             raise ValueError(f"FusedAdam: field 'backend' must be one of {', '.join(BACKENDS)}, got {backend!r}")
         if not (len(betas) == 2 and all(0.0 <= b < 1.0 for b in betas)):
@@ -226,72 +253,79 @@ class FusedAdam(torch.optim.Optimizer):
         return _ext.has_cuda_kernel() if device.type == "cuda" else device.type == "cpu" and _ext.load()
 
     # ---- streaming M-opt (004 Formula 7) -------------------------------------------------------
-    def _mopt_mode(self, index: int) -> int:
-        """0 off; 1 record this step's update Δ_t; 2 measure Δ_{t+1} against it (every mopt_every calls)."""
-        if not self.mopt_every:
-            return 0
-        c = self._calls.get(index, 0)
-        if c % self.mopt_every == self.mopt_every - 1:
-            return 1
-        return 2 if c > 0 and c % self.mopt_every == 0 else 0
-
-    def _mopt_state(self, index: int, params) -> dict:
+    def _mopt_step(self, index: int, params: list) -> MoptStep | None:
+        """The group's M-opt part in this step, every ``mopt_every`` calls: record Δ_t on the call before a
+        multiple of M, measure Δ_{t+1} against it on the multiple; None on other calls."""
+        every = self.mopt_every
+        calls = self._calls.get(index, 0)
+        if not every or not (calls % every == every - 1 or (calls > 0 and calls % every == 0)):
+            return None
         mo = self._mopt.get(index)
-        if mo is None or len(mo["prev"]) != len(params) or any(d.shape != p.shape for d, p in zip(mo["prev"], params)):
-            mo = {"prev": [torch.zeros_like(p, dtype=torch.float32, memory_format=torch.contiguous_format) for p in params],
-                  "sums": torch.zeros(2, dtype=torch.float64, device=params[0].device),
-                  "history": (mo or {}).get("history", [])}
+        if mo is None or len(mo.prev) != len(params) or any(d.shape != p.shape for d, p in zip(mo.prev, params)):
+            mo = MoptState(prev=[torch.zeros_like(p, dtype=torch.float32, memory_format=torch.contiguous_format)
+                                 for p in params],
+                           sums=torch.zeros(2, dtype=torch.float64, device=params[0].device),
+                           history=mo.history if mo else [])
             self._mopt[index] = mo
-        return mo
+        return MoptStep(prev_deltas=mo.prev, sums=mo.sums, measure=calls % every == 0)
 
-    @staticmethod
-    def _mopt_record(mode, mo, group, buf, sums, found_inf, advanced: bool) -> None:
-        """After an M-opt step: a record step keeps whether it was skipped (AMP), a measure step appends its
-        sums with whether it or its record step was skipped, as a device tensor (no host sync); :meth:`mopt`
-        leaves those measurements out. ``advanced``: the step has already advanced the step counter (the
-        CUDA step does it in its kernel); the history keeps the count before the step."""
-        if mode == 0:
+    def _mopt_done(self, index: int, work: GroupWork, found_inf) -> None:
+        """After an M-opt step (the step counter already advanced): a record step keeps whether it was skipped
+        (AMP), a measure step appends its sums with whether it or its record step was skipped, as device
+        tensors (no host sync); :meth:`mopt` leaves those measurements out."""
+        step_of = work.adam.mopt
+        if step_of is None:
             return
+        mo = self._mopt[index]
         skipped = None if found_inf is None else (found_inf.reshape(1) != 0).to(torch.float64)
-        if mode == 1:
-            mo["record_skipped"] = skipped
+        if not step_of.measure:
+            mo.record_skipped = skipped
             return
-        before = mo.pop("record_skipped", None)
+        before, mo.record_skipped = mo.record_skipped, None
         if skipped is not None and before is not None:
             skipped = skipped + before.to(skipped.device)
         elif skipped is None:
             skipped = before
-        step = group["step"].clone()
-        if advanced:
-            step -= 1.0 if found_inf is None else 1.0 - (found_inf != 0).to(torch.float64).reshape(1).to(step.device)
-        mo["history"].append((step, buf.lr.clone(), sums.clone(), None if skipped is None else skipped.clone()))
-
-    def _no_sums(self, device):
-        """A placeholder sums tensor for steps without M-opt (the op's schema always takes one)."""
-        if device not in self._placeholder:
-            self._placeholder[device] = torch.zeros(2, dtype=torch.float64, device=device)
-        return self._placeholder[device]
+        step = work.adam.step.clone()  # the count before this step: minus the 1 − found_inf just added
+        step -= 1.0 if found_inf is None else 1.0 - (found_inf != 0).to(torch.float64).reshape(1).to(step.device)
+        mo.history.append(Measurement(step, work.adam.programs.lr.clone(), mo.sums.clone(),
+                                      None if skipped is None else skipped.clone()))
 
     def mopt(self, group: int = 0) -> list[dict]:
         """The M-opt LRs measured so far for a group: ``{"t", "lr", "mopt_lr", "l1_update", "l1_change"}``
         with η* = lr · ‖Δ_t‖₁ / ‖Δ_t − Δ_{t+1}‖₁ (t: the step whose update was recorded; lr = η_{t+1}).
         Reads the device."""
         out = []
-        for step, lr, sums, skipped in self._mopt.get(group, {}).get("history", []):
-            if skipped is not None and float(skipped) != 0:  # an AMP skip of the measure or its record step
+        state = self._mopt.get(group)
+        for m in state.history if state else []:
+            if m.skipped is not None and float(m.skipped) != 0:  # an AMP skip of the measure or its record step
                 continue
-            a, b = float(sums[0]), float(sums[1])
-            out.append({"t": int(step) - 1, "lr": float(lr), "mopt_lr": float(lr) * a / b if b else float("inf"),
+            a, b = float(m.sums[0]), float(m.sums[1])
+            out.append({"t": int(m.step) - 1, "lr": float(m.lr), "mopt_lr": float(m.lr) * a / b if b else float("inf"),
                         "l1_update": a, "l1_change": b})
         return out
 
-    _TABLES_KEPT = 4  # packed launch tables kept besides those a CUDA graph captured
+    # ---- which path takes each group -----------------------------------------------------------
+    _TABLES_KEPT = Launcher.KEPT  # packed launch tables kept per launch site besides those a CUDA graph captured
+
+    @property
+    def _cuda_tables(self) -> dict:
+        """The cached launch tables (:class:`lrkit.optim.launch.Entry` by key), launch site after site."""
+        return {**self._cpu_launcher.entries(), **self._launcher.entries()}
+
+    @property
+    def _cuda_tables_captured(self) -> dict:
+        return {**self._cpu_launcher.captured, **self._launcher.captured}
+
+    @property
+    def _cuda_staging_captured(self) -> dict:
+        return {**self._cpu_launcher.staging, **self._launcher.staging}
 
     def _multi_tensor_launch(self):
-        """(device type, op) of the multi-tensor step: CUDA tensors and ``lrkit::fused_adam_multi_``, or
-        op None where the CUDA extension is not built. Tests override it to run the CUDA kernel source,
-        emulated on the host, on CPU tensors (tests/optim/test_cuda_kernel_emulated.py)."""
-        return "cuda", (torch.ops.lrkit.fused_adam_multi_ if _ext.has_cuda_kernel() else None)
+        """(device type, op) of the multi-tensor step: CUDA tensors and ``lrkit::fused_adam_``, or op None where
+        its CUDA kernel is not built. Tests override it to run the CUDA kernel source, emulated on the host, on
+        CPU tensors (tests/optim/test_cuda_kernel_emulated.py)."""
+        return "cuda", (ops.fused_adam_ if _ext.has_cuda_kernel() else None)
 
     @staticmethod
     def _kernel_ready(params, grads) -> bool:
@@ -302,8 +336,8 @@ class FusedAdam(torch.optim.Optimizer):
     def _route(self, work, multi_type, launch):
         """Which path each group of this step takes, decided per group and per device:
         ``(batches, singles)``. ``batches``: device -> the groups on it that the multi-tensor kernel takes in
-        one launch; ``singles``: ``(group's work, use_cpu_op)``, the CPU op for ready CPU groups, the pure-torch
-        step for the rest. A tensor on an accelerator never reaches the CPU op."""
+        one launch; ``singles``: ``(group's work, use_cpu_op)``, the CPU kernel for ready CPU groups (one group
+        a launch), the pure-torch step for the rest. A tensor on an accelerator never reaches the CPU kernel."""
         batches, singles = {}, []
         for w in work:
             ready = self._kernel_ready(w.params, w.grads)
@@ -321,77 +355,6 @@ class FusedAdam(torch.optim.Optimizer):
                 singles.append((w, False))
         return batches, singles
 
-    def _cuda_step(self, cuda: list[GroupWork], grad_scale, found_inf, launch, mopt) -> None:
-        """All CUDA groups in one launch pair (schedule kernel, then the multi-tensor Adam kernel; a third
-        kernel on steps where a group measures M-opt). The schedule kernel also advances the groups' step
-        counters. ``mopt``: group id -> (mode, its M-opt state)."""
-        from lrkit.optim.tables import MOPT_MEASURE, CudaTables, pack, stage
-
-        device = cuda[0].device
-        # per group: its M-opt mode this step, with its prev_deltas and sums tensor
-        mopts = [(mode, mo["prev"], mo["sums"]) if mode else (0, [], None)
-                 for mode, mo in (mopt.get(id(w.group), (0, None)) for w in cuda)]
-        # Packed tables by key (every address the tables hold but the grads', hyper-parameters, M-opt mode; a
-        # resumed state's new moments are a new key): a step whose key is new packs them
-        # (a small H2D copy). A few are kept, so the M-opt steps (other modes) do not repack every time.
-        # Gradients are not in the key: `zero_grad()` frees them and backward may allocate them elsewhere,
-        # so where only their addresses moved, the tables' grad column is rewritten and copied over (no
-        # repack). Tables a CUDA graph captured are held while the optimizer lives (the graph reads them).
-        # An entry holds the tensors its tables point at, so while it lives no other tensor takes their
-        # addresses: a key that matches is the same tensors, and the entry's flattened lists are reused.
-        key = tuple((w.buffers.meta.data_ptr(), w.buffers.code.data_ptr(), w.buffers.consts.data_ptr(),
-                     w.buffers.lr.data_ptr(), w.group["step"].data_ptr(), tuple(p.data_ptr() for p in w.params),
-                     tuple(m.data_ptr() for m in w.exp_avgs), tuple(v.data_ptr() for v in w.exp_avg_sqs),
-                     w.group["betas"], w.group["eps"], w.group["weight_decay"], w.group["adamw"], w.group["maximize"],
-                     w.group["amsgrad"], tuple(x.data_ptr() for x in w.max_exp_avg_sqs), mode,
-                     tuple(d.data_ptr() for d in prev), None if sums is None else sums.data_ptr())
-                    for w, (mode, prev, sums) in zip(cuda, mopts))
-        gl = [x for w in cuda for x in w.grads]
-        grad_ptrs = np.fromiter((g.data_ptr() for g in gl), dtype=np.uint64, count=len(gl))
-        cache = self.__dict__.setdefault("_cuda_tables", {})
-        captured = self.__dict__.setdefault("_cuda_tables_captured", {})  # id of the device tables -> entry
-        entry = cache.pop(key, None)
-        if entry is None:
-            groups = [dict(params=w.params, grads=w.grads, exp_avgs=w.exp_avgs, exp_avg_sqs=w.exp_avg_sqs,
-                           meta=w.buffers.meta, code=w.buffers.code, consts=w.buffers.consts, step=w.group["step"],
-                           lr_out=w.buffers.lr, replicas=w.buffers.n_programs if w.buffers.bank else None,
-                           beta1=w.group["betas"][0], beta2=w.group["betas"][1], eps=w.group["eps"],
-                           weight_decay=w.group["weight_decay"], decoupled=w.group["adamw"],
-                           maximize=w.group["maximize"], amsgrad=w.group["amsgrad"], max_exp_avg_sqs=w.max_exp_avg_sqs,
-                           mopt_mode=mode, prev_deltas=prev, mopt_sums=sums)
-                      for w, (mode, prev, sums) in zip(cuda, mopts)]
-            t = pack(groups)
-            blob, host = stage(t.blob, device)
-            # the AdamStep records (64 bytes a program), then the M-opt partials (2 float64 a chunk)
-            scratch = torch.empty(64 * t.n_programs + 16 * t.n_chunks, dtype=torch.uint8, device=device)
-            entry = CudaTables(t, blob, scratch, params=[x for w in cuda for x in w.params],
-                               exp_avgs=[x for w in cuda for x in w.exp_avgs],
-                               exp_avg_sqs=[x for w in cuda for x in w.exp_avg_sqs],
-                               max_exp_avg_sqs=[x for w in cuda for x in w.max_exp_avg_sqs])
-        elif not np.array_equal(entry.tables.tensor_column("g"), entry.tables.grad_addresses(grad_ptrs)):
-            # new host and device tables; the old ones stay as they were for a launch in flight (the caching
-            # allocator reuses their memory only after it) or a captured graph (held below)
-            t = entry.tables.with_grads(grad_ptrs)
-            blob, host = stage(t.blob, device)
-            entry = entry._replace(tables=t, blob=blob)
-        else:
-            host = None
-        cache[key] = entry  # the most recently used last
-        if torch.cuda.is_available() and torch.cuda.is_current_stream_capturing():
-            # held once, however often a graph captures these same tables; a copy made during the capture is a
-            # node of the graph that every replay runs again from its pinned source, so that is held too
-            captured[id(entry.blob)] = entry
-            if host is not None:
-                self.__dict__.setdefault("_cuda_staging_captured", {})[id(entry.blob)] = host
-        for old in list(cache)[:-self._TABLES_KEPT]:
-            del cache[old]
-        t = entry.tables
-        gs = None if grad_scale is None else grad_scale.to(device=device, dtype=torch.float32).reshape(1)
-        fi = None if found_inf is None else found_inf.to(device=device, dtype=torch.float32).reshape(1)
-        measure = any(mode == MOPT_MEASURE for mode, _, _ in mopts)
-        launch(entry.params, gl, entry.exp_avgs, entry.exp_avg_sqs, entry.max_exp_avg_sqs, entry.blob, t.n_tensors,
-               t.n_chunks, t.chunk_size, t.n_groups, t.n_programs, entry.scratch, gs, fi, measure)
-
     # ---- the step ------------------------------------------------------------------------------
     @torch.no_grad()
     def step(self, closure=None, grad_scale: torch.Tensor | None = None, found_inf: torch.Tensor | None = None):
@@ -406,71 +369,56 @@ class FusedAdam(torch.optim.Optimizer):
             grad_scale = getattr(self, "grad_scale", None)
         if found_inf is None:
             found_inf = getattr(self, "found_inf", None)
-        work = [w for index, group in enumerate(self.param_groups) if (w := self._group_work(index, group))]
-        index_of = {id(g): i for i, g in enumerate(self.param_groups)}
-        modes = {id(w.group): self._mopt_mode(index_of[id(w.group)]) for w in work}
+        indexed = [(i, w) for i, group in enumerate(self.param_groups) if (w := self._init_group(i, group))]
+        index_of = {id(w.group): i for i, w in indexed}
+        work = [w for _, w in indexed]
         multi_type, launch = self._multi_tensor_launch() if self.backend != "torch" else (None, None)
         batches, singles = self._route(work, multi_type, launch)
-        for cuda in batches.values():  # one launch pair per device; it advances the step counters too
-            mopt = {id(w.group): (modes[id(w.group)], self._mopt_state(index_of[id(w.group)], w.params))
-                    for w in cuda if modes[id(w.group)]}
-            self._cuda_step(cuda, grad_scale, found_inf, launch, mopt)
-            for w in cuda:
-                mode, mo = mopt.get(id(w.group), (0, None))
-                self._mopt_record(mode, mo, w.group, w.buffers, mo["sums"] if mo else None, found_inf, advanced=True)
+        self._launcher.op = launch
+        for ws in batches.values():  # one launch per device
+            fused_adam([w.adam for w in ws], grad_scale=grad_scale, found_inf=found_inf, kernel=True,
+                       launcher=self._launcher)
         for w, use_cpu_op in singles:
-            group, buf = w.group, w.buffers
-            beta1, beta2 = group["betas"]
-            index = index_of[id(group)]
-            mode = modes[id(group)]
-            mo = self._mopt_state(index, w.params) if mode else None
-            prev = mo["prev"] if mo else []
-            sums = mo["sums"] if mo else self._no_sums(w.device)
-            if use_cpu_op:
-                torch.ops.lrkit.fused_adam_(w.params, w.grads, w.exp_avgs, w.exp_avg_sqs, w.max_exp_avg_sqs,
-                                            group["step"], buf.meta, buf.code, buf.consts, beta1, beta2, group["eps"],
-                                            group["weight_decay"], group["adamw"], group["maximize"], group["amsgrad"],
-                                            grad_scale, found_inf, buf.lr, prev, mode, sums)
-            else:
-                if self.backend != "torch":
-                    _ext.warn_fallback("FusedAdam", f"group {index} on {w.device}: its params or grads are not contiguous"
-                                       if not self._kernel_ready(w.params, w.grads) else None)
-                adam_reference(w.params, w.grads, w.exp_avgs, w.exp_avg_sqs, buf.specs if buf.bank else buf.specs[0],
-                               group["step"], buf, beta1, beta2, group["eps"], group["weight_decay"], group["adamw"],
-                               group["maximize"], grad_scale, found_inf, prev, mode, sums,
-                               w.max_exp_avg_sqs if group["amsgrad"] else None)
-            self._mopt_record(mode, mo, group, buf, sums, found_inf, advanced=False)
-            if found_inf is None:
-                group["step"].add_(1.0)
-            else:
-                group["step"].add_(1.0 - (found_inf != 0).to(torch.float64).reshape(1))
-        for w in work:
-            index = index_of[id(w.group)]
+            if not use_cpu_op and self.backend != "torch":
+                _ext.warn_fallback("FusedAdam", f"group {index_of[id(w.group)]} on {w.device}: its params or grads "
+                                   "are not contiguous" if not self._kernel_ready(w.params, w.grads) else None)
+            fused_adam([w.adam], grad_scale=grad_scale, found_inf=found_inf, kernel=use_cpu_op,
+                       launcher=self._cpu_launcher)
+        for index, w in indexed:
+            self._mopt_done(index, w, found_inf)
             self._calls[index] = self._calls.get(index, 0) + 1
         return loss
 
-    def _group_work(self, index: int, group: dict) -> GroupWork | None:
-        """The group's tensors that have gradients, with their state (created on the first step), or None."""
-        params = [p for p in group["params"] if p.grad is not None]
-        if not params:
+    def _init_group(self, index: int, group: dict) -> GroupWork | None:
+        """The group's step record: its tensors that have gradients, with their state (created on the first
+        step), step counter, compiled policies and M-opt part; None where no param has a gradient."""
+        pairs = [(p, g) for p in group["params"] if (g := p.grad) is not None]
+        if not pairs:
             return None
-        device = params[0].device
-        if any(p.device != device for p in params):
+        device = pairs[0][0].device
+        if len(pairs) > 1 and any(p.device != device for p, _ in pairs):
             raise RuntimeError(f"FusedAdam: the params of group {index} are on more than one device")
         buf = self._group_buffers(index, group, device)
-        grads, ms, vs, xs = [], [], [], []
-        for p in params:
-            if p.grad.is_sparse:
+        amsgrad = group["amsgrad"]
+        keys = _FLOAT32_STATE if amsgrad else _FLOAT32_STATE[:2]
+        params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs = [], [], [], [], []
+        for p, grad in pairs:
+            if grad.is_sparse:
                 raise RuntimeError("FusedAdam does not support sparse gradients")
-            st = self.state[p]
-            if not st:
-                st["exp_avg"] = torch.zeros_like(p, dtype=torch.float32, memory_format=torch.contiguous_format)
-                st["exp_avg_sq"] = torch.zeros_like(p, dtype=torch.float32, memory_format=torch.contiguous_format)
-            if group["amsgrad"] and "max_exp_avg_sq" not in st:
-                st["max_exp_avg_sq"] = torch.zeros_like(p, dtype=torch.float32, memory_format=torch.contiguous_format)
-            grads.append(p.grad)
-            ms.append(st["exp_avg"])
-            vs.append(st["exp_avg_sq"])
-            if group["amsgrad"]:
-                xs.append(st["max_exp_avg_sq"])
-        return GroupWork(group, buf, device, params, grads, ms, vs, xs)
+            state = self.state[p]
+            for key in keys:
+                if key not in state:
+                    state[key] = torch.zeros_like(p, dtype=torch.float32, memory_format=torch.contiguous_format)
+            params.append(p)
+            grads.append(grad)
+            exp_avgs.append(state["exp_avg"])
+            exp_avg_sqs.append(state["exp_avg_sq"])
+            if amsgrad:
+                max_exp_avg_sqs.append(state["max_exp_avg_sq"])
+        beta1, beta2 = group["betas"]
+        adam = AdamGroup(params=params, grads=grads, exp_avgs=exp_avgs, exp_avg_sqs=exp_avg_sqs,
+                         max_exp_avg_sqs=max_exp_avg_sqs, step=group["step"], programs=buf, beta1=beta1, beta2=beta2,
+                         eps=group["eps"], weight_decay=group["weight_decay"], decoupled=group["adamw"],
+                         maximize=group["maximize"], amsgrad=amsgrad, mopt=self._mopt_step(index, params),
+                         device=device)
+        return GroupWork(group=group, device=device, adam=adam)

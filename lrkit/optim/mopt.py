@@ -4,9 +4,8 @@
 
 over all parameters, from three consecutive snapshots Θ_t, Θ_{t+1}, Θ_{t+2} (η_{t+1} is the LR that
 was applied to go from Θ_{t+1} to Θ_{t+2}). :func:`mopt_l1` computes both L1 sums in one fused pass
-(``torch.ops.lrkit.mopt_l1`` on CPU, deterministic: fixed chunks summed in float64, in order;
-``torch.ops.lrkit.mopt_l1_multi`` on CUDA, every tensor in one launch pair with fixed-order tree
-reductions, the result left on the device); :func:`mopt_l1_reference` is the same sums with numpy in
+(``lrkit::mopt_l1``, :mod:`lrkit.optim.ops`: on CPU fixed chunks summed in float64, in order; on CUDA
+every tensor in one launch pair with fixed-order tree reductions, the result left on the device); :func:`mopt_l1_reference` is the same sums with numpy in
 float64, and the pure-torch expression is the fallback.
 """
 
@@ -41,10 +40,14 @@ def mopt_l1(theta0, theta1, theta2) -> torch.Tensor:
         raise ValueError(f"mopt_l1: the snapshots must hold the same number of tensors, got {len(t0)}, {len(t1)}, {len(t2)}")
     devices = {x.device for x in t0 + t1 + t2}
     on_cpu = all(d.type == "cpu" for d in devices)
-    if len(devices) == 1 and next(iter(devices)).type == "cuda" and _ext.has_cuda_kernel("mopt_l1_multi"):
-        return mopt_l1_tables(t0, t1, t2, torch.ops.lrkit.mopt_l1_multi)
+    if len(devices) == 1 and next(iter(devices)).type == "cuda" and _ext.has_cuda_kernel("mopt_l1"):
+        from lrkit.optim import ops
+
+        return mopt_l1_tables(t0, t1, t2, ops.mopt_l1)
     if on_cpu and _ext.load():
-        return torch.ops.lrkit.mopt_l1(t0, t1, t2)
+        from lrkit.optim import ops
+
+        return ops.mopt_l1(t0, t1, t2)
     if on_cpu:
         _ext.warn_fallback("mopt_l1")
     device = t0[0].device if t0 else torch.device("cpu")
@@ -58,13 +61,13 @@ def mopt_l1(theta0, theta1, theta2) -> torch.Tensor:
 
 def mopt_l1_tables(theta0: list, theta1: list, theta2: list, launch, chunk_size: int | None = None) -> torch.Tensor:
     """The multi-tensor form: launch tables packed by :func:`lrkit.optim.tables.pack_mopt` (on the snapshots'
-    device), then ``launch(theta0, theta1, theta2, tables, n_tensors, n_chunks, chunk_size)`` — the CUDA op,
-    or in tests the host emulation of its kernels."""
+    device), then ``launch(theta0, theta1, theta2, tables, n_chunks, chunk_size)`` — ``lrkit::mopt_l1``, or in
+    tests the host emulation of its CUDA kernels."""
     from lrkit.optim.tables import CHUNK_SIZE
 
     t0, t1, t2 = ([x.contiguous() for x in t] for t in (theta0, theta1, theta2))
     t, blob = _cached_tables(t0, t1, t2, chunk_size or CHUNK_SIZE)
-    return launch(t0, t1, t2, blob, t.n_tensors, t.n_chunks, t.chunk_size)
+    return launch(t0, t1, t2, blob, t.n_chunks, t.chunk_size)
 
 
 _TABLES: dict = {}  # key (every address, size and dtype the tables hold) -> (Tables, their copy on the device)

@@ -1,4 +1,4 @@
-"""Launch tables of the multi-tensor CUDA step, packed with numpy in the layouts of
+"""Launch tables of ``lrkit::fused_adam_`` and ``lrkit::mopt_l1``, packed with numpy in the layouts of
 ``csrc/include/lrkit/tables.h`` (one uint8 tensor: tensors | chunks | groups).
 
 Every tensor of every group is cut into chunks of ``chunk_size`` elements, one CUDA block each; empty
@@ -9,8 +9,6 @@ output, so one launch updates many groups — or many model replicas, each with 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import NamedTuple
-
 import numpy as np
 import torch
 
@@ -137,7 +135,7 @@ def pack(groups: list[dict], chunk_size: int = CHUNK_SIZE) -> Tables:
 
 
 def pack_mopt(theta0, theta1, theta2, chunk_size: int = CHUNK_SIZE) -> Tables:
-    """Launch tables of the M-opt L1 sums (``lrkit::mopt_l1_multi``): one ``MoptEntry`` per tensor (the
+    """Launch tables of the M-opt L1 sums (``lrkit::mopt_l1`` on CUDA): one ``MoptEntry`` per tensor (the
     addresses of its three snapshots), then its chunks. The tensors must be contiguous, and the three
     snapshots of a tensor alike in shape and dtype (float32, bfloat16, float16 or float64)."""
     if chunk_size <= 0:
@@ -172,19 +170,6 @@ def chunk_table(numels: np.ndarray, chunk_size: int) -> np.ndarray:
     first = np.repeat(np.cumsum(counts) - counts, counts)  # index of each chunk's tensor's first chunk
     out["start"] = (np.arange(len(out)) - first) * chunk_size
     return out
-
-
-class CudaTables(NamedTuple):
-    """Packed launch tables of one set of groups, their device copy and scratch, and the tensors they
-    point at (the launch's lists, one tensor per param)."""
-
-    tables: Tables
-    blob: torch.Tensor
-    scratch: torch.Tensor
-    params: list
-    exp_avgs: list
-    exp_avg_sqs: list
-    max_exp_avg_sqs: list
 
 
 def stage(blob: np.ndarray, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:

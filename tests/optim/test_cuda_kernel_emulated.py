@@ -17,6 +17,7 @@ import pytest
 import torch
 
 from lrkit.optim import FusedAdam, _ext
+from lrkit.optim.functional import AdamGroup
 from lrkit.optim.fused_adam import GroupWork
 from lrkit.optim.mopt import mopt_l1_reference, mopt_l1_tables
 from lrkit.optim.tables import CHUNK, GROUP, MOPT, TENSOR
@@ -77,12 +78,14 @@ def load_emulation(path: Path):
 
 
 def emulated_launch(so, calls, lists=None):
-    """``lrkit::fused_adam_multi_``'s contract (csrc/cuda/fused_adam_cuda.cpp) on the emulated kernels.
+    """``lrkit::fused_adam_``'s contract on CUDA (csrc/cuda/fused_adam_cuda.cpp) on the emulated kernels.
     ``lists`` (if given) receives the tensor lists of every launch but the grads."""
     lists = [] if lists is None else lists
 
-    def launch(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, tables, n_tensors, n_chunks, chunk_size, n_groups,
-               n_programs, scratch, grad_scale, found_inf, mopt_measure):
+    def launch(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, prev_deltas, steps, lrs, mopt_sums, tables, scratch,
+               n_tensors, n_chunks, chunk_size, n_programs, grad_scale, found_inf):
+        n_groups, mopt_measure = len(steps), bool(mopt_sums)
+        assert len(lrs) == n_groups and len(mopt_sums) <= n_groups and len(prev_deltas) <= n_tensors
         # one tensor per param; the tables may hold more rows (a policy bank's replica slices)
         assert len(params) == len(grads) == len(exp_avgs) == len(exp_avg_sqs) <= n_tensors and n_programs >= n_groups
         assert len(max_exp_avg_sqs) <= n_tensors
@@ -174,7 +177,7 @@ def test_streaming_mopt_on_the_cuda_path_equals_the_cpu_kernel(lib, dtype, monke
     kw = dict(policy="FIX(k=0.003)", weight_decay=0.01, adamw=True, mopt_every=4)
     opt, cpu = cls(groups(a0, b0), **kw), FusedAdam(groups(a1, b1), backend="ext", **kw)
     g = torch.Generator().manual_seed(8)
-    packs = count_packs(monkeypatch)
+    packs = count_packs(monkeypatch, a0 + b0)
     for x, y in zip(a0 + b0, a1 + b1):  # grads written in place: the tables' pointers stay valid
         x.grad, y.grad = torch.zeros_like(x), torch.zeros_like(y)
     for _ in range(13):
@@ -230,12 +233,20 @@ def test_half_precision_params_follow_the_reference_step(lib, dtype):
     assert rel(m, [ref.state[p]["exp_avg"] for p in theirs]) < 1e-2
 
 
-def count_packs(monkeypatch):
-    """How often FusedAdam packs launch tables (each pack is an H2D copy on a GPU)."""
+def count_packs(monkeypatch, params=None):
+    """How often FusedAdam packs launch tables (each pack is an H2D copy on a GPU); with ``params``, only the
+    packs of tables over those params (the CPU kernel's launches, of another optimizer, pack too)."""
     import lrkit.optim.tables as tables
 
     packs, pack = [], tables.pack
-    monkeypatch.setattr(tables, "pack", lambda *a, **k: packs.append(1) or pack(*a, **k))
+    ours = None if params is None else {id(p) for p in params}
+
+    def counted(groups, *a, **k):
+        if ours is None or any(id(p) in ours for g in groups for p in g["params"]):
+            packs.append(1)
+        return pack(groups, *a, **k)
+
+    monkeypatch.setattr(tables, "pack", counted)
     return packs
 
 
@@ -269,10 +280,11 @@ def test_live_policy_edit_amp_skip_and_grad_scale_on_the_cuda_path(lib, monkeypa
 
 
 def emulated_mopt_launch(so, calls):
-    """``lrkit::mopt_l1_multi``'s contract (csrc/cuda/mopt_cuda.cpp) on the emulated kernels."""
+    """``lrkit::mopt_l1``'s contract on CUDA (csrc/cuda/mopt_cuda.cpp) on the emulated kernels."""
 
-    def launch(theta0, theta1, theta2, tables, n_tensors, n_chunks, chunk_size):
-        assert len(theta0) == len(theta1) == len(theta2) == n_tensors
+    def launch(theta0, theta1, theta2, tables, n_chunks, chunk_size):
+        n_tensors = len(theta0)
+        assert tables is not None and len(theta0) == len(theta1) == len(theta2)
         assert tables.dtype == torch.uint8 and tables.numel() == n_tensors * MOPT.itemsize + n_chunks * CHUNK.itemsize
         assert all(t.is_contiguous() for t in theta0 + theta1 + theta2)
         partials = torch.full((2 * max(n_chunks, 1),), float("nan"), dtype=torch.float64)
@@ -442,7 +454,9 @@ def test_routing_is_per_group_and_per_device_and_keeps_accelerator_tensors_off_t
     layout is read): one batch per device of the ready groups; a non-contiguous group on a GPU goes to the
     pure-torch step, never to the CPU op; with backend='ext' it is an error naming the group and why."""
     def item(device, ps):
-        return GroupWork({"params": ps}, None, torch.device(device), ps, [torch.zeros_like(p) for p in ps], [], [], [])
+        adam = AdamGroup(params=ps, grads=[torch.zeros_like(p) for p in ps], exp_avgs=[], exp_avg_sqs=[],
+                         max_exp_avg_sqs=[], step=None, programs=None, device=torch.device(device))
+        return GroupWork(group={"params": ps}, device=torch.device(device), adam=adam)
 
     ok = [torch.zeros(4)]
     bad = [torch.zeros(4, 3).t()]
@@ -591,8 +605,8 @@ def test_the_schedule_kernel_advances_the_step_counter_unless_found_inf(lib):
     scratch = torch.empty(64 * t.n_programs + 16 * t.n_chunks, dtype=torch.uint8)
     after = []
     for found_inf, want in ((None, 8.0), (torch.tensor([1.0]), 8.0), (torch.tensor([0.0]), 9.0)):
-        launch([w], [grad], [m], [v], [], blob, t.n_tensors, t.n_chunks, t.chunk_size, t.n_groups,
-               t.n_programs, scratch, None, found_inf, False)
+        launch([w], [grad], [m], [v], [], [], [step], [buf.lr], [], blob, scratch, t.n_tensors, t.n_chunks, t.chunk_size,
+               t.n_programs, None, found_inf)
         assert step.item() == want and buf.lr.tolist() == [0.1, 0.2]
         after.append(w.clone())
     assert torch.equal(after[0], after[1]) and not torch.equal(after[1], after[2])  # the skipped step

@@ -219,16 +219,29 @@ def test_bad_input_names_the_field():
         FusedAdam([torch.nn.Parameter(torch.zeros(2, dtype=torch.float64))], policy="FIX(k=0.1)")
 
 
+def op_args(ps, gs, ms, vs, xs, step, meta, code, consts, lr, weight_decay=0.0, decoupled=False, prevs=(), sums=None):
+    """The arguments of ``lrkit::fused_adam_`` for one group (tables packed on the host): AMSGrad where ``xs`` is
+    not empty; the streaming M-opt's measure step where ``sums`` is given (its record step where only ``prevs``)."""
+    from lrkit.optim.tables import MOPT_MEASURE, MOPT_OFF, MOPT_RECORD, pack
+
+    mode = MOPT_MEASURE if sums is not None else (MOPT_RECORD if prevs else MOPT_OFF)
+    t = pack([dict(params=ps, grads=gs, exp_avgs=ms, exp_avg_sqs=vs, max_exp_avg_sqs=xs, amsgrad=bool(xs), meta=meta,
+                   code=code, consts=consts, step=step, lr_out=lr, beta1=0.9, beta2=0.999, eps=1e-8,
+                   weight_decay=weight_decay, decoupled=decoupled, maximize=False, mopt_mode=mode,
+                   prev_deltas=list(prevs), mopt_sums=sums if sums is not None else torch.zeros(2, dtype=torch.float64))])
+    return (ps, gs, ms, vs, xs, list(prevs), [step], [lr], [] if sums is None else [sums], torch.from_numpy(t.blob),
+            torch.empty(0, dtype=torch.uint8), t.n_tensors, t.n_chunks, t.chunk_size, t.n_programs, None, None)
+
+
 def test_the_ops_pass_opcheck(ext):
     meta, code, consts = (torch.from_numpy(a) for a in compile_policy("SIN(k0=0.01, k1=0.1, l=5)").pack())
     torch.library.opcheck(ext.eval_program.default, (meta, code, consts, torch.arange(10.0, dtype=torch.float64)))
     ps = [torch.randn(5), torch.randn(3, 2)]
     for amsgrad in (False, True):
-        args = (ps, [torch.randn_like(p) for p in ps], [torch.zeros_like(p) for p in ps],
-                [torch.rand_like(p) for p in ps], [torch.rand_like(p) for p in ps] if amsgrad else [],
-                torch.zeros(1, dtype=torch.float64), meta, code, consts, 0.9, 0.999, 1e-8, 0.0, False, False, amsgrad,
-                None, None, torch.zeros(1, dtype=torch.float64), [torch.zeros(p.shape) for p in ps], 2,
-                torch.zeros(2, dtype=torch.float64))
+        args = op_args(ps, [torch.randn_like(p) for p in ps], [torch.zeros_like(p) for p in ps],
+                       [torch.rand_like(p) for p in ps], [torch.rand_like(p) for p in ps] if amsgrad else [],
+                       torch.zeros(1, dtype=torch.float64), meta, code, consts, torch.zeros(1, dtype=torch.float64),
+                       prevs=[torch.zeros(p.shape) for p in ps], sums=torch.zeros(2, dtype=torch.float64))
         torch.library.opcheck(ext.fused_adam_.default, args)
 
 
@@ -317,16 +330,18 @@ def test_torch_compile_traces_the_step_op_in_one_graph(ext):
         return ps, [torch.randn(p.shape, generator=g) for p in ps], [torch.zeros_like(p) for p in ps], \
             [torch.zeros_like(p) for p in ps], torch.zeros(1, dtype=torch.float64), torch.zeros(1, dtype=torch.float64)
 
-    def step(ps, gs, ms, vs, t, lr):
-        torch.ops.lrkit.fused_adam_(ps, gs, ms, vs, [], t, meta, code, consts, 0.9, 0.999, 1e-8, 0.01, True, False,
-                                    False, None, None, lr, [], 0, torch.zeros(2, dtype=torch.float64))
-        t.add_(1.0)
+    def step(ps, gs, ms, vs, t, lr, tables):  # the op advances the step counter t
+        torch.ops.lrkit.fused_adam_(ps, gs, ms, vs, [], [], [t], [lr], [], *tables)
 
     eager, compiled = make(), make()
+    # the launch tables (packed on the host, outside the traced function): the group's hyper-parameters and
+    # descriptor addresses; the op takes the tensors it writes from its lists
+    launch = [op_args(*x[:4], [], x[4], meta, code, consts, x[5], weight_decay=0.01, decoupled=True)[9:]
+              for x in (eager, compiled)]
     fn = torch.compile(step, backend="aot_eager", fullgraph=True)
     for _ in range(5):
-        step(*eager)
-        fn(*compiled)
+        step(*eager, launch[0])
+        fn(*compiled, launch[1])
     for a, b in zip(eager, compiled):
         a, b = (a, b) if isinstance(a, list) else ([a], [b])
         assert all(torch.equal(x, y) for x, y in zip(a, b))

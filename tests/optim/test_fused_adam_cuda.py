@@ -93,7 +93,7 @@ def test_found_inf_skips_without_a_sync(cuda_ext):
 
 
 def test_mopt_l1_on_cuda_is_one_deterministic_launch_pair(cuda_ext):
-    assert _ext.has_cuda_kernel("mopt_l1_multi"), f"the CUDA M-opt kernel is not registered: {_ext.error()}"
+    assert _ext.has_cuda_kernel("mopt_l1"), f"the CUDA M-opt kernel is not registered: {_ext.error()}"
     g = torch.Generator().manual_seed(0)
     t0 = [torch.randn(s, generator=g) for s in [(1,), (0,), (70001,), (33, 17, 3), (200000,)]]
     t1 = [x + 0.01 * torch.randn(x.shape, generator=g) for x in t0]
@@ -106,8 +106,8 @@ def test_mopt_l1_on_cuda_is_one_deterministic_launch_pair(cuda_ext):
     half = [[x.to(torch.bfloat16) for x in t] for t in cuda]
     assert mopt_l1(*half).tolist() == pytest.approx(list(mopt_l1_reference(*half)), rel=1e-12)
     t = pack_mopt(*cuda)
-    torch.library.opcheck(torch.ops.lrkit.mopt_l1_multi.default,
-                          (*cuda, torch.from_numpy(t.blob).cuda(), t.n_tensors, t.n_chunks, t.chunk_size),
+    torch.library.opcheck(torch.ops.lrkit.mopt_l1.default,
+                          (*cuda, torch.from_numpy(t.blob).cuda(), t.n_chunks, t.chunk_size),
                           test_utils=("test_schema", "test_faketensor"))
 
 

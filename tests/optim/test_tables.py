@@ -26,6 +26,28 @@ def test_layout_sizes_match_the_header():
     assert "sizeof(MoptEntry) == 40" in header and MOPT.itemsize == 40
 
 
+def header_fields(struct: str) -> list[tuple[str, str]]:
+    """``(name, numpy type)`` of each member of ``struct`` in csrc/include/lrkit/tables.h, in order."""
+    import re
+
+    header = open(__file__.rsplit("/tests/", 1)[0] + "/csrc/include/lrkit/tables.h").read()
+    body = re.search(r"struct " + struct + r" \{(.*?)\n\};", header, re.S).group(1)
+    types = {"uint64_t": "<u8", "int64_t": "<i8", "int32_t": "<i4", "double": "<f8"}
+    out = []
+    for line in body.splitlines():
+        decl = re.match(r"\s*(\w+) ([\w, ]+);", line.split("//")[0])
+        if decl:
+            out += [(name.strip(), types[decl.group(1)]) for name in decl.group(2).split(",")]
+    return out
+
+
+@pytest.mark.parametrize("struct,dtype", [("TensorEntry", TENSOR), ("ChunkEntry", CHUNK), ("GroupEntry", GROUP),
+                                          ("MoptEntry", MOPT)])
+def test_the_numpy_layouts_name_the_header_fields_in_order(struct, dtype):
+    """tables.h is the one source of the layouts: the numpy dtypes have its members, names, types and order."""
+    assert [(n, np.dtype(t).str) for n, t in header_fields(struct)] == [(n, dtype.fields[n][0].str) for n in dtype.names]
+
+
 def test_mopt_tables_point_at_the_three_snapshots_and_cover_every_element():
     snaps = [[torch.zeros(n, dtype=d) for n, d in [(130, torch.float32), (0, torch.float64), (64, torch.bfloat16)]]
              for _ in range(3)]

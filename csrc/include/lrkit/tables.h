@@ -1,5 +1,7 @@
-// The launch tables the Python side packs for the multi-tensor CUDA step (lrkit/optim/tables.py
-// writes exactly these layouts with numpy; static_asserts below pin the sizes).
+// The launch tables the Python side packs for lrkit::fused_adam_ and lrkit::mopt_l1 (lrkit/optim/tables.py
+// writes exactly these layouts with numpy; static_asserts below pin the sizes, tests/optim/test_tables.py
+// checks them against the numpy dtypes). The CUDA kernels read every field; the CPU kernel of fused_adam_
+// reads the group rows and each tensor row's group and replica.
 //
 //   TensorEntry[n_tensors]  pointers of p, g, m, v (and AMSGrad's vmax, the M-opt Delta), numel, group index,
 //                           replica (which of the group's programs gives its LR), param dtype
