@@ -395,7 +395,8 @@ class FusedAdam(torch.optim.Optimizer):
         pairs = [(p, g) for p in group["params"] if (g := p.grad) is not None]
         if not pairs:
             return None
-        device = pairs[0][0].device
+        first_param, _ = pairs[0]
+        device = first_param.device
         if len(pairs) > 1 and any(p.device != device for p, _ in pairs):
             raise RuntimeError(f"FusedAdam: the params of group {index} are on more than one device")
         buf = self._group_buffers(index, group, device)
