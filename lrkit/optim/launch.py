@@ -63,6 +63,15 @@ def pack_fields(group) -> dict:
                 prev_deltas=mopt.prev_deltas if mopt else [], mopt_sums=mopt.sums if mopt else None)
 
 
+def _op_lists(groups: list) -> dict:
+    """The op's tensor lists over ``groups``, in the tables' group order (see ``csrc/ops.cpp``)."""
+    return dict(params=[x for g in groups for x in g.params], grads=[x for g in groups for x in g.grads],
+                exp_avgs=[x for g in groups for x in g.exp_avgs], exp_avg_sqs=[x for g in groups for x in g.exp_avg_sqs],
+                max_exp_avg_sqs=[x for g in groups if g.amsgrad for x in g.max_exp_avg_sqs],
+                prev_deltas=[x for g in groups if g.mopt for x in g.mopt.prev_deltas], steps=[g.step for g in groups],
+                lrs=[g.programs.lr for g in groups], mopt_sums=[g.mopt.sums for g in groups if g.mopt and g.mopt.measure])
+
+
 def _layout_key(group) -> tuple:
     """What the CPU kernel reads of a group's tables: its number of params and of programs, the descriptors'
     addresses, the hyper-parameters and flags, and its M-opt role."""
@@ -119,13 +128,9 @@ class Launcher:
         if entry is None:
             t = packing.pack([pack_fields(g) for g in groups])
             blob, host = stage(t.blob, device)
-            entry = Entry(t, blob, _scratch(t, device), params=[x for g in groups for x in g.params],
-                          exp_avgs=[x for g in groups for x in g.exp_avgs],
-                          exp_avg_sqs=[x for g in groups for x in g.exp_avg_sqs],
-                          max_exp_avg_sqs=[x for g in groups if g.amsgrad for x in g.max_exp_avg_sqs],
-                          prev_deltas=[x for g in groups if g.mopt for x in g.mopt.prev_deltas],
-                          steps=[g.step for g in groups], lrs=[g.programs.lr for g in groups],
-                          mopt_sums=[g.mopt.sums for g in groups if g.mopt and g.mopt.measure])
+            lists = _op_lists(groups)
+            del lists["grads"]  # not held: they move between steps (the grad column is checked each step)
+            entry = Entry(t, blob, _scratch(t, device), **lists)
         elif not np.array_equal(entry.tables.tensor_column("g"), entry.tables.grad_addresses(grad_ptrs)):
             # new host and device tables; the old ones stay as they were for a launch in flight (the caching
             # allocator reuses their memory only after it) or a captured graph (held below)
@@ -155,18 +160,9 @@ class Launcher:
             blob, _ = stage(t.blob, device)
             entry = Entry(t, blob, _scratch(t, device), None, None, None, None, None, None, None, None)
         self._keep(cache, key, entry)
-        if len(groups) == 1:  # FusedAdam's CPU launches: one group each, its lists as they are
-            g = groups[0]
-            mopt = g.mopt
-            self._launch(entry, g.params, g.grads, g.exp_avgs, g.exp_avg_sqs, g.max_exp_avg_sqs if g.amsgrad else [],
-                         mopt.prev_deltas if mopt else [], [g.step], [g.programs.lr],
-                         [mopt.sums] if mopt and mopt.measure else [], device, grad_scale, found_inf)
-            return
-        self._launch(entry, [x for g in groups for x in g.params], [x for g in groups for x in g.grads],
-                     [x for g in groups for x in g.exp_avgs], [x for g in groups for x in g.exp_avg_sqs],
-                     [x for g in groups if g.amsgrad for x in g.max_exp_avg_sqs],
-                     [x for g in groups if g.mopt for x in g.mopt.prev_deltas], [g.step for g in groups],
-                     [g.programs.lr for g in groups], [g.mopt.sums for g in groups if g.mopt and g.mopt.measure],
+        lists = _op_lists(groups)
+        self._launch(entry, lists["params"], lists["grads"], lists["exp_avgs"], lists["exp_avg_sqs"],
+                     lists["max_exp_avg_sqs"], lists["prev_deltas"], lists["steps"], lists["lrs"], lists["mopt_sums"],
                      device, grad_scale, found_inf)
 
     def _site(self, device, groups: list) -> dict:
