@@ -45,27 +45,18 @@ class TaskCheckpoint:
             return
         if header.get("settings") != self.settings:
             return
+        complete = 0
         for line in lines[1:]:
             try:
                 chunk = json.loads(line)
             except json.JSONDecodeError:
                 break  # an empty or torn last line: the chunk it was writing did not finish
+            complete += 1
             self.seconds += float(chunk["seconds"])
             for rec in chunk["records"]:
                 self.records[item_key(rec["subject"], rec["index"])] = rec
         if self.records:  # rewrite without a torn tail, so the next append starts on a fresh line
-            self.path.write_text("\n".join(lines[:1 + self._complete_lines(lines)]) + "\n")
-
-    @staticmethod
-    def _complete_lines(lines: list[str]) -> int:
-        n = 0
-        for line in lines[1:]:
-            try:
-                json.loads(line)
-            except json.JSONDecodeError:
-                break
-            n += 1
-        return n
+            self.path.write_text("\n".join(lines[:1 + complete]) + "\n")
 
     def done(self, subject: Optional[str], index: int) -> bool:
         return item_key(subject, index) in self.records
