@@ -6,7 +6,9 @@ one chunk of items or one policy's fine-tuning.
 Layout under a policy's run folder ``runs/<key>/``: ``run.json`` (the fine-tuning, without
 in-loop evaluation), ``epoch-N/`` (the checkpoint of epoch N, deleted once all its tasks are scored
 unless the profile keeps checkpoints) and ``scores/epoch-N/<task>.csv`` + ``<task>.json`` (the tidy
-rows and the timing of one task at one stage). The baseline's are ``scores/baseline/`` under ``OUT``.
+rows and the timing of one task at one stage) + ``<task>.items.jsonl`` (each item's log-likelihoods and
+metrics, one JSON object a line: what a paired comparison of two stages reads, :mod:`lrkit.llm.compare`).
+The baseline's are ``scores/baseline/`` under ``OUT``.
 A stored task is reused only if its ``.json`` records the same evaluation settings and model.
 """
 
@@ -36,13 +38,30 @@ def score_stage(folder: Path, load: Callable, eval_kw: dict, settings: dict) -> 
                 model = load()
             res = evaluate(*model, **{**eval_kw, "tasks": [task]}, checkpoint_dir=folder)
             res.table.to_csv(csv, index=False)
+            write_items(folder / f"{task}.items.jsonl", res.details[task])
             meta.write_text(json.dumps({"settings": settings, "timing": res.timing[task]}, indent=1))
-            (folder / f"{task}.partial.jsonl").unlink(missing_ok=True)  # its items are in the csv now
+            (folder / f"{task}.partial.jsonl").unlink(missing_ok=True)  # its items are in <task>.items.jsonl now
             scored += 1
             stored = json.loads(meta.read_text())
         frames.append(pd.read_csv(csv))
         timing[task] = stored["timing"]
     return pd.concat(frames, ignore_index=True), timing, scored
+
+
+def write_items(path: Path, details) -> None:
+    """A task's per-item results (``EvalResult.details[task]``) as JSON lines, written whole before the
+    task's ``.json`` marks it stored."""
+    tmp = path.with_name(path.name + ".tmp")
+    details.to_json(tmp, orient="records", lines=True)
+    tmp.replace(path)
+
+
+def read_items(path: Path):
+    """The per-item results :func:`write_items` stored, or None where the task has none (scored before
+    items were kept)."""
+    import pandas as pd
+
+    return pd.read_json(path, orient="records", lines=True) if Path(path).exists() else None
 
 
 def stage_done(folder: Path, tasks, settings: dict) -> bool:

@@ -262,6 +262,15 @@ def test_staged_run_resumes_where_it_was_interrupted(tiny_dir, tmp_path, data_di
     df = table_frame(doc)
     assert list(df.index) == [("Pre-trained LLM", "baseline"), ("1e-05 (fixed)", "epoch 1"), ("1e-05 (fixed)", "epoch 2")]
     assert df.notna().all().all() and doc["compute_time_s"] > 0 and "Compute time:" in markdown(doc)
+    # every stored task keeps its items (a paired comparison reads them), and no partial checkpoint is left
+    from lrkit.llm.staged import read_items
+
+    for stage in (tmp_path / "scores" / "baseline", run / "scores" / "epoch-1", run / "scores" / "epoch-2"):
+        assert not list(stage.glob("*.partial.jsonl"))
+        arc, tqa = read_items(stage / "arc.items.jsonl"), read_items(stage / "truthfulqa.items.jsonl")
+        assert len(arc) == 1 and {"index", "lls", "acc", "acc_norm"} <= set(arc.columns)
+        assert len(tqa) == 1 and {"mc1", "mc2"} <= set(tqa.columns) and len(tqa["lls"].iloc[0]) > 2
+    assert read_items(stage / "hellaswag.items.jsonl") is None
     calls.clear()
     again = reproduce_table5("test", tmp_path, rows=["fixed"], recipe=recipe, progress=False)
     assert calls == [] and again["table"] == doc["table"] and again["runs"][0]["reused"]
