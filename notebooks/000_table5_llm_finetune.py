@@ -22,9 +22,8 @@ import json
 import os
 from pathlib import Path
 from IPython.display import Image, Markdown, display
-from lrkit.llm.report import separated_best
-from lrkit.llm.table5 import (load_recipe, paper_frame, profile_config, profile_rows, reproduce_table5, stderr_frame,
-                              table_frame, throughput)
+from lrkit.llm.table5 import (differences_frame, load_recipe, paper_frame, profile_config, profile_rows, reproduce_table5,
+                              significant_best, stderr_frame, table_frame, throughput)
 
 PROFILE = os.environ.get('LRKIT_PROFILE', 'cpu-small')   # cpu-small: the committed run; full needs a GPU
 COMMITTED = Path('../reproductions/results') / f'table5-{PROFILE}'   # table5-cpu-small (and table5-cpu once made)
@@ -73,11 +72,17 @@ best = tuned.idxmax()
 print('best (policy, epoch) per task here:', '; '.join(f'{c}: {b[0]} {b[1]}' for c, b in best.items()))
 print('beats the baseline:', ', '.join(f'{c} {bool(tuned[c].max() > base[c])}' for c in df.columns))
 se = stderr_frame(doc)
-sig = separated_best(tuned, se.loc[tuned.index])
+sig = significant_best(doc)  # judged by the paired error where both rows kept their items
 print(f'widest 95% interval: +-{100 * 1.96 * float(se.max().max()):.1f} pp')
 print('significant best (the interval of its difference from the next excludes 0):',
       '; '.join(f'{c}: {i[0]} {i[1]}' for c, i in sig.items()) or
       'none: no difference between policies is significant at these item counts')
+diffs = differences_frame(doc)  # every pair of the baseline and the policies' last scored stages, per task
+found = diffs[diffs.significant]
+print(f'significant differences: {len(found)} of {len(diffs)}',
+      '(paired over items)' if diffs.paired_items.notna().all() else '(unpaired where a row kept no items)')
+for r in found.itertuples():
+    print(f'  {r.task}: {r.a} - {r.b} = {r.diff_pp:+.1f} +- {r.ci95_pp:.1f} pp')
 tp = throughput(doc)
 print(f"fine-tuning {tp['tokens_per_s'] or 0:.0f} tokens/s (median over runs); eval items/s:",
       ', '.join(f'{t} {v:.2f}' for t, v in tp['eval_items_per_s'].items()))

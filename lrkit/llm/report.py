@@ -52,12 +52,13 @@ def best_per_column(wide):
 
 
 
-def separated_best(wide, stderr, z: float = Z95) -> dict:
+def separated_best(wide, stderr, z: float = Z95, paired: dict | None = None) -> dict:
     """{column: index label} of the columns whose best cell is separated from the next best: the
-    difference of the two exceeds ``z`` times its standard error, ``sqrt(se_best² + se_next²)``
-    (the two scores taken as independent, which for scores of the same items overstates the error,
-    so a separation found holds). Columns without one (ties, overlapping intervals, missing errors)
-    are left out: no best is claimed there."""
+    difference of the two exceeds ``z`` times its standard error. That error is the paired one of
+    ``paired[(best, next, column)]`` (an entry of :mod:`lrkit.llm.compare`) where the two rows kept
+    their items, else ``sqrt(se_best² + se_next²)`` (the two scores taken as independent, which for
+    scores of the same items overstates the error, so a separation found holds). Columns without one
+    (ties, overlapping intervals, missing errors) are left out: no best is claimed there."""
     import math
 
     out = {}
@@ -66,9 +67,12 @@ def separated_best(wide, stderr, z: float = Z95) -> dict:
         if len(col) < 2:
             continue
         (i1, v1), (i2, v2) = list(col.items())[:2]
-        s1, s2 = stderr.loc[i1, c], stderr.loc[i2, c]
-        if not (s1 == s1 and s2 == s2):
-            continue
-        if v1 - v2 > z * math.sqrt(s1 ** 2 + s2 ** 2):
+        entry = (paired or {}).get((i1, i2, c))
+        if entry is not None and entry.get("se") is not None:
+            se = entry["se"]
+        else:
+            s1, s2 = stderr.loc[i1, c], stderr.loc[i2, c]
+            se = math.sqrt(s1 ** 2 + s2 ** 2)
+        if se == se and v1 - v2 > z * se:
             out[c] = i1
     return out

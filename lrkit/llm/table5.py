@@ -24,13 +24,14 @@ from lrkit.train.jsonsafe import json_safe
 from .models import resolve_model
 from .recipe import (PROFILE_ONLY, PROFILES, check_rows, load_recipe, profile_config, profile_rows, recipe_path,
                      score_epochs)
+from .compare import compared_rows, stage_differences
 from .report import TABLE5_METRIC, table5_scores
-from .table5_report import (check_claims, claim_entries, markdown, paper_frame, plot_fig7_of, stderr_frame, table_frame,
-                            throughput)
+from .table5_report import (check_claims, claim_entries, differences_frame, markdown, paper_frame, plot_fig7_of,
+                            significant_best, stderr_frame, table_frame, throughput)
 
-__all__ = ["PROFILES", "PROFILE_ONLY", "check_claims", "claim_entries", "current_checks", "load_recipe", "markdown", "paper_frame",
-           "plot_fig7_of", "profile_config", "profile_rows", "recipe_path", "redraw_table5", "reproduce_table5",
-           "stderr_frame", "table_frame", "throughput"]
+__all__ = ["PROFILES", "PROFILE_ONLY", "check_claims", "claim_entries", "current_checks", "differences_frame", "load_recipe",
+           "markdown", "paper_frame", "plot_fig7_of", "profile_config", "profile_rows", "recipe_path", "redraw_table5",
+           "reproduce_table5", "significant_best", "stderr_frame", "table_frame", "throughput"]
 
 #: the FinetuneConfig fields that decide a run's numbers: a stored run is resumed only if they all match
 #: (the model is matched by name, the policy by the row's key; out, device and batch sizes of scoring are not compared)
@@ -172,6 +173,7 @@ def _reproduce_staged(recipe, profile, cfg, chosen, out, eval_kw, model_id, mode
     baseline.insert(1, "epoch", 0)
     baseline.insert(2, "step", 0)
     baseline.to_csv(out / "baseline.csv", index=False)
+    folders = {"baseline": out / "scores" / "baseline"}  # where each compared stage keeps its items
     results = []
     for row in chosen:
         run_dir = out / "runs" / row["key"]
@@ -197,12 +199,15 @@ def _reproduce_staged(recipe, profile, cfg, chosen, out, eval_kw, model_id, mode
                                              lambda path: load_model(path, dtype=dtype, device=device), eval_kw, settings,
                                              keep_checkpoints=bool(cfg.get("save_checkpoints")))
         evals.to_csv(run_dir / "evals.csv", index=False)
+        folders[row["key"]] = run_dir / "scores" / f"epoch-{epochs[-1]}"
         rec.setdefault("summary", {})["eval_timing"] = timings
         results.append({"row": row, "record": rec, "evals": evals, "reused": not trained})
     prior = out / "results.json"
     before = json.loads(prior.read_text()) if prior.exists() else {}
     date = before.get("date", time.strftime("%Y-%m-%d")) if not computed else time.strftime("%Y-%m-%d")
-    doc = _document(recipe, profile, {**cfg, "model": model_id}, baseline, base_timing, results, started, date)
+    doc = _document(recipe, profile, {**cfg, "model": model_id}, baseline, base_timing, results, started, date,
+                    items={(key, task): staged.read_items(folder / f"{task}.items.jsonl")
+                           for key, folder in folders.items() for task in eval_kw["tasks"]})
     if not computed and "wall_time_s" in before:
         doc["wall_time_s"] = before["wall_time_s"]
     doc["compute_time_s"] = (sum(t["seconds"] for t in base_timing.values())
@@ -256,7 +261,9 @@ def _same_model(stored_path, model_id: str) -> bool:
     return stored_path is not None and Path(str(stored_path)).name == model_id
 
 
-def _document(recipe, profile, cfg, baseline, base_timing, results, started, date) -> dict:
+def _document(recipe, profile, cfg, baseline, base_timing, results, started, date, items=None) -> dict:
+    """The results document; ``items`` ({(row key or "baseline", task): per-item frame or None}) lets the
+    differences between the compared stages be paired (:mod:`lrkit.llm.compare`)."""
     import pandas as pd
 
     from .finetune import environment
@@ -265,6 +272,11 @@ def _document(recipe, profile, cfg, baseline, base_timing, results, started, dat
     frames = [baseline.assign(run=label)] + [r["evals"].assign(run=r["row"]["label"]) for r in results]
     evals = pd.concat(frames, ignore_index=True)
     wide = table5_scores(evals)
+    compared = compared_rows(wide, label)
+    keys = {label: "baseline", **{r["row"]["label"]: r["row"]["key"] for r in results}}
+    stage_items = {(row, task): frame for row in compared for (key, task), frame in (items or {}).items()
+                   if keys.get(row[0]) == key and frame is not None}
+    differences = stage_differences(wide, table5_scores(evals, values="stderr").reindex_like(wide), stage_items, compared)
     runs = []
     for r in results:
         rec = r["record"]
@@ -283,6 +295,7 @@ def _document(recipe, profile, cfg, baseline, base_timing, results, started, dat
             "evals": json.loads(evals.to_json(orient="records")), "baseline_timing": json_safe(base_timing, nonfinite="null"),
             "runs": runs, "paper": {"baseline": recipe.get("paper_baseline", {}).get("scores"),
                                     "rows": {r["label"]: r.get("paper") for r in recipe["rows"]}},
+            "differences": json_safe(differences, nonfinite="null"),
             "environment": env, "date": date, "wall_time_s": time.time() - started,
             **({"checks": list(recipe.get("checks"))} if recipe.get("checks") else {})}
 

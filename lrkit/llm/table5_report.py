@@ -11,6 +11,7 @@ from lrkit.recipes import Report, render, table_lines
 from lrkit.recipes.claims import check_claims as check_entries
 from lrkit.recipes.claims import matches
 
+from .compare import compared_rows, difference_lookup, significant, stage_differences
 from .report import PAPER_FEWSHOT, TABLE5_COLUMNS, TABLE5_METRIC, Z95, best_per_column, separated_best, table5_columns, table5_scores
 
 def table_frame(doc: dict):
@@ -63,14 +64,15 @@ def markdown(doc: dict, checks: list | None = None) -> str:
     fine-tuned row of a column marked where it is separated, the paper's best, costs and how items were scored,
     then the paper's claims (``checks``; default the document's own) checked on our scores."""
     df, se = table_frame(doc), stderr_frame(doc)
-    tuned = df.drop(index="Pre-trained LLM", level=0, errors="ignore")
-    best = {(i, c) for c, i in separated_best(tuned, se.loc[tuned.index]).items()}
+    headers = table5_columns(doc["config"].get("eval_fewshot"))
+    best = {(i, c) for c, i in significant_best(doc).items()}
     cols = list(df.columns)
     report = Report(doc["title"], level=3).add(
         f"Profile `{doc['profile']}`; model `{Path(doc['config']['model']).name}`; "
         f"{_env_line(doc)}; {doc['date']}. Each cell: score ± the half-width of its 95% interval "
         f"({Z95:.2f} × the standard error over items). Bold: the best fine-tuned row of a column, only where "
-        f"it exceeds the next by more than {Z95:.2f} standard errors of the difference"
+        f"it exceeds the next by more than {Z95:.2f} standard errors of the difference (paired over items where both "
+        f"rows kept them)"
         + ("" if best else " (no column has one here)") + ".")
     rows = []
     for (run, stage), row in df.iterrows():
@@ -87,6 +89,7 @@ def markdown(doc: dict, checks: list | None = None) -> str:
     widest = float((Z95 * se).max().max()) if se.size else float("nan")
     if widest == widest:
         report.add(f"Widest 95% interval: ±{100 * widest:.1f} pp.")
+    report.add(*_differences_paragraphs(doc, headers))
     tp = throughput(doc)
     report.add("Paper (LLaMA-7B, Alpaca-52K): " + _paper_line(doc))
     lines = []
@@ -118,6 +121,76 @@ def markdown(doc: dict, checks: list | None = None) -> str:
 #: what the verdict lines of Table V's claims say (one run per policy: the error is over evaluation items)
 CLAIMS_NOTE = ("The paper's claims checked on our scores (percent; one fine-tuning run per policy, so 1 seed; "
                "'clear': margin ≥ 2 standard errors of the difference, each score's error over its items):")
+
+
+def differences(doc: dict) -> list[dict]:
+    """The document's differences between its compared rows (:mod:`lrkit.llm.compare`; paired where the
+    rows kept their items); a document made before they were stored gets the unpaired ones, from its table."""
+    if "differences" in doc:
+        return doc["differences"]
+    import pandas as pd
+
+    values = table5_scores(pd.DataFrame(doc["evals"]))
+    errors = table5_scores(pd.DataFrame(doc["evals"]), values="stderr").reindex_like(values)
+    return stage_differences(values, errors, {}, compared_rows(values, doc.get("baseline_label", "Pre-trained LLM")))
+
+
+def significant_best(doc: dict) -> dict:
+    """{column of :func:`table_frame`: (run, stage)} of the columns whose best fine-tuned row is separated
+    from the next best (:func:`lrkit.llm.report.separated_best`), judged by the paired error where both
+    rows kept their items."""
+    df, se = table_frame(doc), stderr_frame(doc)
+    tuned = df.drop(index=doc.get("baseline_label", "Pre-trained LLM"), level=0, errors="ignore")
+    headers = table5_columns(doc["config"].get("eval_fewshot"))
+    paired = {(a, b, headers[t]): e for (a, b, t), e in difference_lookup(differences(doc)).items()}
+    return separated_best(tuned, se.loc[tuned.index], paired=paired)
+
+
+def differences_frame(doc: dict):
+    """The differences as a DataFrame: one row per (row a, row b) pair, per task the difference a − b and
+    its 95% half-width in percentage points, whether it is significant and whether it was paired."""
+    import pandas as pd
+
+    rows = [{"a": " ".join(e["a"]), "b": " ".join(e["b"]), "task": e["task"], "diff_pp": 100 * e["diff"],
+             "ci95_pp": None if e["se"] is None else 100 * Z95 * e["se"], "significant": significant(e),
+             "paired_items": e["n"] if e["paired"] else None} for e in differences(doc)]
+    return pd.DataFrame(rows, columns=["a", "b", "task", "diff_pp", "ci95_pp", "significant", "paired_items"])
+
+
+def _differences_paragraphs(doc: dict, headers: dict) -> list:
+    """Table V's rows compared (the baseline and each policy's last scored stage, every pair, every task):
+    a sentence and a table, or nothing."""
+    entries = differences(doc)
+    if not entries:
+        return []
+    pairs: dict = {}
+    for e in entries:
+        pairs.setdefault((tuple(e["a"]), tuple(e["b"])), {})[e["task"]] = e
+    tasks = [t for t in doc["tasks"] if any(t in v for v in pairs.values())]
+    unpaired = any(not e["paired"] for e in entries)
+    rows = []
+    for (a, b), by_task in pairs.items():
+        cells = []
+        for t in tasks:
+            e = by_task.get(t)
+            if e is None or e["se"] is None or e["se"] != e["se"]:
+                cells.append("–" if e is None else f"{100 * e['diff']:+.1f} ± n/a")
+                continue
+            text = f"{100 * e['diff']:+.1f} ± {100 * Z95 * e['se']:.1f}" + ("" if e["paired"] else " †")
+            cells.append(f"**{text}**" if significant(e) else text)
+        rows.append([_row_name(a), _row_name(b), *cells])
+    n_sig = sum(significant(e) for e in entries)
+    return ["Differences between the rows compared (the baseline and each policy's last scored stage): row A − row B "
+            "in percentage points ± the half-width of its 95% interval, paired over the items both scored"
+            + (" († unpaired: one of the rows did not keep its items, and the interval of two independent scores "
+               "overstates the error)" if unpaired else "")
+            + f". Bold: significant (the interval excludes 0): {n_sig} of {len(entries)}.",
+            table_lines(["row A", "row B", *[headers[t] for t in tasks]], rows)]
+
+
+def _row_name(row) -> str:
+    run, stage = row
+    return run if stage == "baseline" else f"{run}, {stage}"
 
 
 def claim_entries(doc: dict) -> list[dict]:

@@ -71,8 +71,10 @@ def test_reproduce_runs_every_stage_and_resumes(tiny_dir, tmp_path, data_dir, mo
     assert "| ARC(3) | HellaSwag(2) | MMLU(2) | TruthfulQA(0) |" in md
     assert "set by the profile, not the paper's: arc 3 (paper 25), hellaswag 2 (paper 10)" in md
     # one item per task: no cell has an interval (n/a), so no best is claimed
-    table = "\n".join(line for line in md.splitlines() if line.startswith("|"))
-    assert "**" not in table and md.count("± n/a") == 7 * 4
+    table, diffs = [block for block in md.split("\n\n") if block.startswith("|")]
+    assert "**" not in table and table.count("± n/a") == 7 * 4
+    # nor is any difference between the compared rows (baseline and the two policies' last epochs) significant
+    assert "**" not in diffs and diffs.count("± n/a") == 3 * 4 and "Bold: significant (the interval excludes 0): 0 of 12." in md
     # the recipe's claims are checked on these scores: linear-2e-5 did not run, so they stay open
     assert "**6e-05 (linear) is worse than 2e-05 (linear) on ARC** (best of each): open" in md
     assert (tmp_path / "fig7.png").stat().st_size > 10_000
@@ -181,7 +183,8 @@ def test_committed_table_shows_an_interval_in_every_cell_and_no_unseparated_best
     path = Path(__file__).resolve().parents[2] / "reproductions" / "results" / "table5-cpu-small" / "results.json"
     doc = json.loads(path.read_text())
     text = markdown(doc)
-    rows = [line for line in text.splitlines() if line.startswith("| ") and "epoch" in line or "baseline |" in line]
+    table = next(block for block in text.split("\n\n") if block.startswith("| model |"))
+    rows = table.splitlines()[2:]
     assert len(rows) == 13
     for line in rows:
         cells = line.strip("| ").split(" | ")[2:]
@@ -271,6 +274,9 @@ def test_staged_run_resumes_where_it_was_interrupted(tiny_dir, tmp_path, data_di
         assert len(arc) == 1 and {"index", "lls", "acc", "acc_norm"} <= set(arc.columns)
         assert len(tqa) == 1 and {"mc1", "mc2"} <= set(tqa.columns) and len(tqa["lls"].iloc[0]) > 2
     assert read_items(stage / "hellaswag.items.jsonl") is None
+    # the baseline against the policy's last stage, on both tasks (one item each: no paired error yet)
+    assert sorted((e["task"], tuple(e["a"]), tuple(e["b"])) for e in doc["differences"]) == [
+        (t, ("Pre-trained LLM", "baseline"), ("1e-05 (fixed)", "epoch 2")) for t in ("arc", "truthfulqa")]
     calls.clear()
     again = reproduce_table5("test", tmp_path, rows=["fixed"], recipe=recipe, progress=False)
     assert calls == [] and again["table"] == doc["table"] and again["runs"][0]["reused"]
