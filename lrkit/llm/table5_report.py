@@ -120,7 +120,7 @@ def markdown(doc: dict, checks: list | None = None) -> str:
 
 #: what the verdict lines of Table V's claims say (one run per policy: the error is over evaluation items)
 CLAIMS_NOTE = ("The paper's claims checked on our scores (percent; one fine-tuning run per policy, so 1 seed; "
-               "'clear': margin ≥ 2 standard errors of the difference, each score's error over its items):")
+               "'clear': margin ≥ 2 standard errors of the difference, over items, paired where both rows kept them):")
 
 
 def differences(doc: dict) -> list[dict]:
@@ -215,8 +215,8 @@ def claim_entries(doc: dict) -> list[dict]:
                 continue
             e = errors.loc[(run, stage), task]
             out.append({"name": stage, "value": 100 * float(v), "std": None, "seeds": 1,
-                        "se": 100 * float(e) if e == e else None, "run": key, "stage": stage, "task": task,
-                        "last": stage == stages[-1]})
+                        "se": 100 * float(e) if e == e else None, "run": key, "label": run, "stage": stage,
+                        "task": task, "last": stage == stages[-1]})
     return out
 
 
@@ -229,8 +229,17 @@ def _select(entries: list[dict], group) -> list[dict]:
 
 
 def check_claims(checks: list[dict], doc: dict) -> list[dict]:
-    """The recipe's claims checked on the document's scores (higher is better)."""
-    return check_entries(checks, claim_entries(doc), select=_select) if checks else []
+    """The recipe's claims checked on the document's scores (higher is better); 'clear' is judged by the
+    paired error of the two scores where both rows kept their items (:mod:`lrkit.llm.compare`)."""
+    if not checks:
+        return []
+    lookup = difference_lookup(differences(doc))
+
+    def paired_se(a: dict, b: dict):
+        e = lookup.get(((a["label"], a["stage"]), (b["label"], b["stage"]), a["task"]))
+        return 100 * e["se"] if e is not None and e["paired"] and e["se"] is not None else None
+
+    return check_entries(checks, claim_entries(doc), select=_select, difference_se=paired_se)
 
 
 def _items_line(doc) -> str:

@@ -98,12 +98,15 @@ def _standard_error(side: dict) -> float | None:
 
 
 def check_claims(checks: list[dict], entries: list[dict], higher: bool = True, unit: str = "pp",
-                 select: Callable[[list[dict], object], list[dict]] | None = None) -> list[dict]:
+                 select: Callable[[list[dict], object], list[dict]] | None = None,
+                 difference_se: Callable[[dict, dict], float | None] | None = None) -> list[dict]:
     """One verdict per check: ``{says, verdict, margin, unit, how, better, worse, clear}``; better/worse are
     ``{group, row, value, std, seeds}`` (``row``: the best entry's name, or ``"mean of N rows"``).
 
     higher: whether a higher value is better (accuracy) or a lower one (iterations to a target);
-    select(entries, group): the entries of a group (default: :func:`matches` on the group's attributes).
+    select(entries, group): the entries of a group (default: :func:`matches` on the group's attributes);
+    difference_se(better, worse): the standard error of the difference of two chosen entries where the
+    family knows it better than two independent errors do (e.g. paired over the items both scored), or None.
     """
     select = select or (lambda es, g: [e for e in es if matches(e, g)])
     out = []
@@ -123,7 +126,8 @@ def check_claims(checks: list[dict], entries: list[dict], higher: bool = True, u
             else:
                 e = max(rows, key=lambda e: e["value"]) if higher else min(rows, key=lambda e: e["value"])
                 sides[side] = {**base, "row": e["name"], "value": e["value"], "std": e.get("std"),
-                               "seeds": int(e.get("seeds") or 0), **({"se": e["se"]} if e.get("se") is not None else {})}
+                               "seeds": int(e.get("seeds") or 0), "entry": e,
+                               **({"se": e["se"]} if e.get("se") is not None else {})}
         a, b = sides["better"], sides["worse"]
         verdict, margin, clear = "open", None, None
         if a["value"] is not None and b["value"] is not None:
@@ -133,11 +137,15 @@ def check_claims(checks: list[dict], entries: list[dict], higher: bool = True, u
                 margin = (a["value"] - b["value"]) if higher else (b["value"] - a["value"])
                 verdict = "holds" if margin > 0 else "fails"
                 sa, sb = _standard_error(a), _standard_error(b)
-                if how == "best" and sa is not None and sb is not None:
+                paired = difference_se(a["entry"], b["entry"]) if how == "best" and difference_se else None
+                if paired is not None:
+                    clear = bool(paired > 0 and abs(margin) / paired >= 2)
+                elif how == "best" and sa is not None and sb is not None:
                     se = math.sqrt(sa ** 2 + sb ** 2)
                     clear = bool(se > 0 and abs(margin) / se >= 2)
         for s in (a, b):
             s.pop("se", None)
+            s.pop("entry", None)
         out.append({"says": c["says"], "verdict": verdict, "margin": margin, "unit": unit, "how": how,
                     "better": a, "worse": b, "clear": clear})
     return out

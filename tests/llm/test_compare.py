@@ -81,3 +81,23 @@ def test_the_best_is_separated_by_the_paired_error_where_there_is_one():
     tight = {(idx[0], idx[1], "ARC"): {"diff": 0.02, "se": 0.005, "paired": True}}
     assert separated_best(wide, se, paired=tight) == {"ARC": idx[0]}
     assert 0.02 > Z95 * 0.005
+
+
+def test_table5_claims_are_clear_by_the_paired_error_of_the_two_scores():
+    """The recipe's ARC claim on two policies' last epochs, 3 pp apart with item errors of 1.9 pp each: not
+    clear with independent errors; clear with the paired error the document's differences hold."""
+    from lrkit.llm.table5_report import check_claims
+
+    evals = [{"run": label, "stage": "epoch 3", "task": "arc", "metric": "acc_norm", "value": v, "stderr": 0.019}
+             for label, v in (("2e-05 (linear)", 0.33), ("6e-05 (linear)", 0.30))]
+    doc = {"evals": evals, "tasks": ["arc"], "runs": [{"label": "2e-05 (linear)", "key": "linear-2e-5"},
+                                                       {"label": "6e-05 (linear)", "key": "linear-6e-5"}]}
+    check = [{"says": "6e-05 (linear) is worse than 2e-05 (linear) on ARC",
+              "better": {"run": "linear-2e-5", "task": "arc", "stage": "last"},
+              "worse": {"run": "linear-6e-5", "task": "arc", "stage": "last"}}]
+    (unpaired,) = check_claims(check, doc)  # no differences stored: computed unpaired from the table
+    assert unpaired["verdict"] == "holds" and unpaired["clear"] is False
+    doc["differences"] = [{"task": "arc", "a": ["6e-05 (linear)", "epoch 3"], "b": ["2e-05 (linear)", "epoch 3"],
+                           "diff": -0.03, "se": 0.01, "n": 600, "paired": True}]
+    (paired,) = check_claims(check, doc)
+    assert paired["clear"] is True and paired["margin"] == pytest.approx(3.0)

@@ -45,6 +45,24 @@ def test_mean_lower_is_better_open_and_own_standard_errors():
     assert own["clear"] is True and own["margin"] == pytest.approx(5.0)
 
 
+def test_a_known_error_of_the_difference_decides_clear():
+    """Two scores of the same items: 2 pp apart with independent errors of 1 pp each is not clear (2/1.41 < 2),
+    but with the paired error of their difference (0.5 pp) it is; None falls back to the independent errors."""
+    checks = validate([{"says": "s", "better": {"kind": "a"}, "worse": {"kind": "b"}}])
+    entries = [{"name": "a", "value": 42.0, "std": None, "seeds": 1, "se": 1.0, "kind": "a"},
+               {"name": "b", "value": 40.0, "std": None, "seeds": 1, "se": 1.0, "kind": "b"}]
+    assert check_claims(checks, entries)[0]["clear"] is False
+    seen = []
+
+    def paired(a, b):
+        seen.append((a["name"], b["name"]))
+        return 0.5
+
+    v = check_claims(checks, entries, difference_se=paired)[0]
+    assert v["clear"] is True and seen == [("a", "b")] and "entry" not in v["better"]
+    assert check_claims(checks, entries, difference_se=lambda a, b: None)[0]["clear"] is False
+
+
 @pytest.mark.parametrize("bad, message", [
     ([{"says": "x", "better": "a"}], "checks\\[0\\] needs field 'worse'"),
     ([{"says": "x", "better": "a", "worse": "b", "how": "max"}], "checks\\[0\\].how must be one of best, mean"),
