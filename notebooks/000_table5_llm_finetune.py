@@ -12,7 +12,7 @@
 # `lrkit.llm.eval` (log-likelihood, as lm-evaluation-harness). Profiles: `quick` (two of the policies, 4 examples, 2
 # epochs, 1–2 items per task, 2-shot ARC and HellaSwag), `cpu-small` (the committed outputs below: 48 examples, 10–25
 # items per task), `cpu` (sized for 95% intervals of ±4 pp: ~600 items per task, the baseline and each policy's final
-# epoch, resumable over several sittings; not run yet) and `full` (a GPU: all of Dolly, batch 128, every item). The
+# epoch, resumable over several sittings; being made: reproductions/sittings/table5-cpu) and `full` (a GPU: all of Dolly, batch 128, every item). The
 # same from the shell: `lrkit llm table5 --profile PROFILE`. Every cell shows its 95% interval, and a best is marked
 # only where the interval separates it from the next. The numbers are not the paper's (another model, other data, few
 # items) and are not meant to be: compare the *pattern*, where the intervals allow it.
