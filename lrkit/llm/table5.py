@@ -21,10 +21,10 @@ from typing import Optional
 
 from lrkit.train.jsonsafe import json_safe
 
+from .compare import compared_rows, stage_differences
 from .models import resolve_model
 from .recipe import (PROFILE_ONLY, PROFILES, check_rows, load_recipe, profile_config, profile_rows, recipe_path,
                      score_epochs)
-from .compare import compared_rows, stage_differences
 from .report import TABLE5_METRIC, table5_scores
 from .table5_report import (check_claims, claim_entries, differences_frame, markdown, paper_frame, plot_fig7_of,
                             significant_best, stderr_frame, table_frame, throughput)

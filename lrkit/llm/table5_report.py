@@ -236,6 +236,8 @@ def check_claims(checks: list[dict], doc: dict) -> list[dict]:
     lookup = difference_lookup(differences(doc))
 
     def paired_se(a: dict, b: dict):
+        if a["task"] != b["task"]:
+            return None  # scores of two tasks share no items
         e = lookup.get(((a["label"], a["stage"]), (b["label"], b["stage"]), a["task"]))
         return 100 * e["se"] if e is not None and e["paired"] and e["se"] is not None else None
 
