@@ -81,6 +81,15 @@ def device_name(device: str) -> str:
     return cpu_name()
 
 
+def device_label(device) -> str:
+    """How a benchmark's heading names where it ran: the GPU's name, or the CPU's with the thread count
+    (a CPU timing depends on it as much as on the chip)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return device_name(str(device))
+    return f"{cpu_name()} ({torch.get_num_threads()} threads)"
+
+
 def source_hash(root: Path | None = None) -> str:
     """A short SHA-256 of the package's Python sources and the C++/CUDA ops (paths and contents, in
     sorted order): the code's identity where there is no git checkout (an installed wheel)."""
@@ -144,3 +153,10 @@ def environment(device: str, runtime: dict | None = None) -> dict:
     if runtime:
         env["runtime"] = dict(runtime)
     return env
+
+
+def benchmark_environment(device) -> dict:
+    """:func:`environment` as a benchmark's document carries it: with the thread count as ``threads``,
+    the CUDA version (None on a CPU-only build) and the date cut to the day the table names."""
+    env = environment(str(device))
+    return dict(env, threads=env["torch_threads"], cuda=torch.version.cuda, date=env["date"][:10])

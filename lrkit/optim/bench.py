@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from lrkit.environment import synchronize
+from lrkit.environment import benchmark_environment, device_label, synchronize
 
 SPEC = "SIN2(k0=0.0001, k1=0.001, l=100)"
 
@@ -268,7 +268,7 @@ def bench_fused_adam(sizes=(1_000_000, 10_000_000), many_small=(500,), small_siz
     bar = tqdm(total=len(cases) * len(impls), desc="fused-adam bench", disable=not progress)
     step_bytes = {k: b + (4 if amsgrad and k != "bnb8" else 0)  # AMSGrad's running maximum
                   for k, b in STEP_BYTES.get(device.type, STEP_BYTES["cpu"]).items()}
-    name, env = _device_name(device), _env(device)
+    name, env = device_label(device), benchmark_environment(device)
 
     def document(interrupted=None) -> dict:
         for case_rows in rows:
@@ -396,22 +396,6 @@ def bench_mopt(sizes, device, steps: int = 20, warmup: int = 3, out: list | None
         t0 = t1 = t2 = None
         _release(device)
     return out
-
-
-def _device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    from lrkit.environment import cpu_name as _cpu_name
-
-    return f"{_cpu_name()} ({torch.get_num_threads()} threads)"
-
-
-def _env(device) -> dict:
-    """:func:`lrkit.environment.environment` (versions, device, CPU/GPU name), dated by the day."""
-    from lrkit.environment import environment
-
-    env = environment(str(device))
-    return dict(env, date=env["date"][:10])
 
 
 def table(doc: dict) -> str:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from lrkit.environment import synchronize
+from lrkit.environment import benchmark_environment, synchronize
 from lrkit.optim.bench import close_table
 from lrkit.optim.bench import write as write_document
 from lrkit.recipes.render import table_lines
@@ -131,18 +131,10 @@ def bench_train(recipes=("table5", "table6"), variants=("eager", "channels_last"
         for c in cases:
             if c["recipe"] == name and eager and "it_per_s" in c:
                 c["vs_eager"] = c["it_per_s"] / eager["it_per_s"]
-    doc = {"cases": cases, "environment": _env(torch.device(device))}
+    doc = {"cases": cases, "environment": benchmark_environment(device)}
     if interrupted:
         doc["interrupted"] = interrupted
     return doc
-
-
-def _env(device: torch.device) -> dict:
-    """:func:`lrkit.environment.environment` plus the keys this table prints (threads, the day)."""
-    from lrkit.environment import environment
-
-    env = environment(str(device))
-    return dict(env, threads=env["torch_threads"], cuda=torch.version.cuda, date=env["date"][:10])
 
 
 def machine(env: dict) -> str:

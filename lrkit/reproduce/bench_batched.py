@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from lrkit.environment import benchmark_environment
 from lrkit.optim.bench import close_table
 
 #: case name -> the table recipe whose full task it times
@@ -66,7 +67,7 @@ def bench_batched(cases=tuple(CASES), ks=KS, device: str = "cpu", steps: int = 3
     from lrkit.train.data import load_dataset
     from lrkit.train.engine import Run
 
-    from .bench import _env, recipe_config
+    from .bench import recipe_config
 
     bad = [c for c in cases if c not in CASES]
     if bad:
@@ -91,7 +92,7 @@ def bench_batched(cases=tuple(CASES), ks=KS, device: str = "cpu", steps: int = 3
             need = per_sample * base["batch_size"] * k / 2**30
             if need > max_memory_gb:
                 skipped[(name, k)] = f"needs about {need:.1f} GB of activations (limit {max_memory_gb:g} GB)"
-    doc = {"cases": list(rows.values()), "environment": _env(torch.device(device)),
+    doc = {"cases": list(rows.values()), "environment": benchmark_environment(device),
            "settings": {"steps": steps, "warmup": warmup, "rounds": rounds, "device": device}}
     bar = tqdm(total=rounds * len(rows) * 2, desc="bench batched", disable=not progress)
     try:
