@@ -18,6 +18,7 @@ import torch
 
 from lrkit.llm.eval import TASKS, evaluate, loglikelihood
 from lrkit.llm.eval import tasks as T
+from lrkit.llm.eval import scoring as _scoring
 from lrkit.llm.eval.scoring import encode_requests
 from lrkit.llm.models import LoraConfig, apply_lora, tiny_llama
 
@@ -162,6 +163,41 @@ def test_peft_wrapped_model_and_mode_restored():
     assert peft_model.training  # previous mode restored
     assert_same(fast, ref)
     assert_same(fast, base)  # LoRA's B starts at zero: the wrapped model is the base model
+
+
+class _OldStyleForward(torch.nn.Module):
+    """A causal LM whose ``forward`` takes and returns the KV cache as ``past_key_values`` (transformers
+    before the rename to ``cache``)."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner, self.config = inner, inner.config
+        self.calls = 0
+
+    def forward(self, input_ids=None, attention_mask=None, position_ids=None, past_key_values=None, use_cache=None):
+        from types import SimpleNamespace
+
+        self.calls += 1
+        out = self.inner(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                         use_cache=use_cache, **{_scoring._cache_keyword(self.inner): past_key_values})
+        return SimpleNamespace(logits=out.logits, past_key_values=_scoring._returned_cache(out))
+
+
+def test_the_cache_goes_by_the_name_forward_takes(tiny_model):
+    import warnings
+
+    model, tok = tiny_model
+    reqs = [("Question: Which is true?\nAnswer:", " yes"), ("Question: Which is true?\nAnswer:", " no, it is not")]
+    ref = loglikelihood(model, tok, reqs, fast=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fast = loglikelihood(model, tok, reqs, fast=True)
+    assert not [w for w in caught if "past_key_values" in str(w.message)], [str(w.message) for w in caught]
+    assert_same(fast, ref)
+    old = _OldStyleForward(model)
+    assert _scoring._cache_keyword(old) == "past_key_values"
+    assert_same(loglikelihood(old, tok, reqs, fast=True), ref)
+    assert old.calls >= 2  # the context once into the cache, then the continuations through it
 
 
 # --------------------------------------------------------------------------------------------

@@ -107,6 +107,22 @@ def _accepts_logits_to_keep(model) -> bool:
         return False
 
 
+def _cache_keyword(model) -> str:
+    """The name ``forward`` takes the KV cache by: ``cache`` in the transformers releases that renamed
+    it, ``past_key_values`` before (the old name still works there, with a deprecation warning)."""
+    try:
+        params = inspect.signature(_base_model(model).forward).parameters
+    except (TypeError, ValueError):  # pragma: no cover
+        return "past_key_values"
+    return "cache" if "cache" in params else "past_key_values"
+
+
+def _returned_cache(out):
+    """The KV cache a forward returned, under either name (None when the model kept none)."""
+    cache = getattr(out, "cache", None)
+    return cache if cache is not None else getattr(out, "past_key_values", None)
+
+
 def _has_sliding_window(model) -> bool:
     """Whether some attention layers use a sliding window (Mistral, Gemma-2/3, ...)."""
     cfg = getattr(_base_model(model), "config", None)
@@ -313,12 +329,14 @@ def _cached(model, encoded, indices, batch_size, device, max_len, pad_id, progre
         else:
             work.append((ctx, idx))
     keep = {"logits_to_keep": 1} if _accepts_logits_to_keep(model) else {}
+    cache_kw = _cache_keyword(model)
 
     def forward_cache(ids, cache=None):
-        out = model(input_ids=ids.to(device), past_key_values=cache, use_cache=True, **keep)
-        if getattr(out, "past_key_values", None) is None:
+        out = model(input_ids=ids.to(device), use_cache=True, **{cache_kw: cache}, **keep)
+        returned = _returned_cache(out)
+        if returned is None:
             raise RuntimeError("loglikelihood: the model returned no KV cache; use fast=False (the reference path)")
-        return out.past_key_values
+        return returned
 
     past_tokens = [np.asarray(ctx[:-1], dtype=np.int64) for ctx, _ in work]
     # A sliding window counts cache slots, not positions: padding inside a batch of contexts would
@@ -367,7 +385,7 @@ def _cached(model, encoded, indices, batch_size, device, max_len, pad_id, progre
                 pos[r] = past[g] + torch.arange(width)
             cache.batch_select_indices(torch.tensor(row_group, device=device))
             logits = model(input_ids=rid.to(device), attention_mask=mask.to(device), position_ids=pos.to(device),
-                           past_key_values=cache, use_cache=True).logits
+                           use_cache=True, **{cache_kw: cache}).logits
             scores = _score(logits, [(r, 0, encoded[i][1]) for i, r in req_row])
             for (i, _), res in zip(req_row, scores):
                 results[i] = res
