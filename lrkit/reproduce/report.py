@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import statistics
+from collections import Counter
 from pathlib import Path
 
 from lrkit.evaluate.metrics import iterations_to_target as first_reaching
@@ -165,13 +166,13 @@ def markdown(recipe: Recipe, table: list[dict], profile: str, results: list[dict
         head = ["policy", "optimizer", "ours #iter @ target", "paper #iter @ target", "ours speed-up", "paper speed-up",
                 "ours highest top-1 (%)", "reached", "status"]
         rows = []
-        for r in table:
+        for r, res in zip(table, results):
             ours_it = ("—" if r["status"] == "not run" else
                        _num(r["ours_iters_to_target"], "{:.0f}") if r["ours_iters_to_target"] else "not reached")
             paper_it = "not reached" if r.get("paper_not_reached") else _num(r["paper_iters_to_target"], "{:.0f}")
             rows.append([_label(r), r["optimizer"], ours_it, paper_it, _num(r["ours_speedup"], "{:.2f}×"),
                          _num(r["paper_speedup"], "{:.2f}×"), _num(r["ours_highest_top1"], std=r["ours_std"]),
-                         r["reached"], r["status"]])
+                         r["reached"], status_cell(r, res["records"])])
         report.add(table_lines(head, rows))
     else:
         head = ["policy", "optimizer", "ours highest top-1 (%)", "paper (%)", "ours − paper", "ours iter @ highest",
@@ -179,7 +180,7 @@ def markdown(recipe: Recipe, table: list[dict], profile: str, results: list[dict
         report.add(table_lines(head, [[_label(r), r["optimizer"], _num(r["ours_highest_top1"], std=r["ours_std"]),
                                        _num(r["paper_highest_top1"], std=r["paper_std"]), _num(r["diff"], "{:+.2f}"),
                                        _num(r["ours_iter_at_highest"], "{:.0f}"), _num(r["paper_iter_at_highest"], "{:.0f}"),
-                                       r["status"]] for r in table]))
+                                       status_cell(r, res["records"])] for r, res in zip(table, results)]))
         if any(r.get("paper_highest_top5") is not None for r in table):  # ImageNet: the paper reports top-5 too
             report.add(table_lines(["policy", "ours highest top-5 (%)", "paper top-5 (%)"],
                                    [[_label(r), _num(r["ours_highest_top5"]), _num(r["paper_highest_top5"])] for r in table]))
@@ -193,6 +194,16 @@ def markdown(recipe: Recipe, table: list[dict], profile: str, results: list[dict
     if speed:
         report.add(speed)
     return render(report)
+
+
+def status_cell(row: dict, records: list[dict]) -> str:
+    """A row's status as its table prints it: one word where every run of the row ended alike, else each
+    ending with its count (``complete ×3, diverged ×2``), so that a mean over the runs that finished is
+    not read as a mean over all of them."""
+    counts = Counter(rec["status"] for rec in records)
+    if len(counts) <= 1:
+        return row["status"]
+    return ", ".join(f"{status} ×{n}" for status, n in sorted(counts.items()))
 
 
 def failures(table: list[dict]) -> list[str]:

@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from lrkit.reproduce.recipe import Recipe, get_recipe
+from lrkit.reproduce.recipe import Recipe, get_recipe, recipes_dir
 from lrkit.reproduce.report import markdown, plot, summarise
 
 
@@ -122,9 +122,10 @@ def provenance(record: dict, origin: str, out_dir: Path) -> str | None:
     A record read from a results.json that already names its source keeps that source, so a resumed
     table (or one reusing another table's copy) still names the table that trained the run, not the
     file it was last copied from. Paths inside the folder that holds ``out_dir`` (e.g.
-    ``reproductions/results``) are written relative to ``out_dir``, so the string does not depend on
-    the working directory (the CLI at the repository root, a notebook in ``notebooks/``); others stay
-    as given. A named source that is not a file here is replaced by the file the record was read from.
+    ``reproductions/results``), or inside the checkout's ``reproductions/`` when ``out_dir`` is too (a
+    committed table whose runs were made in ``reproductions/sittings/``), are written relative to
+    ``out_dir``, so the string does not depend on the working directory (the CLI at the repository
+    root, a notebook in ``notebooks/``); others stay as given. A named source that is not a file here is replaced by the file the record was read from.
     "run store" means a run added earlier in this call.
     """
     if not origin:
@@ -137,9 +138,11 @@ def provenance(record: dict, origin: str, out_dir: Path) -> str | None:
     out_dir = Path(out_dir).resolve()
     if source.resolve() == out_dir / "results.json":
         return None
-    try:
-        source.resolve().relative_to(out_dir.parent)
-    except ValueError:
+    anchors = [out_dir.parent]
+    committed = recipes_dir().resolve()
+    if out_dir.is_relative_to(committed):
+        anchors.append(committed)
+    if not any(source.resolve().is_relative_to(a) for a in anchors):
         return str(source)
     return os.path.relpath(source.resolve(), out_dir)
 

@@ -217,3 +217,20 @@ def test_failed_rows_say_why_below_the_table_each_message_once(tmp_path):
             "not importable here; the data is not present\n") in md  # one line: white space folded
     assert "Failed — `FIX(k=0.5)`: RuntimeError: CUDA out of memory\n" in md
     assert "Failed" not in markdown(r, summarise(r, results[:1], "full"), "full", results[:1])
+
+
+def test_a_row_whose_seeds_end_differently_counts_each_ending(tmp_path):
+    rows = "".join(f'[[rows]]\npolicy = "{p}"\n' for p in ("FIX(k=0.1)", "FIX(k=0.01)"))
+    r = load_recipe(write_recipe(tmp_path, rows))
+    edge = [record("FIX(k=0.1)", top1=(0.9, 0.99), seed=s) for s in range(3)]
+    for s in (3, 4):  # diverged before the first evaluation: no accuracy to average
+        gone = record("FIX(k=0.1)", status="diverged", seed=s)
+        gone.update(evals={"iteration": [], "top1": []}, summary={"highest_top1": None, "wall_time_s": 1.0})
+        edge.append(gone)
+    steady = [record("FIX(k=0.01)", top1=(0.9, 0.98), seed=s) for s in range(2)]
+    results = [dict(result(edge[0], r.rows[0]), records=edge), dict(result(steady[0], r.rows[1]), records=steady)]
+    table = summarise(r, results, "full")
+    assert table[0]["status"] == "complete,diverged" and table[0]["seeds"] == 3
+    md = markdown(r, table, "full", results)
+    assert "| 99.00 ± 0.00 |" in md and "| complete ×3, diverged ×2 |" in md
+    assert "| complete |" in md  # a row whose runs all ended alike keeps the one word

@@ -190,6 +190,17 @@ def test_provenance_names_the_first_source_relative_to_the_table_and_independent
     assert provenance({"reused_from": "results.json"}, str(own), results / "table12") is None
 
 
+def test_provenance_of_a_committed_table_made_in_sittings_names_the_sitting_record():
+    from lrkit.reproduce import recipes_dir
+
+    committed = recipes_dir()
+    record = committed / "sittings" / "table4-full-5seeds" / "abc.json"
+    assert provenance({}, str(record), committed / "results" / "table4-full-cpu") == os.path.join(
+        "..", "..", "sittings", "table4-full-5seeds", "abc.json")
+    # a table made outside the checkout's reproductions/ keeps the path as given
+    assert provenance({}, str(record), Path("/elsewhere/out/table4")) == str(record)
+
+
 def test_a_recipe_reproduces_on_a_registered_model_and_an_imported_data_set(tmp_path, monkeypatch):
     import lrkit
     from lrkit.train import registry
