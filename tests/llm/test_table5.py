@@ -194,7 +194,40 @@ def test_committed_table_shows_an_interval_in_every_cell_and_no_unseparated_best
     assert "lm-evaluation-harness 0.4.13" in text and "Widest 95% interval" in text
 
 
-def test_fig7_is_redrawn_from_the_committed_run_with_its_scores(tmp_path):
+def test_committed_cpu_table_has_every_interval_within_4pp_and_its_items_and_time():
+    """The ``cpu`` profile's committed Table V: the baseline and each policy's final epoch, each cell shown
+    with its 95% interval of at most ±4 pp, the items scored per task and the compute time stated, and a
+    best marked only in the columns where it is separated from the next."""
+    from pathlib import Path
+
+    from lrkit.llm.table5 import significant_best, stderr_frame
+
+    path = Path(__file__).resolve().parents[2] / "reproductions" / "results" / "table5-cpu" / "results.json"
+    doc = json.loads(path.read_text())
+    assert doc["profile"] == "cpu" and all(r["status"] == "complete" for r in doc["runs"])
+    assert sorted(r["key"] for r in doc["runs"]) == sorted(["linear-2e-5", "linear-6e-5", "cosine", "fixed"])
+    text = markdown(doc)
+    table = next(block for block in text.split("\n\n") if block.startswith("| model |"))
+    rows = table.splitlines()[2:]
+    assert len(rows) == 5 and sum("| epoch 3 |" in line for line in rows) == 4
+    for line in rows:
+        cells = line.strip("| ").split(" | ")[2:]
+        assert len(cells) == 4, line
+        half_widths = [float(c.strip("*").split(" ± ")[1]) for c in cells]
+        assert all(h <= 0.0400 for h in half_widths), line  # as displayed, four decimals
+    assert (1.96 * stderr_frame(doc)).max().max() < 0.0401
+    # the items behind every cell: 600 ARC, HellaSwag and TruthfulQA items, 11 of each of the 57 MMLU subjects
+    timings = [doc["baseline_timing"]] + [t for r in doc["runs"] for t in r["eval_timing"]]
+    assert len(timings) == 5
+    assert all({k: t[k]["items"] for k in doc["tasks"]} == {"arc": 600, "hellaswag": 600, "mmlu": 627, "truthfulqa": 600}
+               for t in timings)  # a policy's entry also names its stage
+    assert doc["compute_time_s"] > 3600 and "Compute time:" in text
+    bold = {line.split(" | ")[0].strip("| ") for line in rows if "**" in line}
+    assert bold == {run for run, _ in significant_best(doc).values()}
+
+
+@pytest.mark.parametrize("folder", ["table5-cpu", "table5-cpu-small"])
+def test_fig7_is_redrawn_from_the_committed_run_with_its_scores(tmp_path, folder):
     import shutil
     from pathlib import Path
 
@@ -202,7 +235,7 @@ def test_fig7_is_redrawn_from_the_committed_run_with_its_scores(tmp_path):
 
     from lrkit.cli.main import main
 
-    committed = Path(__file__).resolve().parents[2] / "reproductions" / "results" / "table5-cpu-small"
+    committed = Path(__file__).resolve().parents[2] / "reproductions" / "results" / folder
     shutil.copy(committed / "results.json", tmp_path / "results.json")
     before = (tmp_path / "results.json").read_text()
     assert main(["llm", "table5", "--redraw", "--out", str(tmp_path)]) == 0

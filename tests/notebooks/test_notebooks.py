@@ -37,7 +37,7 @@ POINTS = {
     # are complete; the paper's accuracies are the full profile's to compare, so they are printed, not asserted
     "000_table4": "every trial has a result and the grid's best λ is in its grid: True",
     "000_fig6": "heat map complete (every policy × λ cell has a result): True",
-    # 000 Table V (reproductions/llm/): the committed cpu-small run, every stage of it
+    # 000 Table V (reproductions/llm/): the committed cpu run (the baseline and each policy's final epoch), every stage of it
     "000_table5": "every stage ran (baseline, 4 policies x 3 epochs, 4 tasks): True",
     # the remaining tables (CIFAR-10, SVHN, ImageNet, 000 Table III): the committed profile (or, where the data is
     # absent, the paper's numbers); each prints the paper's conclusions beside ours, asserted for none
