@@ -37,11 +37,13 @@ ADAM_REPLICAS = [dict(policy="SIN2(k0=0.0005, k1=0.002, l=4)", seed=0), dict(pol
                  dict(policy="ReduceLROnPlateau(k=0.002, factor=0.5, patience=1)", seed=3)]
 
 
-def _assert_faithful(batched, singles):
+def _assert_faithful(batched, singles, loss_rtol=2e-4):
     for b, s in zip(batched, singles):
         assert b.status == s.status == "complete"
         assert b.curves["lr"] == s.curves["lr"]
-        np.testing.assert_allclose(b.curves["loss"], s.curves["loss"], rtol=2e-4, atol=1e-5)
+        # the first two losses (the initialisation and one step at the policy's LR) agree to float rounding
+        np.testing.assert_allclose(b.curves["loss"][:2], s.curves["loss"][:2], rtol=1e-5)
+        np.testing.assert_allclose(b.curves["loss"], s.curves["loss"], rtol=loss_rtol, atol=1e-5)
         assert b.evals["iteration"] == s.evals["iteration"]
         np.testing.assert_allclose(b.evals["top1"], s.evals["top1"], atol=1 / 60 + 1e-9)
         np.testing.assert_allclose(b.evals["test_loss"], s.evals["test_loss"], rtol=1e-2, atol=1e-4)
@@ -56,7 +58,10 @@ def test_each_replica_equals_its_single_run(tiny, model, optimizer):
     cfgs = [cfg(tiny, model=model, optimizer=optimizer, iters=iters, eval_every=iters // 2,
                 batch_size=batch, **r) for r in replicas]
     singles = [train(c, data=tiny[1], progress=False) for c in cfgs]
-    _assert_faithful(train_batched(cfgs, data=tiny[1], progress=False), singles)
+    # ResNet-32 multiplies a rounding difference by 30-50 per iteration even at these LRs: a 1e-7 difference
+    # after the first step is 1e-4 to 1e-3 by the fourth, by how the CPU's kernels round
+    _assert_faithful(train_batched(cfgs, data=tiny[1], progress=False), singles,
+                     loss_rtol=1e-3 if model == "resnet32" else 2e-4)
 
 
 def test_vmap_forward_equals_the_loop_reference_with_batchnorm(tiny):
