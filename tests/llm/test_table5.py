@@ -177,14 +177,19 @@ def test_best_is_marked_only_where_the_interval_separates_it():
     assert separated_best(wide, se) == {}
 
 
+def _score_rows(text: str) -> list[str]:
+    """The body lines of the score table in a rendered table5.md (its header and rule left out)."""
+    table = next(block for block in text.split("\n\n") if block.startswith("| model |"))
+    return table.splitlines()[2:]
+
+
 def test_committed_table_shows_an_interval_in_every_cell_and_no_unseparated_best():
     from pathlib import Path
 
     path = Path(__file__).resolve().parents[2] / "reproductions" / "results" / "table5-cpu-small" / "results.json"
     doc = json.loads(path.read_text())
     text = markdown(doc)
-    table = next(block for block in text.split("\n\n") if block.startswith("| model |"))
-    rows = table.splitlines()[2:]
+    rows = _score_rows(text)
     assert len(rows) == 13
     for line in rows:
         cells = line.strip("| ").split(" | ")[2:]
@@ -207,8 +212,7 @@ def test_committed_cpu_table_has_every_interval_within_4pp_and_its_items_and_tim
     assert doc["profile"] == "cpu" and all(r["status"] == "complete" for r in doc["runs"])
     assert sorted(r["key"] for r in doc["runs"]) == sorted(["linear-2e-5", "linear-6e-5", "cosine", "fixed"])
     text = markdown(doc)
-    table = next(block for block in text.split("\n\n") if block.startswith("| model |"))
-    rows = table.splitlines()[2:]
+    rows = _score_rows(text)
     assert len(rows) == 5 and sum("| epoch 3 |" in line for line in rows) == 4
     for line in rows:
         cells = line.strip("| ").split(" | ")[2:]
