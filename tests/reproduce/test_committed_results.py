@@ -47,6 +47,7 @@ def test_a_reused_run_names_a_committed_source(folder):
     table's results.json, or the run's own record where the table was made in sittings
     (``reproductions/sittings/``); an absolute path would name the machine the table was made on."""
     doc = json.loads((folder / "results.json").read_text())
+    held: dict[Path, set[str]] = {}  # each source file's run keys, read once (a results.json can be tens of MB)
     for res in doc["results"]:
         for rec in res["records"]:
             source = rec.get("reused_from")
@@ -55,10 +56,11 @@ def test_a_reused_run_names_a_committed_source(folder):
             assert not Path(source).is_absolute(), f"{folder.name}: reused_from {source!r} is absolute"
             path = (folder / source).resolve()
             assert path.is_file() and RESULTS.parent.resolve() in path.parents, f"{folder.name}: {source!r} is not committed"
-            stored = json.loads(path.read_text())
-            held = ({run_key(r["config"]) for x in stored["results"] for r in x["records"]} if "results" in stored
-                    else {run_key(stored["config"])})
-            assert run_key(rec["config"]) in held, f"{folder.name}: {source!r} does not hold the run"
+            if path not in held:
+                stored = json.loads(path.read_text())
+                held[path] = ({run_key(r["config"]) for x in stored["results"] for r in x["records"]}
+                              if "results" in stored else {run_key(stored["config"])})
+            assert run_key(rec["config"]) in held[path], f"{folder.name}: {source!r} does not hold the run"
 
 
 @pytest.mark.parametrize("folder", TABLES, ids=lambda p: p.name)
